@@ -1,0 +1,3 @@
+from reexport.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,262 @@
+"""The ``reexport`` command line: a thin layer over the typed Python API.
+
+Each subcommand names the function that does the work as ``"module:function"``;
+the module is imported only when that subcommand runs, so ``reexport --help``
+and ``reexport --version`` never import pandas, statsmodels or matplotlib.
+The parsed options are passed to the function as keyword arguments, so every
+option below is also a parameter of the API function of the same name.
+
+Exit codes: 0 success; 2 bad input (arguments, files, specs); 3 a source could
+not be reached or answered wrongly after retries.  Expected failures print one
+line on stderr and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reexport import __version__
+from reexport.errors import BadInputError, ReexportError
+
+log = logging.getLogger("reexport")
+
+#: Keys of the parsed namespace that belong to the CLI, not to the handler.
+_CLI_KEYS = {"handler", "verbose", "command", "fetch_source"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as a one-line message with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInputError(f"{self.prog}: {message}")
+
+
+def _add(
+    sub: argparse._SubParsersAction[_Parser], name: str, handler: str, help_text: str
+) -> _Parser:
+    parser: _Parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _store_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--refresh",
+        action="store_true",
+        help="download again into a new vintage even if this request is already stored",
+    )
+    group.add_argument(
+        "--offline",
+        action="store_true",
+        help="make no network call: use only what the raw store holds",
+    )
+
+
+def build_parser() -> _Parser:
+    parser = _Parser(
+        prog="reexport",
+        description="Export-flow econometrics: fetch trade and geopolitical-risk data, "
+        "build tidy panels, estimate, and report.",
+    )
+    parser.add_argument("--version", action="version", version=f"reexport {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress (-vv for debug detail)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    # --- data layer -------------------------------------------------------------
+    fetch = sub.add_parser(
+        "fetch",
+        help="download a source into the raw store",
+        description="Download a source into the raw store (data/raw/), keeping every byte.",
+    )
+    fsub = fetch.add_subparsers(dest="fetch_source", metavar="SOURCE", parser_class=_Parser)
+
+    gpr = _add(
+        fsub,
+        "gpr",
+        "reexport.sources.gpr:fetch_cli",
+        "Caldara-Iacoviello geopolitical-risk indices (monthly file; --daily for the daily file)",
+    )
+    gpr.add_argument("--daily", action="store_true", help="fetch the daily file instead")
+    _store_flags(gpr)
+
+    ct = _add(
+        fsub,
+        "comtrade",
+        "reexport.sources.comtrade:fetch_cli",
+        "UN Comtrade monthly trade flows (key from $COMTRADE_API_KEY, else the keyless preview)",
+    )
+    ct.add_argument("--reporter", default="156", help="reporter code (default 156, China)")
+    ct.add_argument(
+        "--partner",
+        default="world",
+        help="'world', 'all', or comma-separated ISO3 codes (default world)",
+    )
+    ct.add_argument("--hs", default="850511", help="HS commodity code (default 850511)")
+    ct.add_argument("--flow", default="X", help="flow code: X exports, M imports (default X)")
+    ct.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
+    ct.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
+    _store_flags(ct)
+
+    fred = _add(
+        fsub,
+        "fred",
+        "reexport.sources.fred:fetch_cli",
+        "FRED monthly series as keyless CSV (controls such as EXCHUS, INDPRO)",
+    )
+    fred.add_argument(
+        "--series", default="EXCHUS,INDPRO", help="comma-separated FRED ids (default EXCHUS,INDPRO)"
+    )
+    fred.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
+    fred.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
+    _store_flags(fred)
+
+    imp = _add(
+        sub,
+        "import-series",
+        "reexport.sources.userseries:import_cli",
+        "store a user-supplied monthly series (CSV: period, value[, partner]) as a raw vintage",
+    )
+    imp.add_argument("file", help="CSV file with a period column and a value column")
+    imp.add_argument("--name", default=None, help="series name (default: the file's stem)")
+    imp.add_argument("--unit", default="t", help="unit of the value column (default t)")
+    imp.add_argument(
+        "--hs", default="85051110", help="commodity code it measures (default 85051110)"
+    )
+    imp.add_argument("--reporter", default="CHN", help="reporter ISO3 (default CHN)")
+    imp.add_argument("--flow", default="X", help="flow code (default X)")
+    imp.add_argument("--period-column", default="period", help="name of the period column")
+    imp.add_argument("--value-column", default="value", help="name of the value column")
+    imp.add_argument(
+        "--partner-column", default=None, help="name of an optional partner (ISO3) column"
+    )
+
+    _add(
+        sub,
+        "verify",
+        "reexport.store:verify_cli",
+        "re-hash every raw file and report any that no longer matches its manifest",
+    )
+
+    demo = _add(
+        sub,
+        "demo",
+        "reexport.sources.demo:demo_cli",
+        "write the SYNTHETIC demo vintage (seeded, documented data-generating process)",
+    )
+    demo.add_argument("--seed", type=int, default=20250601, help="random seed (default 20250601)")
+
+    data = _add(
+        sub,
+        "data",
+        "reexport.acquire:data_cli",
+        "fetch every source the study needs; if none can be reached and no real vintage "
+        "exists, write the SYNTHETIC demo vintage instead, saying so loudly",
+    )
+    data.add_argument(
+        "--offline", action="store_true", help="use only stored vintages (demo if none)"
+    )
+
+    build = _add(
+        sub,
+        "build",
+        "reexport.panel:build_cli",
+        "build tidy processed tables and study frames from the newest raw vintages",
+    )
+    build.add_argument(
+        "--vintage",
+        choices=("auto", "real", "demo"),
+        default="auto",
+        help="which vintages to build from: real, demo, or auto (real if present, else demo)",
+    )
+
+    # --- estimation -------------------------------------------------------------
+    est = _add(
+        sub,
+        "estimate",
+        "reexport.models.estimate:estimate_cli",
+        "estimate every model in a TOML spec and print (or write) the results",
+    )
+    est.add_argument("spec", help="model spec (TOML)")
+    est.add_argument("--output", "-o", default=None, help="write results JSON here")
+    est.add_argument(
+        "--diagnostics", action="store_true", help="run the diagnostic battery for each model"
+    )
+
+    diag = _add(
+        sub,
+        "diagnose",
+        "reexport.models.diagnostics:diagnose_cli",
+        "run unit-root, collinearity, heteroskedasticity, autocorrelation, specification, "
+        "normality and structural-break tests for the models in a spec",
+    )
+    diag.add_argument("spec", help="model spec (TOML)")
+    diag.add_argument("--output", "-o", default=None, help="write diagnostics JSON here")
+    diag.add_argument(
+        "--break-date", default=None, help="Chow test break month YYYY-MM (default: none)"
+    )
+
+    # --- reports ----------------------------------------------------------------
+    rep = _add(
+        sub,
+        "report",
+        "reexport.report.study:report_cli",
+        "write tables, figures, the replication scorecard and the report index for a study",
+    )
+    rep.add_argument("study", help="study folder, e.g. analyses/porcher2025")
+    rep.add_argument("--results", default=None, help="results JSON (default: the study's)")
+    rep.add_argument("--output", "-o", default=None, help="output folder (default STUDY/output)")
+
+    return parser
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module_name, _, func_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    func: Callable[..., Any] = getattr(module, func_name)
+    return func
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _configure_logging(args.verbose)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            # `reexport` or `reexport fetch` alone: show what can be run.
+            sub = parser if args.command is None else None
+            (sub or parser).print_help(sys.stderr)
+            if args.command == "fetch":
+                raise BadInputError("reexport fetch: name a source (gpr, comtrade, fred)")
+            return 2
+        kwargs = {k: v for k, v in vars(args).items() if k not in _CLI_KEYS}
+        result = _resolve(handler)(**kwargs)
+    except ReexportError as exc:
+        print(f"reexport: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("reexport: interrupted; nothing partial was written", file=sys.stderr)
+        return 130
+    if isinstance(result, int):
+        return result
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Estimation engine: specs, formulas, estimators, covariance conventions, results, diagnostics."""

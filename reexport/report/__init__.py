@@ -1,0 +1,1 @@
+"""Report layer: tables, plots, replication scorecard, study runner."""

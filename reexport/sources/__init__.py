@@ -1,0 +1,1 @@
+"""Data sources: each module fetches raw bytes into the store and parses them into tidy frames."""
