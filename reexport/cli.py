@@ -181,7 +181,7 @@ def build_parser() -> _Parser:
     est = _add(
         sub,
         "estimate",
-        "reexport.models.estimate:estimate_cli",
+        "reexport.models.run:estimate_cli",
         "estimate every model in a TOML spec and print (or write) the results",
     )
     est.add_argument("spec", help="model spec (TOML)")
@@ -193,7 +193,7 @@ def build_parser() -> _Parser:
     diag = _add(
         sub,
         "diagnose",
-        "reexport.models.diagnostics:diagnose_cli",
+        "reexport.models.run:diagnose_cli",
         "run unit-root, collinearity, heteroskedasticity, autocorrelation, specification, "
         "normality and structural-break tests for the models in a spec",
     )

@@ -1,0 +1,49 @@
+"""Shared fixtures.
+
+No test may reach the internet: the autouse fixture below points every
+endpoint at a closed port on 127.0.0.1, so a test that forgets to start the
+local replay server fails fast instead of calling out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+#: ``../shared`` beside the checkout: the publisher's GPR files and recorded Comtrade bodies.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED_DATA = SHARED / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = "http://127.0.0.1:9"
+    monkeypatch.setenv("REEXPORT_GPR_URL", f"{closed}/gpr_files/data_gpr_export.xls")
+    monkeypatch.setenv("REEXPORT_GPR_DAILY_URL", f"{closed}/gpr_files/data_gpr_daily_recent.xls")
+    monkeypatch.setenv("REEXPORT_COMTRADE_URL", closed)
+    monkeypatch.setenv("REEXPORT_FRED_URL", f"{closed}/graph/fredgraph.csv")
+    monkeypatch.delenv("COMTRADE_API_KEY", raising=False)
+    # Retries must not make the suite slow.
+    monkeypatch.setenv("REEXPORT_HTTP_BACKOFF", "0.01")
+    monkeypatch.setenv("REEXPORT_HTTP_THROTTLE", "0")
+    monkeypatch.setenv("REEXPORT_HTTP_TIMEOUT", "2")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data``; tests needing it skip cleanly when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present beside the checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh, empty data root (``REEXPORT_DATA_DIR``) for one test."""
+    root = tmp_path / "data"
+    (root / "raw").mkdir(parents=True)
+    (root / "processed").mkdir()
+    monkeypatch.setenv("REEXPORT_DATA_DIR", str(root))
+    yield root
