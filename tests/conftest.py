@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from replay_server import ReplayServer
 
 #: ``../shared`` beside the checkout: the publisher's GPR files and recorded Comtrade bodies.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -47,3 +48,15 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     (root / "processed").mkdir()
     monkeypatch.setenv("REEXPORT_DATA_DIR", str(root))
     yield root
+
+
+@pytest.fixture
+def replay_server() -> Iterator[ReplayServer]:
+    """A started local :class:`replay_server.ReplayServer` on 127.0.0.1, stopped at teardown.
+
+    Register routes with ``replay_server.route(path, body | file=...)``, queue
+    faults with ``.queue(...)``, point a source at ``replay_server.url(path)``
+    and inspect ``replay_server.requests`` afterwards.
+    """
+    with ReplayServer() as server:
+        yield server

@@ -1,0 +1,413 @@
+"""One polite HTTP client for every source: retries, backoff, throttle, Retry-After.
+
+:class:`HttpClient` wraps a single :class:`requests.Session`.  It retries
+timeouts, connection errors, truncated bodies, ``429 Too Many Requests``
+(honouring ``Retry-After``) and ``5xx`` answers with exponential backoff,
+keeps a minimum interval between calls to one host, and turns the final
+failure into a one-line :class:`~reexport.errors.SourceError` such as
+``comtradeapi.un.org: HTTP 503 Service Unavailable after 5 attempts``.
+
+Secrets (e.g. the Comtrade subscription key) are passed as ``secret_headers``:
+they are sent, but never logged and never part of an exception message.
+
+Environment overrides (used by the tests): ``REEXPORT_HTTP_TIMEOUT``,
+``REEXPORT_HTTP_RETRIES``, ``REEXPORT_HTTP_BACKOFF``, ``REEXPORT_HTTP_THROTTLE``
+replace the defaults of the parameters not given explicitly.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import email.utils
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from reexport import __version__
+from reexport.errors import BadInputError, SourceError
+from reexport.store import is_secret_name, redact, redact_url
+
+log = logging.getLogger("reexport.http")
+
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RETRIES = 4
+DEFAULT_BACKOFF = 1.0
+DEFAULT_THROTTLE = 1.0
+DEFAULT_MAX_RETRY_AFTER = 120.0
+USER_AGENT = f"reexport/{__version__} (+https://github.com/reexport; research data pipeline)"
+
+_RETRYABLE_EXCEPTIONS = (
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class TruncatedBodyError(requests.exceptions.ChunkedEncodingError):
+    """The server closed the connection before sending the announced ``Content-Length``."""
+
+
+def _env_number(name: str, default: float, *, integer: bool = False) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInputError(f"${name}={raw!r} is not a number") from None
+    if value < 0 or (integer and value != int(value)):
+        kind = "a non-negative integer" if integer else "a non-negative number"
+        raise BadInputError(f"${name}={raw!r} must be {kind}")
+    return value
+
+
+def parse_retry_after(value: str | None, *, now: _dt.datetime | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header.
+
+    Parameters
+    ----------
+    value
+        The header: delta-seconds (``"120"``) or an HTTP date
+        (``"Wed, 21 Oct 2015 07:28:00 GMT"``).
+    now
+        Current UTC time for HTTP dates (default: the clock).
+
+    Returns
+    -------
+    float or None
+        Non-negative seconds, or ``None`` when the header is absent or unreadable.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.UTC)
+    current = now or _dt.datetime.now(_dt.UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def read_complete_body(response: requests.Response) -> bytes:
+    """Return the whole body of ``response``, raising if it arrived truncated.
+
+    ``requests`` (with urllib3 2) already raises :class:`ChunkedEncodingError`
+    when the connection closes before ``Content-Length`` bytes arrived; this
+    also checks the length explicitly for uncompressed bodies, so a short body
+    can never be mistaken for a complete one.
+
+    Raises
+    ------
+    TruncatedBodyError
+        If fewer (or more) bytes than ``Content-Length`` were received.
+    """
+    body = response.content
+    announced = response.headers.get("Content-Length")
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if announced is not None and encoding in ("", "identity") and response.request.method != "HEAD":
+        try:
+            expected = int(announced)
+        except ValueError:
+            expected = None
+        if expected is not None and expected != len(body):
+            raise TruncatedBodyError(
+                f"body truncated: received {len(body)} of {expected} announced bytes"
+            )
+    return body
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, URL-free description of a transport failure."""
+    if isinstance(exc, TruncatedBodyError):
+        return str(exc)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "body truncated (connection closed early)"
+    if isinstance(exc, requests.exceptions.ContentDecodingError):
+        return "body could not be decoded"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timed out waiting for the response"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS/SSL error"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = str(exc)
+        for marker, meaning in (
+            ("Connection refused", "connection refused"),
+            ("Name or service not known", "host name not found"),
+            ("nodename nor servname", "host name not found"),
+            ("Temporary failure in name resolution", "host name not found"),
+            ("Connection reset", "connection reset"),
+            ("RemoteDisconnected", "server closed the connection without answering"),
+        ):
+            if marker in text:
+                return meaning
+        return "connection failed"
+    return type(exc).__name__
+
+
+class HttpClient:
+    """HTTP GET with retries, backoff, per-host throttle and ``Retry-After`` support.
+
+    Parameters
+    ----------
+    timeout
+        Seconds to wait for the connection and for each read (default 60, or
+        ``$REEXPORT_HTTP_TIMEOUT``).
+    retries
+        Retries after the first attempt (default 4, i.e. 5 attempts, or
+        ``$REEXPORT_HTTP_RETRIES``).
+    backoff
+        Base delay in seconds; attempt *n* waits ``backoff * 2**(n-1)`` (default 1,
+        or ``$REEXPORT_HTTP_BACKOFF``).
+    throttle
+        Minimum seconds between two calls to the same host (default 1, or
+        ``$REEXPORT_HTTP_THROTTLE``).
+    max_retry_after
+        Longest ``Retry-After`` the client is willing to wait; a server asking
+        for longer makes the call fail at once (default 120 s).
+    session
+        A session to use instead of a new one (the client then does not close it).
+    sleep
+        The sleeping function (tests may record waits).
+
+    Attributes
+    ----------
+    calls : int
+        Number of HTTP requests actually sent (every attempt counts).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float | None = None,
+        throttle: float | None = None,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.timeout = (
+            float(timeout)
+            if timeout is not None
+            else _env_number("REEXPORT_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+        )
+        self.retries = (
+            int(retries)
+            if retries is not None
+            else int(_env_number("REEXPORT_HTTP_RETRIES", DEFAULT_RETRIES, integer=True))
+        )
+        self.backoff = (
+            float(backoff)
+            if backoff is not None
+            else _env_number("REEXPORT_HTTP_BACKOFF", DEFAULT_BACKOFF)
+        )
+        self.throttle = (
+            float(throttle)
+            if throttle is not None
+            else _env_number("REEXPORT_HTTP_THROTTLE", DEFAULT_THROTTLE)
+        )
+        self.max_retry_after = float(max_retry_after)
+        if self.timeout <= 0 or self.retries < 0 or self.backoff < 0 or self.throttle < 0:
+            raise BadInputError(
+                f"HttpClient: timeout must be > 0 and retries/backoff/throttle >= 0 "
+                f"(got timeout={self.timeout}, retries={self.retries}, "
+                f"backoff={self.backoff}, throttle={self.throttle})"
+            )
+        self._own_session = session is None
+        self.session = session if session is not None else requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self._sleep = sleep
+        self._last_call: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Close the underlying session if this client created it."""
+        if self._own_session:
+            self.session.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- internals
+
+    @property
+    def attempts(self) -> int:
+        """Total attempts per call: ``retries + 1``."""
+        return self.retries + 1
+
+    def _wait_for_host(self, host: str) -> None:
+        """Sleep until ``throttle`` seconds have passed since the last call to ``host``."""
+        with self._lock:
+            last = self._last_call.get(host)
+            now = time.monotonic()
+            wait = 0.0 if last is None else last + self.throttle - now
+            # Reserve the slot before sleeping so concurrent callers queue up behind it.
+            self._last_call[host] = now + max(wait, 0.0)
+        if wait > 0:
+            log.debug("throttle: waiting %.2f s before calling %s", wait, host)
+            self._sleep(wait)
+
+    def _backoff_delay(self, attempt: int) -> float:
+        return float(self.backoff * (2 ** (attempt - 1)))
+
+    # ----------------------------------------------------------------- public API
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        secret_headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """GET ``url`` and return the successful (2xx/3xx-resolved) response, body fully read.
+
+        Parameters
+        ----------
+        url
+            The URL (without secrets).
+        params
+            Query parameters.
+        headers
+            Ordinary request headers (may be logged).
+        secret_headers
+            Headers carrying secrets, e.g. ``{"Ocp-Apim-Subscription-Key": key}``:
+            sent, never logged, scrubbed from every error message.
+
+        Returns
+        -------
+        requests.Response
+            The final response; ``response.content`` holds the complete body.
+
+        Raises
+        ------
+        SourceError
+            After the last attempt failed, at once for a 4xx other than 429,
+            or when ``Retry-After`` asks for longer than ``max_retry_after``.
+        """
+        secrets = list(secret_headers.values()) if secret_headers else []
+        secrets += [v for k, v in (headers or {}).items() if is_secret_name(k)]
+        host = urlsplit(url).hostname or url
+        if urlsplit(url).port:
+            host = f"{host}:{urlsplit(url).port}"
+        send_headers = dict(headers or {})
+        send_headers.update(secret_headers or {})
+        shown = self._loggable_url(url, params, secrets)
+
+        last_problem = "no attempt made"
+        for attempt in range(1, self.attempts + 1):
+            self._wait_for_host(host)
+            log.info("GET %s (attempt %d/%d)", shown, attempt, self.attempts)
+            started = time.monotonic()
+            self.calls += 1
+            wait: float | None = None
+            try:
+                response = self.session.get(
+                    url, params=params, headers=send_headers, timeout=self.timeout
+                )
+                read_complete_body(response)
+            except _RETRYABLE_EXCEPTIONS as exc:
+                last_problem = _describe(exc)
+                log.info("%s: %s (attempt %d/%d)", host, last_problem, attempt, self.attempts)
+            except requests.exceptions.RequestException as exc:
+                # Invalid URL, too many redirects...: retrying cannot help.
+                raise SourceError(
+                    redact(f"{host}: request failed ({type(exc).__name__}) for {shown}", secrets)
+                ) from None
+            else:
+                status = response.status_code
+                elapsed = time.monotonic() - started
+                log.debug(
+                    "%s: HTTP %d, %d bytes in %.2f s", host, status, len(response.content), elapsed
+                )
+                if status < 400:
+                    return response
+                last_problem = f"HTTP {_status_text(status)}"
+                if status == 429 or (status >= 500 and "Retry-After" in response.headers):
+                    asked = parse_retry_after(response.headers.get("Retry-After"))
+                    if asked is not None and asked > self.max_retry_after:
+                        raise SourceError(
+                            redact(
+                                f"{host}: {last_problem}; the server asks to retry after "
+                                f"{asked:.0f} s, longer than the {self.max_retry_after:.0f} s "
+                                "this client waits",
+                                secrets,
+                            )
+                        )
+                    wait = asked
+                elif status < 500:
+                    raise SourceError(
+                        redact(
+                            f"{host}: {last_problem} for {self._loggable_url(url, None, secrets)}",
+                            secrets,
+                        )
+                    )
+                log.info("%s: %s (attempt %d/%d)", host, last_problem, attempt, self.attempts)
+            if attempt < self.attempts:
+                delay = wait if wait is not None else self._backoff_delay(attempt)
+                if delay > 0:
+                    log.debug("waiting %.2f s before retrying %s", delay, host)
+                    self._sleep(delay)
+        raise SourceError(redact(f"{host}: {last_problem} after {self.attempts} attempts", secrets))
+
+    @staticmethod
+    def _loggable_url(
+        url: str, params: Mapping[str, Any] | None, secrets: Iterable[str | None]
+    ) -> str:
+        """The URL as it will be requested, with secrets redacted (for logs and messages)."""
+        if params:
+            prepared = requests.Request("GET", url, params=dict(params)).prepare()
+            url = prepared.url or url
+        return redact_url(url, secrets)
+
+    def get_bytes(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        secret_headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """:meth:`get` and return only the complete body."""
+        return self.get(url, params=params, headers=headers, secret_headers=secret_headers).content
+
+    def loggable_url(self, response: requests.Response) -> str:
+        """The final URL of ``response`` with secrets redacted (for manifests)."""
+        return redact_url(response.url)
