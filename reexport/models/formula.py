@@ -73,6 +73,12 @@ class Design:
         reaching absent periods, and for any other missing value.
     outside_sample
         Rows excluded by the model's sample restriction (not counted in ``dropped``).
+    y_name
+        The dependent variable's term name.
+    empty_levels
+        Dummy columns removed because their category (or the reference
+        category) has no row left after dropping rows, which would otherwise
+        make the design singular (Stata omits them the same way).
     """
 
     y: pd.Series
@@ -81,6 +87,7 @@ class Design:
     dropped: Mapping[str, int]
     outside_sample: int = 0
     y_name: str = field(default="")
+    empty_levels: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------
@@ -353,8 +360,11 @@ def materialize(
     else:
         built = None
     lag_absent = np.zeros(len(frame), dtype=bool)
+    categorical_terms: list[tuple[list[str], bool]] = []
     if built is None:
-        y_full, x_full = _formulaic_design(formula, frame, index, lag_absent, derived_wanted, where)
+        y_full, x_full, categorical_terms = _formulaic_design(
+            formula, frame, index, lag_absent, derived_wanted, where
+        )
     else:
         y_full, x_full = built
 
@@ -376,6 +386,9 @@ def materialize(
     columns = list(x_full.columns) if isinstance(x_full, pd.DataFrame) else []
     y = pd.Series(y_full[final], index=rows, name=lhs)
     x = pd.DataFrame(np.asarray(x_full)[final], index=rows, columns=columns)
+    empty = _empty_levels(x, categorical_terms)
+    if empty:
+        x = x.drop(columns=list(empty))
     return Design(
         y=y,
         X=x,
@@ -383,7 +396,31 @@ def materialize(
         dropped={"lags": lag_drops, "missing": missing_drops},
         outside_sample=int(np.count_nonzero(~keep)),
         y_name=lhs,
+        empty_levels=empty,
     )
+
+
+def _empty_levels(
+    x: pd.DataFrame, categorical_terms: list[tuple[list[str], bool]]
+) -> tuple[str, ...]:
+    """Dummy columns to remove after rows were dropped (see :attr:`Design.empty_levels`)."""
+    removed: list[str] = []
+    for columns, main_effect in categorical_terms:
+        present = [c for c in columns if c in x.columns]
+        block = x[present].to_numpy()
+        nonzero = [
+            c for c, any_set in zip(present, (block != 0).any(axis=0), strict=True) if any_set
+        ]
+        removed.extend(c for c in present if c not in nonzero)
+        # The reference category vanished: the remaining dummies add up to the intercept.
+        if (
+            main_effect
+            and nonzero
+            and "Intercept" in x.columns
+            and np.all(x[nonzero].to_numpy().sum(axis=1) == 1.0)
+        ):
+            removed.append(nonzero[0])
+    return tuple(removed)
 
 
 def _as_float(column: pd.Series, name: str, where: str) -> np.ndarray | None:
@@ -424,7 +461,7 @@ def _formulaic_design(
     lag_absent: np.ndarray,
     derived: list[str],
     where: str,
-) -> tuple[np.ndarray, pd.DataFrame]:
+) -> tuple[np.ndarray, pd.DataFrame, list[tuple[list[str], bool]]]:
     from formulaic import model_matrix
     from formulaic.errors import FactorEvaluationError, FormulaicError
 
@@ -449,12 +486,26 @@ def _formulaic_design(
         )
     y = np.asarray(lhs_matrix.iloc[:, 0], dtype=np.float64)
     rhs = matrices.rhs
-    x = pd.DataFrame(
-        np.asarray(rhs, dtype=np.float64), columns=[str(c) for c in rhs.columns], copy=False
-    )
+    names = [str(c) for c in rhs.columns]
+    x = pd.DataFrame(np.asarray(rhs, dtype=np.float64), columns=names, copy=False)
     if len(y) != len(frame) or len(x) != len(frame):
         raise BadInputError(f"{where}: formula {formula!r} changed the number of rows")
-    return y, x
+    return y, x, _categorical_terms(rhs.model_spec, names)
+
+
+def _categorical_terms(model_spec: Any, names: list[str]) -> list[tuple[list[str], bool]]:
+    """``(columns, is_single_factor)`` for every term that involves a categorical factor."""
+    categorical = {
+        factor
+        for factor, (kind, _state) in model_spec.encoder_state.items()
+        if getattr(kind, "value", kind) == "categorical"
+    }
+    terms: list[tuple[list[str], bool]] = []
+    for term, indices in model_spec.term_indices.items():
+        factors = [str(f.expr) for f in term.factors]
+        if any(f in categorical for f in factors):
+            terms.append(([names[i] for i in indices], len(factors) == 1))
+    return terms
 
 
 def _context(
