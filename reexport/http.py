@@ -42,7 +42,7 @@ DEFAULT_RETRIES = 4
 DEFAULT_BACKOFF = 1.0
 DEFAULT_THROTTLE = 1.0
 DEFAULT_MAX_RETRY_AFTER = 120.0
-USER_AGENT = f"reexport/{__version__} (+https://github.com/reexport; research data pipeline)"
+USER_AGENT = f"reexport/{__version__} (research data pipeline; python-requests)"
 
 _RETRYABLE_EXCEPTIONS = (
     requests.exceptions.Timeout,
@@ -241,7 +241,10 @@ class HttpClient:
             )
         self._own_session = session is None
         self.session = session if session is not None else requests.Session()
-        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        # Say who we are unless the caller's session already does.
+        agent = str(self.session.headers.get("User-Agent", ""))
+        if not agent or agent.startswith("python-requests"):
+            self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
         self._last_call: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -375,7 +378,7 @@ class HttpClient:
                 elif status < 500:
                     raise SourceError(
                         redact(
-                            f"{host}: {last_problem} for {self._loggable_url(url, None, secrets)}",
+                            f"{host}: {last_problem} for {shown}",
                             secrets,
                         )
                     )
