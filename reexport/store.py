@@ -717,7 +717,7 @@ class RawStore:
         return candidates[-1] if candidates else None
 
     def find(
-        self, source: str, request: Mapping[str, Any], *, synthetic: bool | None = None
+        self, source: str, request: Mapping[str, Any], *, synthetic: bool | None = False
     ) -> Vintage | None:
         """The newest complete vintage of ``source`` answering exactly ``request``.
 
@@ -731,7 +731,9 @@ class RawStore:
         request
             The logical request (JSON-like mapping).
         synthetic
-            Restrict to real (``False``) or demo (``True``) vintages; ``None`` for both.
+            ``False`` (default): real vintages only, so a fetcher's warm re-run can
+            never return demo data even if a demo vintage recorded the same request.
+            ``True``: demo vintages only.  ``None``: either.
         """
         key = request_key(request)
         matches = [v for v in self.vintages(source, synthetic=synthetic) if v.request_key == key]

@@ -205,6 +205,15 @@ def test_find_and_latest_filter_synthetic(raw: RawStore) -> None:
     assert raw.latest("gpr", synthetic=False) == real
     assert raw.find("gpr", {"url": "u"}, synthetic=False) == real
     assert raw.find("gpr", {"url": "u"}, synthetic=True) == demo
+    assert raw.find("gpr", {"url": "u"}, synthetic=None) == demo  # the newer of the two
+
+
+def test_find_never_returns_demo_data_by_default(raw: RawStore) -> None:
+    """A fetcher's warm re-run must not pick up a demo vintage that recorded the same request."""
+    _write(raw, "gpr", {"url": "u"}, {"a.xls": b"demo"}, synthetic=True, vintage_id="demo-7")
+    assert raw.find("gpr", {"url": "u"}) is None
+    real = _write(raw, "gpr", {"url": "u"}, {"a.xls": b"real"})
+    assert raw.find("gpr", {"url": "u"}) == real
     assert raw.latest("fred") is None
 
 
