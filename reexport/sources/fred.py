@@ -1,0 +1,331 @@
+"""FRED monthly series (controls such as EXCHUS, INDPRO) from the keyless CSV download.
+
+``GET {config.fred_url()}?id=SERIES`` (default
+``https://fred.stlouisfed.org/graph/fredgraph.csv``) returns the whole history
+of one series as CSV::
+
+    observation_date,EXCHUS
+    2017-01-01,6.8876
+    2017-02-01,.
+
+The date column is called ``observation_date`` in current downloads and
+``DATE`` in older ones; both are accepted.  A ``.`` marks a missing value.
+Each series is stored as its own file (``EXCHUS.csv``) in one raw vintage per
+request; :func:`parse` keeps the months of the request (``start``..``end``).
+Only monthly series are accepted (every date the first of a month).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from reexport import config
+from reexport.errors import BadInputError, SourceError
+from reexport.periods import Month, parse_month
+
+if TYPE_CHECKING:
+    from reexport.http import HttpClient
+    from reexport.store import RawStore, Vintage
+
+log = logging.getLogger(__name__)
+
+SOURCE = "fred"
+INDEX_COLUMNS = ["period", "series", "value", "unit", "source", "vintage"]
+DATE_COLUMNS = ("observation_date", "DATE")
+#: How many times a body that is not a FRED CSV is fetched before giving up.
+BODY_ATTEMPTS = 3
+
+#: Units of the series the studies use (from the FRED series pages).  Other ids are
+#: accepted; their unit is recorded as ``UNKNOWN_UNIT``.
+UNITS = {
+    "EXCHUS": "CNY per USD",
+    "INDPRO": "index 2017=100",
+    "CPIAUCSL": "index 1982-1984=100",
+    "FEDFUNDS": "percent",
+    "UNRATE": "percent",
+    "TWEXBGSMTH": "index Jan 2006=100",
+}
+UNKNOWN_UNIT = "see FRED series notes"
+
+_SERIES_RE = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,39}$")
+
+
+def parse_series_list(text: str | Sequence[str]) -> list[str]:
+    """Parse ``--series``: comma-separated FRED ids, upper-cased, duplicates removed, order kept.
+
+    Raises
+    ------
+    BadInputError
+        For an empty list or an id that is not letters, digits and underscores.
+    """
+    items = text.split(",") if isinstance(text, str) else list(text)
+    ids: list[str] = []
+    for item in items:
+        series_id = item.strip().upper()
+        if not series_id:
+            continue
+        if not _SERIES_RE.match(series_id):
+            raise BadInputError(f"--series: {item.strip()!r} is not a FRED series id")
+        if series_id not in ids:
+            ids.append(series_id)
+    if not ids:
+        raise BadInputError(f"--series {text!r}: name at least one FRED series id")
+    return ids
+
+
+def read_csv(
+    content: bytes, series_id: str, *, origin: str = "FRED CSV"
+) -> list[tuple[str, float]]:
+    """Read one FRED CSV body into ``(YYYY-MM, value)`` pairs.
+
+    Parameters
+    ----------
+    content
+        The body as downloaded.
+    series_id
+        The id that must head the value column.
+    origin
+        Where the bytes came from, for messages.
+
+    Returns
+    -------
+    list of (str, float)
+        One pair per row in file order; ``.`` or an empty cell gives NaN.
+
+    Raises
+    ------
+    SourceError
+        For a body that is not this series' CSV (HTML page, wrong header,
+        unreadable number), a date that is not the first of a month (not a
+        monthly series) or a month that appears twice.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SourceError(f"{origin}: not UTF-8 text, so not a FRED CSV") from None
+    if text.lstrip()[:1] == "<":
+        raise SourceError(f"{origin}: an HTML page, not a FRED CSV")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise SourceError(f"{origin}: empty body, not a FRED CSV")
+    header = [h.strip() for h in rows[0]]
+    if len(header) != 2 or header[0] not in DATE_COLUMNS or header[1].upper() != series_id:
+        raise SourceError(
+            f"{origin}: header {','.join(header)[:80]!r} is not "
+            f"'observation_date,{series_id}' (or 'DATE,{series_id}')"
+        )
+    pairs: list[tuple[str, float]] = []
+    seen: set[str] = set()
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != 2:
+            raise SourceError(f"{origin} line {line_number}: {len(row)} fields, expected 2")
+        date_text, value_text = row[0].strip(), row[1].strip()
+        try:
+            month = parse_month(date_text, what=f"{origin} line {line_number} date")
+        except BadInputError as exc:
+            raise SourceError(f"{exc} (only monthly FRED series are supported)") from None
+        period = str(month)
+        if period in seen:
+            raise SourceError(f"{origin} line {line_number}: month {period} appears twice")
+        seen.add(period)
+        if value_text in (".", ""):
+            value = math.nan
+        else:
+            try:
+                value = float(value_text)
+            except ValueError:
+                raise SourceError(
+                    f"{origin} line {line_number}: value {value_text!r} is not a number"
+                ) from None
+        pairs.append((period, value))
+    return pairs
+
+
+def tidy(
+    pairs: Sequence[tuple[str, float]],
+    series_id: str,
+    *,
+    vintage: str = "",
+    start: Month | None = None,
+    end: Month | None = None,
+) -> pd.DataFrame:
+    """Tidy index frame of one series, optionally restricted to ``start``..``end``."""
+    frame = pd.DataFrame(pairs, columns=["period", "value"])
+    frame["period"] = frame["period"].astype(object)
+    frame["value"] = frame["value"].astype(float)
+    if start is not None:
+        frame = frame.loc[frame["period"] >= str(start)]
+    if end is not None:
+        frame = frame.loc[frame["period"] <= str(end)]
+    frame.insert(1, "series", series_id)
+    frame["unit"] = UNITS.get(series_id, UNKNOWN_UNIT)
+    frame["source"] = SOURCE
+    frame["vintage"] = vintage
+    return frame[INDEX_COLUMNS].sort_values("period").reset_index(drop=True)
+
+
+def parse(vintage: Vintage, *, full_history: bool = False) -> pd.DataFrame:
+    """Tidy index frame of every series of a stored ``fred`` vintage.
+
+    Parameters
+    ----------
+    vintage
+        A raw vintage of source ``fred`` (one ``<ID>.csv`` per series).
+    full_history
+        Keep every month in the files instead of the request's ``start``..``end``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, series, value, unit, source, vintage``.
+    """
+    if vintage.source != SOURCE:
+        raise BadInputError(f"vintage {vintage.id} is source {vintage.source!r}, not fred")
+    request = vintage.request
+    start = None if full_history or not request.get("start") else parse_month(request["start"])
+    end = None if full_history or not request.get("end") else parse_month(request["end"])
+    frames = []
+    for record in vintage.files:
+        name = str(record["name"])
+        series_id = name.removesuffix(".csv")
+        pairs = read_csv(
+            vintage.read_bytes(name), series_id, origin=f"fred vintage {vintage.id} file {name}"
+        )
+        frames.append(tidy(pairs, series_id, vintage=vintage.id, start=start, end=end))
+    if not frames:
+        return tidy([], "", vintage=vintage.id).iloc[0:0]
+    return pd.concat(frames, ignore_index=True)
+
+
+def make_request(
+    series: str | Sequence[str] = "EXCHUS,INDPRO", start: str = "2017-01", end: str = "2024-12"
+) -> dict[str, Any]:
+    """The logical request (validated): series ids and the month span."""
+    ids = parse_series_list(series)
+    first = parse_month(start, what="--start")
+    last = parse_month(end, what="--end")
+    if last < first:
+        raise BadInputError(f"--start {first} is after --end {last}")
+    return {"series": ids, "start": str(first), "end": str(last)}
+
+
+def fetch(
+    series: str | Sequence[str] = "EXCHUS,INDPRO",
+    start: str = "2017-01",
+    end: str = "2024-12",
+    *,
+    store: RawStore | None = None,
+    client: HttpClient | None = None,
+    refresh: bool = False,
+    offline: bool = False,
+) -> Vintage:
+    """Download each series' CSV into one raw vintage (or reuse the stored one).
+
+    Parameters
+    ----------
+    series
+        FRED ids, comma-separated or as a list.
+    start, end
+        Months the tidy frame will keep (the files hold the whole history).
+    store, client
+        Raw store and HTTP client (defaults: new ones from the configuration).
+    refresh
+        Download again even if this request is stored.
+    offline
+        Make no network call; return the stored vintage or raise.
+
+    Returns
+    -------
+    Vintage
+        The stored vintage.
+
+    Raises
+    ------
+    SourceError
+        When a download fails after retries or is not the series' CSV; nothing is stored.
+    """
+    from reexport.store import RawStore
+
+    request = make_request(series, start, end)
+    store = store if store is not None else RawStore()
+    if not refresh:
+        existing = store.find(SOURCE, request)
+        if existing is not None:
+            return existing
+    if offline:
+        raise SourceError(
+            f"offline: no stored fred vintage for {','.join(request['series'])} "
+            f"{request['start']}..{request['end']}; run the fetch without --offline first"
+        )
+    from reexport.http import HttpClient
+
+    client = client if client is not None else HttpClient()
+    url = config.fred_url()
+    with store.writer(SOURCE, request) as writer:
+        for series_id in request["series"]:
+            response = _get_csv(client, url, series_id)
+            writer.add(
+                f"{series_id}.csv",
+                response.content,
+                url=client.loggable_url(response),
+                params={"id": series_id},
+                status=response.status_code,
+                content_type=response.headers.get("Content-Type", ""),
+            )
+    assert writer.vintage is not None  # set when the `with` block exits cleanly
+    return writer.vintage
+
+
+def _get_csv(client: HttpClient, url: str, series_id: str) -> Any:
+    """GET one series, re-fetching a body that is not its CSV up to ``BODY_ATTEMPTS`` times."""
+    problem: SourceError | None = None
+    for attempt in range(1, BODY_ATTEMPTS + 1):
+        response = client.get(url, params={"id": series_id})
+        try:
+            read_csv(response.content, series_id, origin=f"fred download of {series_id}")
+            return response
+        except SourceError as exc:
+            problem = exc
+            log.warning("%s (attempt %d/%d)", exc, attempt, BODY_ATTEMPTS)
+    assert problem is not None
+    raise SourceError(f"{problem}; gave up after {BODY_ATTEMPTS} attempts, nothing stored")
+
+
+def fetch_cli(
+    *,
+    series: str = "EXCHUS,INDPRO",
+    start: str = "2017-01",
+    end: str = "2024-12",
+    refresh: bool = False,
+    offline: bool = False,
+) -> int | None:
+    """``reexport fetch fred --series ... --start ... --end ...``: fetch and print a summary."""
+    from reexport.http import HttpClient
+    from reexport.store import RawStore
+
+    store = RawStore()
+    before = {v.id for v in store.vintages(SOURCE)}
+    with HttpClient() as client:
+        vintage = fetch(
+            series, start, end, store=store, client=client, refresh=refresh, offline=offline
+        )
+        calls = client.calls
+    frame = parse(vintage)
+    warm = vintage.id in before
+    missing = int(frame["value"].isna().sum())
+    print(
+        f"fred: vintage {vintage.id} ({'warm: already stored, 0 calls' if warm else 'downloaded'}"
+        f"{'' if warm else f', {calls} HTTP calls'}), {len(vintage.files)} files "
+        f"({', '.join(vintage.names)}), {len(frame)} rows {start}..{end}, {missing} missing values"
+    )
+    return 0
