@@ -52,6 +52,10 @@ _RETRYABLE_EXCEPTIONS = (
 )
 
 
+#: 4xx answers that describe a transient condition (besides 429, handled with Retry-After).
+_RETRYABLE_4XX = frozenset({408})
+
+
 class TruncatedBodyError(requests.exceptions.ChunkedEncodingError):
     """The server closed the connection before sending the announced ``Content-Length``."""
 
@@ -375,7 +379,7 @@ class HttpClient:
                             )
                         )
                     wait = asked
-                elif status < 500:
+                elif status < 500 and status not in _RETRYABLE_4XX:
                     raise SourceError(
                         redact(
                             f"{host}: {last_problem} for {shown}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import gzip
 import logging
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from replay_server import (
 )
 
 from reexport.errors import BadInputError, SourceError
-from reexport.http import HttpClient, parse_retry_after
+from reexport.http import HttpClient, TruncatedBodyError, parse_retry_after, read_complete_body
 from reexport.store import RawStore
 
 BODY = b'{"data": [{"period": "201701", "netWgt": 1234.5}]}'
@@ -88,7 +89,10 @@ def test_429_without_retry_after_uses_backoff(replay_server: ReplayServer) -> No
     assert waits == [0.25]
 
 
-@pytest.mark.parametrize("faults", [[server_error(500)], [unavailable(), server_error(502)]])
+@pytest.mark.parametrize(
+    "faults",
+    [[server_error(500)], [unavailable(), server_error(502)], [Reply(408, "Request Timeout")]],
+)
 def test_5xx_then_success(replay_server: ReplayServer, faults: list[Reply]) -> None:
     replay_server.route("/data", BODY).queue(*faults)
     client = _client()
@@ -155,6 +159,31 @@ def test_persistent_timeout_fails(replay_server: ReplayServer) -> None:
     client = _client(timeout=0.2, retries=1)
     with pytest.raises(SourceError, match="timed out waiting for the response after 2 attempts"):
         client.get(replay_server.url("/data"))
+
+
+def test_read_complete_body_checks_content_length() -> None:
+    prepared = requests.Request("GET", "http://127.0.0.1:9/x").prepare()
+    response = requests.Response()
+    response._content = b"abc"
+    response.request = prepared
+    response.headers["Content-Length"] = "3"
+    assert read_complete_body(response) == b"abc"
+    response.headers["Content-Length"] = "10"
+    with pytest.raises(TruncatedBodyError, match="received 3 of 10"):
+        read_complete_body(response)
+    # A compressed body's Content-Length counts compressed bytes: not comparable.
+    response.headers["Content-Encoding"] = "gzip"
+    assert read_complete_body(response) == b"abc"
+
+
+def test_gzip_body_is_not_mistaken_for_truncated(replay_server: ReplayServer) -> None:
+    packed = gzip.compress(BODY * 20)
+    replay_server.route(
+        "/data", packed, content_type="application/json", headers={"Content-Encoding": "gzip"}
+    )
+    client = _client()
+    assert client.get(replay_server.url("/data")).content == BODY * 20
+    assert client.calls == 1
 
 
 def test_requests_itself_rejects_a_short_body(replay_server: ReplayServer) -> None:
