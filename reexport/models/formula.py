@@ -371,7 +371,7 @@ def materialize(
     keep = np.ones(len(frame), dtype=bool)
     if sample is not None:
         assert index is not None  # needs_time_index covers sample
-        keep = _sample_mask(sample, index, where)
+        keep = sample_mask(sample, index, where)
     valid = np.isfinite(y_full) & np.isfinite(x_full).all(axis=1)
     in_sample_invalid = keep & ~valid
     lag_drops = int(np.count_nonzero(in_sample_invalid & lag_absent))
@@ -569,7 +569,8 @@ def _derived(name: str, index: TimeIndex, where: str) -> np.ndarray:
     return index.ordinal // 12
 
 
-def _sample_mask(sample: SampleSpec, index: TimeIndex, where: str) -> np.ndarray:
+def sample_mask(sample: SampleSpec, index: TimeIndex, where: str = "") -> np.ndarray:
+    """Rows of ``index`` inside the sample window."""
     ordinal = index.ordinal
     keep = np.ones(len(ordinal), dtype=bool)
     for bound, is_start in ((sample.start, True), (sample.end, False)):

@@ -1,0 +1,411 @@
+"""``reexport estimate`` and ``reexport diagnose``: spec file in, printed summary and JSON out.
+
+Everything that can be checked before estimating is checked first (spec,
+data file, columns, duplicate (entity, time) rows, covariance lags against
+the number of periods), so bad input fails fast with exit code 2 and a
+one-line message.  The output file is written only after every model has
+been estimated, atomically (temporary file + rename): a failure leaves nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from reexport import __version__
+from reexport.errors import BadInputError
+from reexport.models.diagnostics import cov_warnings, diagnose
+from reexport.models.formula import TimeIndex, data_columns, sample_mask
+from reexport.models.spec import LAGGED_COV_TYPES, ModelSpec, StudySpec, load_spec
+
+RESULTS_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """The data a spec names, read once for all its models."""
+
+    frame: pd.DataFrame
+    path: Path
+    sha256: str
+    synthetic: bool | None
+    n_periods: int | None
+
+    def describe(self, spec: StudySpec) -> dict[str, object]:
+        """The ``data`` block of the results file."""
+        return {
+            "path": str(self.path),
+            "source": spec.data.source,
+            "sha256": self.sha256,
+            "synthetic": self.synthetic,
+            "rows": len(self.frame),
+        }
+
+
+# --------------------------------------------------------------------------------------
+# data
+
+
+def needed_columns(spec: StudySpec, header: Iterable[str]) -> list[str]:
+    """Columns of the data file the spec's models use; raises naming any that is absent."""
+    available = set(header)
+    data_where = f"{spec.path} [data]"
+    needed: set[str] = set()
+    for key, column in (("entity", spec.data.entity), ("time", spec.data.time)):
+        if column is not None:
+            if column not in available:
+                raise BadInputError(
+                    f"{data_where}: {key} column {column!r} is not in {spec.data.path}"
+                )
+            needed.add(column)
+    for model in spec.models:
+        found = data_columns(model.formula, available, time=model.time, where=model.where)
+        needed |= found
+        for column in model.cov.by:
+            if column not in available:
+                raise BadInputError(
+                    f"{model.where} cov: cluster column {column!r} is not in {spec.data.path}"
+                )
+            needed.add(column)
+    return [column for column in header if column in needed]
+
+
+def _hash_file(path: Path, out: list[str]) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    out.append(digest.hexdigest())
+
+
+def load_data(spec: StudySpec) -> LoadedData:
+    """Read the columns the spec needs and hash the file.
+
+    Raises
+    ------
+    BadInputError
+        Missing or unreadable data file, missing columns, bad time column,
+        duplicate (entity, time) rows.
+    """
+    path = spec.data.path
+    where = f"{spec.path} [data] path"
+    if not path.is_file():
+        hint = " (run `reexport build` first)" if spec.data.processed else ""
+        raise BadInputError(f"{where}: data file {path} does not exist{hint}")
+    try:
+        header = list(pd.read_csv(path, nrows=0).columns)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise BadInputError(f"{where}: cannot read {path}: {_first_line(exc)}") from None
+    columns = needed_columns(spec, header)
+    # sha256 runs beside the parser: hashlib releases the GIL on large blocks.
+    digest: list[str] = []
+    hasher = threading.Thread(target=_hash_file, args=(path, digest), daemon=True)
+    hasher.start()
+    try:
+        frame = pd.read_csv(path, usecols=columns, engine="c")
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise BadInputError(f"{where}: cannot read {path}: {_first_line(exc)}") from None
+    finally:
+        hasher.join()
+    if not digest:
+        raise BadInputError(f"{where}: cannot read {path} to hash it")
+    if frame.empty:
+        raise BadInputError(f"{where}: data file {path} has no rows")
+    n_periods: int | None = None
+    if spec.data.time is not None:
+        index = TimeIndex.build(frame, spec.data.time, spec.data.entity, f"{spec.path} [data]")
+        index.key_index(f"{spec.path} [data] {path.name}")
+        n_periods = int(pd.unique(index.ordinal).size)
+    return LoadedData(
+        frame=frame,
+        path=path,
+        sha256=digest[0],
+        synthetic=spec.data.synthetic(),
+        n_periods=n_periods,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def check_model(model: ModelSpec, data: LoadedData) -> None:
+    """Checks that need the data: covariance lags against the number of periods."""
+    if model.cov.type in LAGGED_COV_TYPES and model.cov.lags is not None:
+        periods = _periods_in_sample(model, data)
+        if periods is not None and model.cov.lags >= periods:
+            raise BadInputError(
+                f"{model.where} cov: lags = {model.cov.lags} is not shorter than the sample "
+                f"({periods} periods)"
+            )
+
+
+def _periods_in_sample(model: ModelSpec, data: LoadedData) -> int | None:
+    if model.time is None:
+        return None
+    if model.sample is None:
+        return data.n_periods
+    index = TimeIndex.build(data.frame, model.time, model.entity, model.where)
+    keep = sample_mask(model.sample, index, model.where)
+    return int(pd.unique(index.ordinal[keep]).size)
+
+
+# --------------------------------------------------------------------------------------
+# results
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types; NaN and infinities become ``null``."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def atomic_write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """Write ``document`` as JSON via a temporary file in the same folder, then rename."""
+    text = json.dumps(_jsonable(document), indent=2, allow_nan=False) + "\n"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise BadInputError(f"--output: folder {folder} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _model_record(model: ModelSpec, result: Any) -> dict[str, Any]:
+    record: dict[str, Any] = dict(result.to_dict())
+    # The spec is the authority on how a model was declared.
+    record["name"] = model.name
+    record["group"] = model.group
+    record["variant"] = dict(model.variant)
+    record.setdefault("estimator", model.estimator)
+    record.setdefault("formula", model.formula)
+    record.setdefault("effects", list(model.effects))
+    if model.label is not None:
+        record["label"] = model.label
+    if model.sample is not None:
+        record["sample"] = model.sample.to_dict()
+    record.setdefault("diagnostics", None)
+    return record
+
+
+def _fmt(value: object, width: int = 11) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return " " * (width - 1) + "."
+    if isinstance(value, float | int):
+        return f"{float(value):{width}.4g}"
+    return f"{str(value):>{width}}"
+
+
+def print_summary(record: Mapping[str, Any], out: TextIO = sys.stdout) -> None:
+    """A readable coefficient table for one model's results record."""
+    cov = record.get("cov") or {}
+    cov_text = cov.get("convention") or cov.get("type", "")
+    title = f"== {record['name']}: {record.get('estimator', '')} {record.get('formula', '')}"
+    print(title, file=out)
+    effects = record.get("effects") or []
+    facts = [f"n = {record.get('nobs')}", f"cov: {cov_text}"]
+    if effects:
+        facts.append("effects: " + " + ".join(effects))
+    for key in ("r2", "r2_within"):
+        value = record.get(key)
+        if isinstance(value, int | float) and math.isfinite(value):
+            facts.append(f"{key} = {value:.4f}")
+    dropped = record.get("dropped_rows") or {}
+    if any(dropped.values()):
+        facts.append("dropped: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+    print("   " + "; ".join(facts), file=out)
+    params = record.get("params") or {}
+    ses = record.get("std_errors") or {}
+    tstats = record.get("tstats") or {}
+    pvalues = record.get("pvalues") or {}
+    width = max([len(str(term)) for term in params] + [4])
+    print(f"   {'term':<{width}} {'coef':>11} {'std.err':>11} {'t':>11} {'p':>11}", file=out)
+    for term, coef in params.items():
+        print(
+            f"   {term:<{width}} {_fmt(coef)} {_fmt(ses.get(term))} {_fmt(tstats.get(term))} "
+            f"{_fmt(pvalues.get(term))}",
+            file=out,
+        )
+    for warning in record.get("warnings") or []:
+        print(f"   warning: {warning}", file=out)
+
+
+def _check_output(output: str | None) -> Path | None:
+    if output is None:
+        return None
+    path = Path(output)
+    if path.is_dir():
+        raise BadInputError(f"--output {output} is a folder, not a file")
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise BadInputError(f"--output {output}: folder {path.parent} does not exist")
+    return path
+
+
+def _header(spec: StudySpec, data: LoadedData) -> dict[str, Any]:
+    return {
+        "schema": RESULTS_SCHEMA,
+        "reexport_version": __version__,
+        "spec": str(spec.path),
+        "data": data.describe(spec),
+        "labels": dict(spec.labels),
+    }
+
+
+def _synthetic_banner(data: LoadedData) -> None:
+    if data.synthetic:
+        print(
+            f"NOTE: {data.path} is SYNTHETIC demo data; these estimates say nothing about "
+            "the real world.",
+            file=sys.stderr,
+        )
+
+
+def estimate_spec(
+    spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO = sys.stdout
+) -> dict[str, Any]:
+    """Fit every model of ``spec`` on ``data`` and return the results document."""
+    from reexport.models.estimate import fit
+
+    for model in spec.models:
+        check_model(model, data)
+    records: list[dict[str, Any]] = []
+    for model in spec.models:
+        result = fit(model, data.frame)
+        record = _model_record(model, result)
+        warnings = list(record.get("warnings") or [])
+        for warning in cov_warnings(model, _periods_in_sample(model, data)):
+            if warning not in warnings:
+                warnings.append(warning)
+        record["warnings"] = warnings
+        if diagnostics:
+            record["diagnostics"] = diagnose(model, data.frame)
+        records.append(record)
+        print_summary(record, out)
+        if diagnostics:
+            print_diagnostics(record["diagnostics"], out)
+        print(file=out)
+    return {**_header(spec, data), "models": records}
+
+
+def estimate_cli(spec: str, output: str | None = None, diagnostics: bool = False) -> int:
+    """``reexport estimate SPEC [--output FILE] [--diagnostics]``.
+
+    Parameters
+    ----------
+    spec
+        Path of the TOML spec.
+    output
+        Where to write the results JSON (nothing is written when ``None``).
+    diagnostics
+        Also run the diagnostic battery for every model.
+
+    Returns
+    -------
+    int
+        0 on success.
+    """
+    output_path = _check_output(output)
+    study = load_spec(spec)
+    data = load_data(study)
+    _synthetic_banner(data)
+    document = estimate_spec(study, data, diagnostics=diagnostics)
+    if output_path is not None:
+        atomic_write_json(output_path, document)
+        print(f"wrote {output_path} ({len(document['models'])} models)")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# diagnostics
+
+
+def print_diagnostics(report: Mapping[str, Any], out: TextIO = sys.stdout) -> None:
+    """A compact, readable rendering of :func:`reexport.models.diagnostics.diagnose`."""
+    print(f"   diagnostics (on {report.get('residuals_from', 'OLS residuals')}):", file=out)
+    for test in report.get("tests", []):
+        stat = test.get("statistic")
+        pvalue = test.get("pvalue")
+        stat_text = "" if stat is None else f"stat = {stat:.4g}"
+        p_text = "" if pvalue is None else f", p = {pvalue:.4g}"
+        settings = test.get("settings") or ""
+        series = f" [{test['series']}]" if test.get("series") else ""
+        print(f"     {test['test']}{series}: {stat_text}{p_text}  ({settings})", file=out)
+    vif = report.get("vif") or {}
+    if vif:
+        parts = ", ".join(f"{term} {value:.2f}" for term, value in vif.items() if value is not None)
+        print(f"     VIF: {parts}", file=out)
+    for note in report.get("notes", []):
+        print(f"     note: {note}", file=out)
+    for warning in report.get("warnings", []):
+        print(f"     warning: {warning}", file=out)
+
+
+def diagnose_cli(spec: str, output: str | None = None, break_date: str | None = None) -> int:
+    """``reexport diagnose SPEC [--output FILE] [--break-date YYYY-MM]``.
+
+    Runs the diagnostic battery on every model of the spec (see
+    :func:`reexport.models.diagnostics.diagnose`), prints it and optionally
+    writes it as JSON (atomically).
+    """
+    output_path = _check_output(output)
+    study = load_spec(spec)
+    data = load_data(study)
+    _synthetic_banner(data)
+    reports: list[dict[str, Any]] = []
+    for model in study.models:
+        check_model(model, data)
+    for model in study.models:
+        report = diagnose(model, data.frame, break_date=break_date)
+        for warning in cov_warnings(model, _periods_in_sample(model, data)):
+            report.setdefault("warnings", []).append(warning)
+        print(f"== {model.name}: {model.formula}")
+        print_diagnostics(report)
+        print()
+        reports.append(
+            {
+                "name": model.name,
+                "group": model.group,
+                "variant": dict(model.variant),
+                "formula": model.formula,
+                "diagnostics": report,
+            }
+        )
+    document = {**_header(study, data), "break_date": break_date, "models": reports}
+    if output_path is not None:
+        atomic_write_json(output_path, document)
+        print(f"wrote {output_path} ({len(reports)} models)")
+    return 0
