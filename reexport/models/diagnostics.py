@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from reexport.errors import BadInputError
 from reexport.models.formula import MONTHLY, Design, TimeIndex, materialize
 from reexport.models.spec import LAGGED_COV_TYPES, ModelSpec
