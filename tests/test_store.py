@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,6 +110,26 @@ def test_exception_inside_writer_leaves_nothing(raw: RawStore) -> None:
     folder = raw.root / "gpr"
     assert list(folder.iterdir()) == []
     assert raw.vintages("gpr") == []
+    assert raw.verify() == []
+
+
+def test_interrupt_inside_writer_leaves_nothing(raw: RawStore) -> None:
+    with pytest.raises(KeyboardInterrupt), raw.writer("comtrade", REQUEST) as w:
+        w.add("2017.json", b"{}")
+        raise KeyboardInterrupt
+    assert list((raw.root / "comtrade").iterdir()) == []
+
+
+def test_failure_while_publishing_leaves_nothing(
+    raw: RawStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing_rename(src: str | Path, dst: str | Path) -> None:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(store.os, "rename", failing_rename)
+    with pytest.raises(OSError, match="I/O error"), raw.writer("gpr", {}) as w:
+        w.add("a.xls", b"x")
+    assert list((raw.root / "gpr").iterdir()) == []
     assert raw.verify() == []
 
 
@@ -362,3 +385,12 @@ def test_verify_cli_ok_and_failure(data_root: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(str(vintage.path / "a.json")) and "(modified)" in out[0]
     assert out[-1].startswith("FAILED: 1 problem(s)")
+
+
+def test_importing_the_store_is_light() -> None:
+    code = (
+        "import sys, reexport.store; "
+        "print(sorted(m for m in ('pandas', 'numpy', 'requests', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
