@@ -1,0 +1,1021 @@
+"""Processed data: tidy tables and study frames built from raw vintages (``reexport build``).
+
+Two layers:
+
+* pure functions from tidy frames (the ``parse()`` output of the source modules) to
+  processed frames plus a quality report -- :func:`combine_trade`,
+  :func:`combine_indices`, :func:`trade_quality`, :func:`index_quality`,
+  :func:`study_world`, :func:`study_destination`; and
+* :func:`build`, which picks the vintages (:func:`select_inputs`), parses them,
+  calls the pure functions and writes ``<data_root>/processed/`` atomically.
+
+Time is handled by period, never by row order.  Study frames have one row for
+every month of the study range; a month without data stays in the frame with
+NaN values and is listed in the report.  Duplicates, negative quantities,
+unit changes and HS-edition changes are detected and reported; they are not
+silently fixed (a month whose duplicate rows disagree gets NaN, since no
+single value is right).  No lag is computed here: lags belong to the models.
+
+Destination flows: Comtrade lists only nonzero flows, so a partner absent from
+a month that the reporter did report (its world row exists) traded zero that
+month; the study frame says 0 and the report counts these implied zeros.  In a
+month the reporter did not report at all, every partner is NaN (missing).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from reexport import __version__, config
+from reexport.errors import BadInputError
+from reexport.periods import Month, month_range, parse_month
+
+if TYPE_CHECKING:
+    from reexport.store import RawStore, Vintage
+
+log = logging.getLogger("reexport.panel")
+
+VintageKind = Literal["auto", "real", "demo"]
+
+TRADE_COLUMNS = [
+    "period",
+    "reporter",
+    "partner",
+    "flow",
+    "hs",
+    "hs_edition",
+    "value_usd",
+    "net_weight_t",
+    "qty",
+    "qty_unit",
+    "is_estimated",
+    "source",
+    "vintage",
+]
+INDEX_COLUMNS = ["period", "series", "value", "unit", "source", "vintage"]
+#: A trade row's identity: two rows with the same key are duplicates.
+TRADE_KEY = ["period", "reporter", "partner", "flow", "hs", "source", "vintage"]
+#: One trade *series* (a row key without the period).
+TRADE_SERIES_KEY = ["reporter", "partner", "flow", "hs", "source", "vintage"]
+INDEX_KEY = ["period", "series", "source", "vintage"]
+
+WORLD = "WLD"
+#: Aggregate GPR series carried into the study frames, then every ``GPRC_*``.
+GPR_SERIES = ("GPR", "GPRT", "GPRA")
+CONTROL_SERIES = ("EXCHUS", "INDPRO")
+COMTRADE_EXPORT_SERIES = "comtrade_850511"
+CUSTOMS_HS = "85051110"
+COMTRADE_HS = "850511"
+
+#: Floats in processed CSVs: 12 significant digits, so a build is byte-identical.
+FLOAT_FORMAT = "%.12g"
+
+_COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
+_GPRC_RE = re.compile(r"^GPRC_([A-Z]{3})$")
+
+
+# =========================================================================== tidy tables
+
+
+def _empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def combine_trade(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack tidy trade frames into one typed frame sorted by key (no row added or lost).
+
+    Parameters
+    ----------
+    frames
+        Tidy trade frames (``TRADE_COLUMNS``; see docs/ARCHITECTURE.md).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Exactly ``TRADE_COLUMNS``: strings for codes, floats for amounts, bool
+        ``is_estimated``; sorted by ``TRADE_KEY`` then the amounts (stable).
+
+    Raises
+    ------
+    BadInputError
+        If a frame lacks a column or holds a period that is not a month.
+    """
+    pieces = []
+    for frame in frames:
+        missing = [c for c in TRADE_COLUMNS if c not in frame.columns]
+        if missing:
+            raise BadInputError(f"tidy trade frame lacks column(s) {', '.join(missing)}")
+        pieces.append(frame[TRADE_COLUMNS])
+    out = pd.concat(pieces, ignore_index=True) if pieces else _empty(TRADE_COLUMNS)
+    out["period"] = _normalise_periods(out["period"], "trade frame")
+    for column in ("reporter", "partner", "flow", "hs", "hs_edition", "qty_unit", "source"):
+        out[column] = out[column].fillna("").astype(str)
+    out["vintage"] = out["vintage"].fillna("").astype(str)
+    for column in ("value_usd", "net_weight_t", "qty"):
+        out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
+    out["is_estimated"] = out["is_estimated"].fillna(False).astype(bool)
+    out = out.sort_values(
+        [*TRADE_KEY, "net_weight_t", "value_usd", "qty", "qty_unit", "hs_edition"],
+        kind="mergesort",
+        na_position="last",
+    )
+    return out.reset_index(drop=True)[TRADE_COLUMNS]
+
+
+def combine_indices(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack tidy index frames into one typed frame sorted by key (no row added or lost).
+
+    Parameters
+    ----------
+    frames
+        Tidy index frames (``INDEX_COLUMNS``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Exactly ``INDEX_COLUMNS``, float ``value``, sorted by source, series, period.
+    """
+    pieces = []
+    for frame in frames:
+        missing = [c for c in INDEX_COLUMNS if c not in frame.columns]
+        if missing:
+            raise BadInputError(f"tidy index frame lacks column(s) {', '.join(missing)}")
+        pieces.append(frame[INDEX_COLUMNS])
+    out = pd.concat(pieces, ignore_index=True) if pieces else _empty(INDEX_COLUMNS)
+    out["period"] = _normalise_periods(out["period"], "index frame")
+    for column in ("series", "unit", "source", "vintage"):
+        out[column] = out[column].fillna("").astype(str)
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
+    out = out.sort_values(
+        ["source", "vintage", "series", "period", "value", "unit"],
+        kind="mergesort",
+        na_position="last",
+    )
+    return out.reset_index(drop=True)[INDEX_COLUMNS]
+
+
+def _normalise_periods(values: pd.Series, what: str) -> pd.Series:
+    """Every period as ``YYYY-MM`` (BadInputError naming the first bad one)."""
+    cache: dict[object, str] = {}
+    out = []
+    for value in values.tolist():
+        if value not in cache:
+            cache[value] = str(parse_month(value, what=f"{what} period"))
+        out.append(cache[value])
+    return pd.Series(out, index=values.index, dtype=object)
+
+
+def full_months(start: str | Month, end: str | Month) -> list[str]:
+    """Every month ``start..end`` inclusive as ``YYYY-MM`` strings."""
+    return [str(m) for m in month_range(parse_month(start), parse_month(end))]
+
+
+# =========================================================================== quality
+
+
+@dataclass
+class QualityReport:
+    """What the builder found wrong or notable in its inputs (nothing here is 'fixed').
+
+    Attributes
+    ----------
+    missing_months
+        Label (``exports``, ``GPR``, ``EXCHUS``, ``destination``...) -> months of the
+        study range with no value.
+    duplicates
+        One entry per duplicated key: the key, the row count and whether the values conflict.
+    negative_quantities
+        Trade rows with a negative weight, quantity or value.
+    unit_changes
+        Series whose unit changes between consecutive months (trade ``qty_unit`` or index unit).
+    hs_edition_changes
+        Reporter/flow/commodity series whose HS edition changes, or is mixed within a month.
+    dropped_partners
+        Destination partners without a ``GPRC_`` series (rows dropped from the study frame).
+    non_country_partners
+        Partner codes that are not ISO3 countries (aggregates), left out of the destination frame.
+    implied_zero_flows
+        (partner, month) cells set to 0 because the reporter reported that month without them.
+    """
+
+    missing_months: dict[str, list[str]] = field(default_factory=dict)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    negative_quantities: list[dict[str, Any]] = field(default_factory=list)
+    unit_changes: list[dict[str, Any]] = field(default_factory=list)
+    hs_edition_changes: list[dict[str, Any]] = field(default_factory=list)
+    dropped_partners: list[str] = field(default_factory=list)
+    non_country_partners: list[str] = field(default_factory=list)
+    implied_zero_flows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (keys in a fixed order)."""
+        return {
+            "missing_months": {k: self.missing_months[k] for k in sorted(self.missing_months)},
+            "duplicates": self.duplicates,
+            "negative_quantities": self.negative_quantities,
+            "unit_changes": self.unit_changes,
+            "hs_edition_changes": self.hs_edition_changes,
+            "dropped_partners": self.dropped_partners,
+            "non_country_partners": self.non_country_partners,
+            "implied_zero_flows": self.implied_zero_flows,
+        }
+
+    def problems(self) -> list[str]:
+        """One human-readable line per finding, for the build summary."""
+        lines = []
+        for label, months in sorted(self.missing_months.items()):
+            if months:
+                lines.append(f"missing months in {label}: {_month_list(months)}")
+        for dup in self.duplicates:
+            what = "conflicting" if dup["conflicting"] else "identical"
+            lines.append(f"duplicate rows ({dup['rows']}, {what}): {_describe_key(dup['key'])}")
+        for neg in self.negative_quantities:
+            lines.append(f"negative {neg['column']} {neg['value']}: {_describe_key(neg['key'])}")
+        for change in self.unit_changes:
+            lines.append(
+                f"unit change {change['from']!r} -> {change['to']!r} in {change['period']}: "
+                f"{_describe_key(change['series'])}"
+            )
+        for change in self.hs_edition_changes:
+            lines.append(
+                f"HS edition {change['from']} -> {change['to']} in {change['period']}: "
+                f"{_describe_key(change['series'])}"
+            )
+        if self.dropped_partners:
+            lines.append(
+                "destinations without a GPRC_ series (dropped): " + ", ".join(self.dropped_partners)
+            )
+        if self.non_country_partners:
+            lines.append(
+                "non-country partner codes left out: " + ", ".join(self.non_country_partners)
+            )
+        return lines
+
+
+def _month_list(months: Sequence[str], limit: int = 12) -> str:
+    shown = ", ".join(months[:limit])
+    more = f" ... ({len(months)} in all)" if len(months) > limit else ""
+    return shown + more
+
+
+def _describe_key(key: Mapping[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in key.items() if v not in ("", None))
+
+
+def _json_scalar(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> QualityReport:
+    """Find duplicates, negative amounts, unit changes and HS-edition changes in a trade frame.
+
+    Parameters
+    ----------
+    trade
+        Output of :func:`combine_trade`.
+    report
+        Report to add to (default: a new one).
+
+    Returns
+    -------
+    QualityReport
+        The report, with the trade findings appended.
+    """
+    report = report if report is not None else QualityReport()
+    amounts = ["net_weight_t", "value_usd", "qty", "qty_unit"]
+    grouped = trade.groupby(TRADE_KEY, sort=True, dropna=False)
+    sizes = grouped.size()
+    for key in sizes[sizes > 1].index:
+        rows = grouped.get_group(key)
+        distinct = rows[amounts].astype(str).drop_duplicates()
+        report.duplicates.append(
+            {
+                "key": dict(zip(TRADE_KEY, map(_json_scalar, key), strict=True)),
+                "rows": int(len(rows)),
+                "conflicting": bool(len(distinct) > 1),
+            }
+        )
+    for column in ("net_weight_t", "qty", "value_usd"):
+        negative = trade[trade[column] < 0]
+        for _, row in negative.iterrows():
+            report.negative_quantities.append(
+                {
+                    "key": {k: _json_scalar(row[k]) for k in TRADE_KEY},
+                    "column": column,
+                    "value": _json_scalar(row[column]),
+                }
+            )
+    for key, rows in trade.groupby(TRADE_SERIES_KEY, sort=True, dropna=False):
+        series = dict(zip(TRADE_SERIES_KEY, map(_json_scalar, key), strict=True))
+        units = rows.loc[rows["qty_unit"] != "", ["period", "qty_unit"]].sort_values("period")
+        for period, before, after in _changes(units["period"], units["qty_unit"]):
+            report.unit_changes.append(
+                {"series": series, "period": period, "from": before, "to": after}
+            )
+    edition_key = ["reporter", "flow", "hs", "source", "vintage"]
+    for key, rows in trade.groupby(edition_key, sort=True, dropna=False):
+        series = dict(zip(edition_key, map(_json_scalar, key), strict=True))
+        editions = rows.loc[rows["hs_edition"] != "", ["period", "hs_edition"]]
+        per_month = editions.groupby("period")["hs_edition"].agg(lambda s: "+".join(sorted(set(s))))
+        per_month = per_month.sort_index()
+        for period, label in zip(per_month.index, per_month.to_numpy(), strict=True):
+            if "+" in str(label):
+                report.hs_edition_changes.append(
+                    {"series": series, "period": period, "from": label, "to": label, "mixed": True}
+                )
+        for period, before, after in _changes(
+            pd.Series(per_month.index), pd.Series(per_month.to_numpy())
+        ):
+            report.hs_edition_changes.append(
+                {"series": series, "period": period, "from": before, "to": after, "mixed": False}
+            )
+    return report
+
+
+def _changes(periods: pd.Series, values: pd.Series) -> list[tuple[str, str, str]]:
+    """(period, before, after) wherever ``values`` (sorted by period) changes."""
+    out = []
+    previous: str | None = None
+    for period, value in zip(periods.tolist(), values.tolist(), strict=True):
+        if previous is not None and value != previous:
+            out.append((str(period), str(previous), str(value)))
+        previous = value
+    return out
+
+
+def index_quality(indices: pd.DataFrame, report: QualityReport | None = None) -> QualityReport:
+    """Find duplicated (period, series) rows and unit changes in an index frame.
+
+    Parameters
+    ----------
+    indices
+        Output of :func:`combine_indices`.
+    report
+        Report to add to (default: a new one).
+
+    Returns
+    -------
+    QualityReport
+        The report, with the index findings appended.
+    """
+    report = report if report is not None else QualityReport()
+    grouped = indices.groupby(INDEX_KEY, sort=True, dropna=False)
+    sizes = grouped.size()
+    for key in sizes[sizes > 1].index:
+        rows = grouped.get_group(key)
+        distinct = rows[["value", "unit"]].astype(str).drop_duplicates()
+        report.duplicates.append(
+            {
+                "key": dict(zip(INDEX_KEY, map(_json_scalar, key), strict=True)),
+                "rows": int(len(rows)),
+                "conflicting": bool(len(distinct) > 1),
+            }
+        )
+    for key, rows in indices.groupby(["series", "source", "vintage"], sort=True):
+        ordered = rows.sort_values("period", kind="mergesort")
+        series = dict(zip(["series", "source", "vintage"], key, strict=True))
+        for period, before, after in _changes(ordered["period"], ordered["unit"]):
+            report.unit_changes.append(
+                {"series": series, "period": period, "from": before, "to": after}
+            )
+    return report
+
+
+# =========================================================================== study frames
+
+
+def _one_value_per_period(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Per period, the row's values; NaN where duplicate rows of one period disagree."""
+    columns = list(columns)
+    distinct = frame[["period", *columns]].drop_duplicates()
+    conflicting = distinct["period"].duplicated(keep=False)
+    out = distinct.drop_duplicates("period").set_index("period")[columns].astype(float)
+    out.loc[out.index.isin(distinct.loc[conflicting, "period"])] = np.nan
+    return out.sort_index()
+
+
+def _wide_indices(indices: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Index series ``names`` as columns, keyed by period (NaN where duplicates conflict)."""
+    columns: dict[str, pd.Series] = {}
+    for name in names:
+        rows = indices[indices["series"] == name]
+        columns[name] = _one_value_per_period(rows, ["value"])["value"]
+    if not columns:
+        return pd.DataFrame()
+    return pd.DataFrame(columns)
+
+
+def study_series_names(indices: pd.DataFrame) -> list[str]:
+    """Index series that go into the study frames: GPR, GPRT, GPRA, every GPRC_*, controls."""
+    present = set(indices["series"])
+    gprc = sorted(s for s in present if _GPRC_RE.match(s))
+    return [
+        *(s for s in GPR_SERIES if s in present),
+        *gprc,
+        *(s for s in CONTROL_SERIES if s in present),
+    ]
+
+
+def _calendar(frame: pd.DataFrame) -> pd.DataFrame:
+    frame["month"] = [int(p[5:7]) for p in frame["period"]]
+    frame["year"] = [int(p[:4]) for p in frame["period"]]
+    return frame
+
+
+def study_world(
+    trade: pd.DataFrame,
+    indices: pd.DataFrame,
+    *,
+    months: Sequence[str],
+    export_series: str,
+    export_rows: pd.Series,
+    report: QualityReport | None = None,
+) -> pd.DataFrame:
+    """One row per month of ``months``: China's world exports beside the indices.
+
+    Parameters
+    ----------
+    trade
+        Output of :func:`combine_trade`.
+    indices
+        Output of :func:`combine_indices`.
+    months
+        The study range (``YYYY-MM``, consecutive); every month gets a row.
+    export_series
+        Label written into ``export_series`` (``comtrade_850511`` or ``userseries:<name>``).
+    export_rows
+        Boolean mask over ``trade`` selecting the export series' rows (world partner).
+    report
+        Missing months are added to it (labels ``exports`` and each index series).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, exports_t, exports_usd, export_series, GPR, GPRT, GPRA, GPRC_*...,
+        EXCHUS, INDPRO`` (when present), ``month, year``.
+    """
+    report = report if report is not None else QualityReport()
+    study_months = _check_consecutive(months)
+    selected = trade.loc[export_rows]
+    partners = set(selected["partner"])
+    if partners - {WORLD}:
+        raise BadInputError(
+            f"export series {export_series}: rows for partner(s) "
+            f"{', '.join(sorted(partners - {WORLD}))}, expected only {WORLD}"
+        )
+    exports = _one_value_per_period(selected, ["net_weight_t", "value_usd"]).reindex(study_months)
+    frame = pd.DataFrame({"period": list(study_months)})
+    frame["exports_t"] = exports["net_weight_t"].to_numpy()
+    frame["exports_usd"] = exports["value_usd"].to_numpy()
+    frame["export_series"] = export_series
+    report.missing_months["exports"] = [
+        m for m, v in zip(study_months, frame["exports_t"], strict=True) if not np.isfinite(v)
+    ]
+    names = study_series_names(indices)
+    wide = _wide_indices(indices, names).reindex(study_months)
+    for name in names:
+        frame[name] = wide[name].to_numpy()
+        gaps = [m for m, v in zip(study_months, frame[name], strict=True) if not np.isfinite(v)]
+        if gaps:
+            report.missing_months[name] = gaps
+    for required in ("GPR",):
+        if required not in names:
+            report.missing_months[required] = list(study_months)
+    return _calendar(frame)
+
+
+def study_destination(
+    trade: pd.DataFrame,
+    indices: pd.DataFrame,
+    *,
+    months: Sequence[str],
+    destination_rows: pd.Series,
+    report: QualityReport | None = None,
+) -> pd.DataFrame:
+    """One row per (destination, month): exports to each partner with its country GPR.
+
+    Parameters
+    ----------
+    trade
+        Output of :func:`combine_trade`.
+    indices
+        Output of :func:`combine_indices`.
+    months
+        The study range; every (partner, month) gets a row.
+    destination_rows
+        Boolean mask over ``trade`` selecting the by-partner vintage's rows (its
+        world row, if any, marks the months the reporter reported).
+    report
+        Dropped partners, implied zeros and missing months are added to it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, partner, exports_t, exports_usd, gpr_country, GPR, month, year``,
+        sorted by partner then period.
+    """
+    report = report if report is not None else QualityReport()
+    study_months = _check_consecutive(months)
+    rows = trade.loc[destination_rows]
+    world_rows = rows[rows["partner"] == WORLD]
+    partners_all = sorted(set(rows["partner"]) - {WORLD})
+    countries = [p for p in partners_all if _COUNTRY_RE.match(p)]
+    report.non_country_partners = sorted(set(partners_all) - set(countries))
+    gprc = {m[1] for s in set(indices["series"]) if (m := _GPRC_RE.match(s))}
+    report.dropped_partners = [p for p in countries if p not in gprc]
+    kept = [p for p in countries if p in gprc]
+    # The study_months the reporter reported: its world row, else any partner row.
+    reported = set(world_rows["period"]) if len(world_rows) else set(rows["period"])
+    report.missing_months["destination"] = [m for m in study_months if m not in reported]
+    wide = _wide_indices(indices, ["GPR", *(f"GPRC_{p}" for p in kept)]).reindex(study_months)
+    pieces = []
+    implied_zero = 0
+    for partner in kept:
+        flows = _one_value_per_period(
+            rows[rows["partner"] == partner], ["net_weight_t", "value_usd"]
+        )
+        has_row = np.array([m in flows.index for m in study_months])
+        # Comtrade omits zero flows: absent in a reported month means nothing was shipped.
+        zero_fill = ~has_row & np.array([m in reported for m in study_months])
+        implied_zero += int(zero_fill.sum())
+        flows = flows.reindex(study_months)
+        exports_t = np.where(zero_fill, 0.0, flows["net_weight_t"].to_numpy())
+        exports_usd = np.where(zero_fill, 0.0, flows["value_usd"].to_numpy())
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "period": list(study_months),
+                    "partner": partner,
+                    "exports_t": exports_t,
+                    "exports_usd": exports_usd,
+                    "gpr_country": wide[f"GPRC_{partner}"].to_numpy(),
+                    "GPR": wide["GPR"].to_numpy() if "GPR" in wide else np.nan,
+                }
+            )
+        )
+    report.implied_zero_flows = implied_zero
+    columns = ["period", "partner", "exports_t", "exports_usd", "gpr_country", "GPR"]
+    frame = pd.concat(pieces, ignore_index=True) if pieces else _empty(columns)
+    return _calendar(frame[columns].copy())
+
+
+def _check_consecutive(months: Sequence[str]) -> list[str]:
+    """``months`` as a list of ``YYYY-MM`` strings, checked to be consecutive and non-empty."""
+    parsed = [parse_month(m, what="study month") for m in months]
+    if not parsed:
+        raise BadInputError("study months: the range is empty")
+    for a, b in zip(parsed, parsed[1:], strict=False):
+        if b.ordinal - a.ordinal != 1:
+            raise BadInputError(f"study months must be consecutive: {a} is followed by {b}")
+    return [str(m) for m in parsed]
+
+
+# =========================================================================== vintages
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The raw vintages one build reads, all real or all demo.
+
+    Attributes
+    ----------
+    kind
+        ``"real"`` or ``"demo"``.
+    gpr
+        The monthly GPR vintage.
+    export
+        The vintage of the world export series (a user series or Comtrade world).
+    export_series
+        ``userseries:<name>`` or ``comtrade_850511``.
+    comtrade_world
+        The Comtrade HS 850511 world vintage, if any (also the export vintage when no
+        user series exists).
+    destination
+        The Comtrade by-partner (``partner=all``) vintage, if any.
+    controls
+        FRED vintages (EXCHUS, INDPRO), possibly empty.
+    """
+
+    kind: Literal["real", "demo"]
+    gpr: Vintage
+    export: Vintage
+    export_series: str
+    comtrade_world: Vintage | None
+    destination: Vintage | None
+    controls: tuple[Vintage, ...]
+
+    def roles(self) -> dict[str, Vintage]:
+        """Role name -> vintage, for reports (sorted, without repeats)."""
+        roles: dict[str, Vintage] = {"gpr": self.gpr, "export": self.export}
+        if self.comtrade_world is not None and self.comtrade_world != self.export:
+            roles["comtrade_world"] = self.comtrade_world
+        if self.destination is not None:
+            roles["destination"] = self.destination
+        for vintage in self.controls:
+            roles[f"controls:{vintage.id}"] = vintage
+        return dict(sorted(roles.items()))
+
+
+def _request_text(vintage: Vintage, key: str) -> str:
+    return str(vintage.request.get(key, "")).strip().lower()
+
+
+def _comtrade(store: RawStore, synthetic: bool, partner: str) -> Vintage | None:
+    """Newest Comtrade vintage of China's HS 850511 exports for ``partner`` (world/all)."""
+    found = [
+        v
+        for v in store.vintages("comtrade", synthetic=synthetic)
+        if _request_text(v, "partner") == partner
+        and _request_text(v, "hs") == COMTRADE_HS
+        and _request_text(v, "flow") == "x"
+        and _request_text(v, "reporter") in ("156", "chn")
+    ]
+    return found[-1] if found else None
+
+
+def _customs_series(store: RawStore, synthetic: bool) -> Vintage | None:
+    """Newest user series of China's CN 85051110 world exports (tonnes)."""
+    found = [
+        v
+        for v in store.vintages("userseries", synthetic=synthetic)
+        if _request_text(v, "hs") == CUSTOMS_HS
+        and _request_text(v, "flow") in ("x", "")
+        and _request_text(v, "reporter") in ("chn", "156", "")
+        and _request_text(v, "partner") in ("", "wld", "world", "none")
+        and _request_text(v, "unit") in ("t", "tonnes", "")
+    ]
+    return found[-1] if found else None
+
+
+def _series_name(vintage: Vintage) -> str:
+    return str(vintage.request.get("name") or vintage.id)
+
+
+def _pick(store: RawStore, synthetic: bool) -> dict[str, Any]:
+    gpr = store.latest("gpr", synthetic=synthetic)
+    customs = _customs_series(store, synthetic)
+    world = _comtrade(store, synthetic, "world")
+    export = customs if customs is not None else world
+    return {
+        "gpr": gpr,
+        "export": export,
+        "export_series": (
+            f"userseries:{_series_name(customs)}" if customs is not None else COMTRADE_EXPORT_SERIES
+        ),
+        "comtrade_world": world,
+        "destination": _comtrade(store, synthetic, "all"),
+        "controls": tuple(v for v in [store.latest("fred", synthetic=synthetic)] if v is not None),
+    }
+
+
+def select_inputs(store: RawStore, vintage: VintageKind = "auto") -> Inputs:
+    """Choose the vintages to build from; real and demo never mix.
+
+    ``auto`` builds from real vintages when a real GPR vintage and a real export
+    series both exist, from the demo when neither does, and refuses a mix
+    (real GPR with only demo trade, or the reverse).  ``real``/``demo`` insist on
+    that kind.  Within a kind the newest vintage of each input is used; the
+    export series is a China-customs user series (CN 85051110, world, tonnes)
+    when one exists, else Comtrade's HS 850511 world exports.
+
+    Raises
+    ------
+    BadInputError
+        For an unknown ``vintage`` value, a missing GPR or export series of the
+        chosen kind, or a real/demo mix under ``auto``.
+    """
+    if vintage not in ("auto", "real", "demo"):
+        raise BadInputError(f"--vintage {vintage!r}: expected auto, real or demo")
+    real = _pick(store, synthetic=False)
+    if vintage == "auto":
+        has_gpr, has_export = real["gpr"] is not None, real["export"] is not None
+        if has_gpr != has_export:
+            have, lack = ("GPR", "export series") if has_gpr else ("export series", "GPR")
+            raise BadInputError(
+                f"build --vintage auto: the raw store {store.root} has a real {have} vintage but "
+                f"no real {lack}, and real and demo data never mix; fetch the missing source "
+                "(`reexport data`) or build the demo explicitly with `--vintage demo`"
+            )
+        vintage = "real" if has_gpr else "demo"
+    chosen = real if vintage == "real" else _pick(store, synthetic=True)
+    for role, what in (("gpr", "GPR"), ("export", "export series")):
+        if chosen[role] is None:
+            hint = "`reexport data`" if vintage == "real" else "`reexport demo`"
+            raise BadInputError(
+                f"build --vintage {vintage}: no {vintage} {what} vintage in the raw store "
+                f"{store.root}; run {hint} first"
+            )
+    inputs = Inputs(kind=vintage, **chosen)
+    flags = {v.synthetic for v in inputs.roles().values()}
+    if flags != {vintage == "demo"}:  # defensive: selection above filters by kind
+        raise BadInputError("build: refusing to mix real and demo vintages")
+    return inputs
+
+
+# =========================================================================== building
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build` produced (frames in memory, plus where they were written).
+
+    Attributes
+    ----------
+    inputs
+        The vintages used.
+    months
+        The study range.
+    trade_flows, indices, study_world, study_destination
+        The processed frames (``study_destination`` is ``None`` without a by-partner vintage).
+    quality
+        The quality report.
+    report
+        The ``build_report.json`` content.
+    written
+        Paths written.
+    """
+
+    inputs: Inputs
+    months: list[str]
+    trade_flows: pd.DataFrame
+    indices: pd.DataFrame
+    study_world: pd.DataFrame
+    study_destination: pd.DataFrame | None
+    quality: QualityReport
+    report: dict[str, Any]
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def synthetic(self) -> bool:
+        """True when built from the demo vintage."""
+        return self.inputs.kind == "demo"
+
+
+def _parse(vintage: Vintage) -> pd.DataFrame:
+    """The tidy frame of a vintage, via its source module's ``parse``."""
+    import importlib
+
+    module = importlib.import_module(f"reexport.sources.{vintage.source}")
+    frame: pd.DataFrame = module.parse(vintage)
+    return frame
+
+
+def _study_months(inputs: Inputs, export: pd.DataFrame) -> list[str]:
+    """The export series' months: its request's start..end widened to every observed month."""
+    bounds = [m for m in export["period"]]
+    for key in ("start", "end"):
+        value = inputs.export.request.get(key)
+        if value:
+            bounds.append(str(parse_month(value, what=f"{inputs.export.source} request {key}")))
+    if not bounds:
+        raise BadInputError(
+            f"build: the export series {inputs.export_series} "
+            f"({inputs.export.source}/{inputs.export.id}) holds no rows"
+        )
+    return full_months(min(bounds), max(bounds))
+
+
+def _raw_files(inputs: Inputs) -> dict[str, str]:
+    """``source/vintage/file`` -> sha256 of every raw file the build read."""
+    files: dict[str, str] = {}
+    for vintage in inputs.roles().values():
+        for record in vintage.files:
+            files[f"{vintage.source}/{vintage.id}/{record['name']}"] = str(record["sha256"])
+    return dict(sorted(files.items()))
+
+
+def _vintage_entry(vintage: Vintage) -> dict[str, Any]:
+    return {
+        "source": vintage.source,
+        "vintage": vintage.id,
+        "synthetic": vintage.synthetic,
+        "request": vintage.request,
+        "files": [{"name": f["name"], "sha256": f["sha256"]} for f in vintage.files],
+    }
+
+
+def build_frames(inputs: Inputs) -> BuildResult:
+    """Parse the chosen vintages and build every processed frame (nothing is written).
+
+    Parameters
+    ----------
+    inputs
+        From :func:`select_inputs`.
+
+    Returns
+    -------
+    BuildResult
+        Frames and report; ``written`` is empty.
+    """
+    trade_vintages = [inputs.export]
+    for extra in (inputs.comtrade_world, inputs.destination):
+        if extra is not None and extra not in trade_vintages:
+            trade_vintages.append(extra)
+    trade = combine_trade(_parse(v) for v in trade_vintages)
+    indices = combine_indices(_parse(v) for v in (inputs.gpr, *inputs.controls))
+    quality = trade_quality(trade)
+    index_quality(indices, quality)
+
+    export_rows = (trade["source"] == inputs.export.source) & (trade["vintage"] == inputs.export.id)
+    if inputs.export.source == "comtrade":
+        export_rows &= (trade["partner"] == WORLD) & (trade["hs"] == COMTRADE_HS)
+    export_rows &= trade["flow"] == "X"
+    months = _study_months(inputs, trade.loc[export_rows])
+    world = study_world(
+        trade,
+        indices,
+        months=months,
+        export_series=inputs.export_series,
+        export_rows=export_rows,
+        report=quality,
+    )
+    if "GPR" not in indices["series"].to_numpy():
+        raise BadInputError(f"build: GPR vintage {inputs.gpr.id} holds no GPR series")
+    destination = None
+    if inputs.destination is not None:
+        destination_rows = (
+            (trade["source"] == "comtrade")
+            & (trade["vintage"] == inputs.destination.id)
+            & (trade["flow"] == "X")
+            & (trade["hs"] == COMTRADE_HS)
+        )
+        destination = study_destination(
+            trade, indices, months=months, destination_rows=destination_rows, report=quality
+        )
+    report = {
+        "schema": 1,
+        "reexport_version": __version__,
+        "synthetic": inputs.kind == "demo",
+        "kind": inputs.kind,
+        "export_series": inputs.export_series,
+        "months": {"start": months[0], "end": months[-1], "count": len(months)},
+        "vintages": {role: _vintage_entry(v) for role, v in inputs.roles().items()},
+        "raw_sha256": _raw_files(inputs),
+        "rows": {
+            "trade_flows": len(trade),
+            "indices": len(indices),
+            "study_world": len(world),
+            "study_destination": None if destination is None else len(destination),
+        },
+        "quality": quality.to_dict(),
+    }
+    return BuildResult(inputs, months, trade, indices, world, destination, quality, report)
+
+
+def to_csv_text(frame: pd.DataFrame) -> str:
+    """Deterministic CSV: no index, ``\\n`` line ends, floats as ``%.12g``, NaN as empty."""
+    text: str = frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    return text
+
+
+def sidecar_path(csv_path: Path) -> Path:
+    """``study_world.csv`` -> ``study_world.meta.json``."""
+    return csv_path.with_suffix(".meta.json")
+
+
+def _sidecar(result: BuildResult, name: str, frame: pd.DataFrame) -> str:
+    meta = {
+        "schema": 1,
+        "file": name,
+        "synthetic": result.synthetic,
+        "note": SYNTHETIC_NOTE if result.synthetic else "",
+        "export_series": result.inputs.export_series,
+        "rows": len(frame),
+        "vintages": {role: f"{v.source}/{v.id}" for role, v in result.inputs.roles().items()},
+        "raw_sha256": result.report["raw_sha256"],
+    }
+    return json.dumps(meta, indent=2, sort_keys=False) + "\n"
+
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DEMO DATA: made up by reexport's documented DGP (docs/demo_dgp.md), NOT real"
+)
+OUTPUT_NAMES = ("trade_flows", "indices", "study_world", "study_destination")
+
+
+def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
+    """Write every processed file atomically; the report is written last.
+
+    Every file's content is rendered before the first write, so an error while
+    rendering leaves the folder untouched.  A ``study_destination`` left from an
+    earlier build is removed when this build has none, so stale files never
+    sit beside fresh ones.
+    """
+    from reexport.store import atomic_write_text
+
+    frames = {
+        "trade_flows": result.trade_flows,
+        "indices": result.indices,
+        "study_world": result.study_world,
+        "study_destination": result.study_destination,
+    }
+    contents: list[tuple[Path, str]] = []
+    stale: list[Path] = []
+    for name in OUTPUT_NAMES:
+        frame = frames[name]
+        path = out_dir / f"{name}.csv"
+        if frame is None:
+            stale += [path, sidecar_path(path)]
+            continue
+        contents.append((path, to_csv_text(frame)))
+        contents.append((sidecar_path(path), _sidecar(result, path.name, frame)))
+    report_text = json.dumps(result.report, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    contents.append((out_dir / "build_report.json", report_text))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    for path, text in contents:
+        written.append(atomic_write_text(path, text))
+    return written
+
+
+def build(
+    vintage: VintageKind = "auto",
+    *,
+    store: RawStore | None = None,
+    out_dir: Path | None = None,
+) -> BuildResult:
+    """Build the processed tables and study frames from the raw store.
+
+    Parameters
+    ----------
+    vintage
+        ``auto`` (real if present, else demo; a mix is refused), ``real`` or ``demo``.
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+    out_dir
+        Output folder (default :func:`reexport.config.processed_dir`).
+
+    Returns
+    -------
+    BuildResult
+        Frames, report and written paths.
+
+    Raises
+    ------
+    BadInputError
+        When the inputs are missing, mixed, or malformed (exit 2).
+    """
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    out_dir = out_dir if out_dir is not None else config.processed_dir()
+    inputs = select_inputs(store, vintage)
+    result = build_frames(inputs)
+    result.written = write_outputs(result, out_dir)
+    return result
+
+
+def summary_lines(result: BuildResult) -> list[str]:
+    """The build summary printed by ``reexport build``."""
+    months = result.months
+    world = result.study_world
+    lines = []
+    if result.synthetic:
+        lines.append("SYNTHETIC DEMO DATA -- built from the demo vintage, NOT real data")
+    lines.append(
+        f"build ({result.inputs.kind}): {months[0]}..{months[-1]} ({len(months)} months), "
+        f"export series {result.inputs.export_series}"
+    )
+    for role, v in result.inputs.roles().items():
+        lines.append(f"  {role}: {v.source}/{v.id}{' (synthetic)' if v.synthetic else ''}")
+    lines.append(
+        f"  study_world: {len(world)} rows, exports_t present in "
+        f"{int(world['exports_t'].notna().sum())}/{len(world)} months"
+    )
+    if result.study_destination is not None:
+        dest = result.study_destination
+        lines.append(
+            f"  study_destination: {len(dest)} rows, {dest['partner'].nunique()} partners, "
+            f"{result.quality.implied_zero_flows} implied zero flows"
+        )
+    else:
+        lines.append("  study_destination: not built (no Comtrade partner=all vintage)")
+    problems = result.quality.problems()
+    lines.append(f"  quality: {len(problems)} finding(s)" + (":" if problems else ""))
+    lines += [f"    - {p}" for p in problems]
+    if result.written:
+        lines.append(f"  wrote {len(result.written)} files to {result.written[0].parent}")
+    return lines
+
+
+def build_cli(*, vintage: VintageKind = "auto") -> int | None:
+    """``reexport build [--vintage auto|real|demo]``: build, write and print a summary."""
+    result = build(vintage)
+    for line in summary_lines(result):
+        print(line)
+    return 0

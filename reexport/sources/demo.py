@@ -1,0 +1,898 @@
+"""The SYNTHETIC demo vintage: a seeded, documented data-generating process (DGP).
+
+``reexport demo`` writes made-up data in the *same raw formats* as the real
+sources (the GPR ``.xls``, Comtrade JSON envelopes, FRED CSVs and a
+China-customs user series), through the raw store, as vintages with id
+``demo-<seed>`` and ``"synthetic": true``.  The whole chain -- parsers
+included -- can then run offline, and estimates on the demo data can be
+checked against the planted effects below.
+
+Nothing here is real data.  Every number of the DGP is a module constant and is
+documented, with its sources, in ``docs/demo_dgp.md``.
+
+Marking: every manifest says ``"synthetic": true``; every file name starts
+with ``demo_``; the GPR workbook's ``var_label`` dictionary carries a
+``SYNTHETIC DEMO`` note; the JSON envelopes' ``elapsedTime`` reads
+``"SYNTHETIC DEMO"``.  CSV files carry no comment lines (the parsers must read
+them as real), so their marking is the file name and the manifest.
+
+Determinism: the same seed gives byte-identical files.  Timestamps inside the
+files (the manifest's per-file ``retrieved``) are a constant, not the wall
+clock; only the manifest's ``created`` is the time of writing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from reexport.errors import BadInputError
+
+if TYPE_CHECKING:
+    from reexport.store import RawStore, Vintage
+
+log = logging.getLogger("reexport.demo")
+
+DEFAULT_SEED = 20250601
+#: Version of the DGP below; bump it when any constant changes (it enters every demo request).
+DGP_VERSION = 1
+#: ``retrieved`` stamp written for every demo file: fixed, so re-runs are byte-identical.
+DEMO_RETRIEVED = "2000-01-01T00:00:00Z"
+SYNTHETIC_NOTE = "SYNTHETIC DEMO DATA (reexport demo): made up by a documented DGP, NOT real"
+
+# --------------------------------------------------------------------------- calendar
+
+#: GPR months written (the 1985-2019 base-100 normalisation needs the early years).
+GPR_START = "1985-01"
+#: Trade, customs and FRED months written.
+TRADE_START = "2017-01"
+END = "2024-12"
+#: Window in which the GPR indices average exactly 100.
+GPR_BASE = ("1985-01", "2019-12")
+
+# --------------------------------------------------------------------------- GPR
+
+#: log GPR deviation x_t = RHO * x_{t-1} + SIGMA * e_t, e_t ~ N(0, 1), x_0 ~ stationary.
+GPR_LOG_AR_RHO = 0.85
+GPR_LOG_AR_SIGMA = 0.17
+#: Planted Russia-Ukraine-like spike: in these months the AR(1) recursion is overridden and
+#: x_t is *set* to log(level) (the AR continues from there, so the spike decays naturally).
+#: The levels copy the real file's 216.2, 319.0, 191.1 (index/100); after the base-100
+#: normalisation they land a few percent lower, depending on the draw.
+GPR_SPIKE = {"2022-02": 2.162, "2022-03": 3.190, "2022-04": 1.911}
+#: GPRT / GPRA: log GPR plus AR(1) (rho 0.5) noise of these innovation SDs, then base-100 again.
+GPRT_NOISE_SIGMA = 0.15
+GPRA_NOISE_SIGMA = 0.25
+GPR_COMPONENT_NOISE_RHO = 0.5
+
+#: The 44 GPRC_/GPRHC_ countries of the real file, in its column order.
+GPR_COUNTRIES = [
+    "ARG",
+    "AUS",
+    "BEL",
+    "BRA",
+    "CAN",
+    "CHE",
+    "CHL",
+    "CHN",
+    "COL",
+    "DEU",
+    "DNK",
+    "EGY",
+    "ESP",
+    "FIN",
+    "FRA",
+    "GBR",
+    "HKG",
+    "HUN",
+    "IDN",
+    "IND",
+    "ISR",
+    "ITA",
+    "JPN",
+    "KOR",
+    "MEX",
+    "MYS",
+    "NLD",
+    "NOR",
+    "PER",
+    "PHL",
+    "POL",
+    "PRT",
+    "RUS",
+    "SAU",
+    "SWE",
+    "THA",
+    "TUN",
+    "TUR",
+    "TWN",
+    "UKR",
+    "USA",
+    "VEN",
+    "VNM",
+    "ZAF",
+]
+COUNTRY_NAMES = {
+    "ARG": "Argentina", "AUS": "Australia", "BEL": "Belgium", "BRA": "Brazil",
+    "CAN": "Canada", "CHE": "Switzerland", "CHL": "Chile", "CHN": "China",
+    "COL": "Colombia", "DEU": "Germany", "DNK": "Denmark", "EGY": "Egypt",
+    "ESP": "Spain", "FIN": "Finland", "FRA": "France", "GBR": "United Kingdom",
+    "HKG": "Hong Kong", "HUN": "Hungary", "IDN": "Indonesia", "IND": "India",
+    "ISR": "Israel", "ITA": "Italy", "JPN": "Japan", "KOR": "South Korea",
+    "MEX": "Mexico", "MYS": "Malaysia", "NLD": "Netherlands", "NOR": "Norway",
+    "PER": "Peru", "PHL": "Philippines", "POL": "Poland", "PRT": "Portugal",
+    "RUS": "Russia", "SAU": "Saudi Arabia", "SWE": "Sweden", "THA": "Thailand",
+    "TUN": "Tunisia", "TUR": "Turkey", "TWN": "Taiwan", "UKR": "Ukraine",
+    "USA": "United States", "VEN": "Venezuela", "VNM": "Vietnam", "ZAF": "South Africa",
+}  # fmt: skip
+#: Mean of each GPRC_ share (percent of articles) over 2017-01..2024-12, matched exactly.
+#: USA 2.56 and AUS 0.15 are the real file's 2017-2024 means (../shared PROVENANCE.md);
+#: the others are round, plausible magnitudes, not measurements.
+GPRC_MEANS = {
+    "ARG": 0.05, "AUS": 0.15, "BEL": 0.07, "BRA": 0.08, "CAN": 0.30, "CHE": 0.08,
+    "CHL": 0.03, "CHN": 1.30, "COL": 0.06, "DEU": 0.45, "DNK": 0.04, "EGY": 0.20,
+    "ESP": 0.12, "FIN": 0.06, "FRA": 0.60, "GBR": 0.85, "HKG": 0.10, "HUN": 0.04,
+    "IDN": 0.08, "IND": 0.45, "ISR": 0.75, "ITA": 0.20, "JPN": 0.55, "KOR": 0.70,
+    "MEX": 0.15, "MYS": 0.05, "NLD": 0.09, "NOR": 0.05, "PER": 0.02, "PHL": 0.12,
+    "POL": 0.20, "PRT": 0.02, "RUS": 1.80, "SAU": 0.40, "SWE": 0.06, "THA": 0.05,
+    "TUN": 0.02, "TUR": 0.45, "TWN": 0.35, "UKR": 0.90, "USA": 2.56, "VEN": 0.12,
+    "VNM": 0.08, "ZAF": 0.05,
+}  # fmt: skip
+#: log GPRC_c = LOADING_c * x_t + eta_ct, eta AR(1) with these parameters; then scaled to the mean.
+GPRC_LOADING = 0.5
+GPRC_LOADING_WAR = {"RUS": 1.0, "UKR": 1.0}
+GPRC_NOISE_RHO = 0.6
+GPRC_NOISE_SIGMA = 0.25
+
+# --------------------------------------------------------------------------- exports
+
+#: Annual CN 85051110 export totals (tonnes) the smooth level path goes through.
+#: Calibrated exactly (see ``CALIBRATED_YEARS``): 2017 29,907 t (Argus; Adamas), 2020 35,981.9 t
+#: (mineralprices.com), 2024 58,152 t (Adamas) -- ../shared/data/repm_published_figures.csv.
+#: 2019 31,674 and 2023 52,865 are implied by stated growth rates in the same file; 2018, 2021
+#: and 2022 are assumptions (2021: Jan-Sep 35,896 t x 12/9 ~ 47,900; see docs/demo_dgp.md).
+LEVEL_ANCHORS_T = {
+    2017: 29_907.0,
+    2018: 30_800.0,
+    2019: 31_674.0,
+    2020: 35_981.9,
+    2021: 47_900.0,
+    2022: 54_000.0,
+    2023: 52_865.0,
+    2024: 58_152.0,
+}
+#: Years whose simulated annual total equals the published figure (to rounding of kg).
+CALIBRATED_YEARS = (2017, 2020, 2024)
+#: Month-of-year factors (Jan..Dec) before normalising to mean 1: Chinese-New-Year dip in
+#: February, a smaller Golden-Week dip in October, a year-end push in December.
+SEASONAL_FACTORS = (1.00, 0.78, 1.02, 1.03, 1.04, 1.02, 1.01, 1.00, 1.02, 0.96, 1.04, 1.08)
+#: Planted effects, tonnes per unit of the log regressor at lag ``EFFECT_LAG`` months.
+#: BETA_LOG_GPR = 380: the paper's "1% rise in GPR -> +3.8 t" read as a lin-log slope.
+EFFECT_LAG = 4
+BETA_LOG_GPR = 380.0
+BETA_LOG_GPRC_USA = 520.0
+BETA_LOG_GPRC_AUS = 450.0
+#: Noise u_t = RHO * u_{t-1} + SIGMA * e_t (tonnes), stationary start.
+EXPORT_NOISE_RHO = 0.3
+EXPORT_NOISE_SIGMA = 110.0
+
+#: HS 850511 = CN 85051110 (rare-earth magnets) + 85051190 (other metal magnets), the latter
+#: OTHER_MAGNETS_SHARE x smooth level x exp(OTHER_MAGNETS_SIGMA * e_t).
+OTHER_MAGNETS_SHARE = 0.15
+OTHER_MAGNETS_SIGMA = 0.08
+#: Unit value of rare-earth magnets (USD/kg) by year (mid-year, log-linear between), times
+#: exp(UNIT_VALUE_SIGMA * e_t).  2017 49.10 and 2024 2.86e9 USD / 58,152 t = 49.2 are
+#: published (same CSV); the years between are assumptions shaped like the 2021-22 price surge.
+UNIT_VALUE_USD_KG = {
+    2017: 49.1,
+    2018: 50.5,
+    2019: 47.0,
+    2020: 45.5,
+    2021: 53.0,
+    2022: 70.0,
+    2023: 60.0,
+    2024: 49.2,
+}
+UNIT_VALUE_SIGMA = 0.03
+OTHER_MAGNETS_USD_KG = 12.0
+
+# --------------------------------------------------------------------------- destinations
+
+#: (ISO3, Comtrade partner code, Comtrade description, base share of China's HS 850511 exports).
+#: Shares are rough magnitudes (2020 CN8 figures in ../shared for DEU, USA, KOR, VNM, THA, ITA)
+#: and are normalised to sum to one.  ARE, SGP, CZE, AUT and ROU have no GPRC_ series.
+PARTNERS: tuple[tuple[str, int, str, float], ...] = (
+    ("DEU", 276, "Germany", 0.150),
+    ("USA", 842, "USA", 0.135),
+    ("KOR", 410, "Rep. of Korea", 0.100),
+    ("VNM", 704, "Viet Nam", 0.075),
+    ("THA", 764, "Thailand", 0.060),
+    ("JPN", 392, "Japan", 0.060),
+    ("IND", 699, "India", 0.050),
+    ("ITA", 380, "Italy", 0.045),
+    ("MEX", 484, "Mexico", 0.035),
+    ("PHL", 608, "Philippines", 0.030),
+    ("FRA", 251, "France", 0.030),
+    ("NLD", 528, "Netherlands", 0.030),
+    ("HKG", 344, "China, Hong Kong SAR", 0.030),
+    ("MYS", 458, "Malaysia", 0.025),
+    ("POL", 616, "Poland", 0.025),
+    ("GBR", 826, "United Kingdom", 0.020),
+    ("BRA", 76, "Brazil", 0.020),
+    ("ESP", 724, "Spain", 0.020),
+    ("SGP", 702, "Singapore", 0.020),
+    ("HUN", 348, "Hungary", 0.015),
+    ("CAN", 124, "Canada", 0.015),
+    ("CZE", 203, "Czechia", 0.015),
+    ("TUR", 792, "Türkiye", 0.010),
+    ("AUT", 40, "Austria", 0.010),
+    ("ROU", 642, "Romania", 0.008),
+    ("ARE", 784, "United Arab Emirates", 0.006),
+    ("ISR", 376, "Israel", 0.005),
+)
+#: Planted destination effect: log weight rises DELTA per unit of log GPRC_<partner> at lag 4.
+DELTA_LOG_GPRC = 0.30
+DESTINATION_NOISE_SIGMA = 0.15
+#: Partners with a base share below this have zero exports in a month with ZERO_FLOW_PROB.
+SMALL_PARTNER_SHARE = 0.012
+ZERO_FLOW_PROB = 0.2
+
+# --------------------------------------------------------------------------- FRED
+
+#: EXCHUS (CNY per USD): 6.6 in 2017-01 plus a random walk with monthly SD 0.05, clipped 6..7.4.
+EXCHUS_START = 6.6
+EXCHUS_STEP_SIGMA = 0.05
+#: INDPRO (index 2017=100): 100 x exp(0.0015 t + AR(1) rho 0.8 SD 0.006) with a 2020-04 dip of -15%.
+INDPRO_TREND = 0.0015
+INDPRO_NOISE_RHO = 0.8
+INDPRO_NOISE_SIGMA = 0.006
+INDPRO_COVID = {"2020-03": -0.05, "2020-04": -0.15, "2020-05": -0.11, "2020-06": -0.06}
+
+#: The demo's China-customs user series: name, and the CN code it measures.
+CHINA_CUSTOMS_SERIES = "demo_china_customs_85051110"
+CUSTOMS_HS = "85051110"
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """Every series of one draw of the DGP, in memory (indexed by monthly ``pd.Period``).
+
+    Attributes
+    ----------
+    seed
+        The seed that produced it.
+    gpr
+        1985-01..2024-12: ``GPR``, ``GPRT``, ``GPRA`` and ``GPRC_<ISO3>`` for the 44 countries.
+    customs_t
+        China-customs CN 85051110 world exports, tonnes (3 decimals), 2017-01..2024-12.
+    other_magnets_t
+        The CN 85051190 component, tonnes (3 decimals); HS 850511 = customs + other.
+    world
+        HS 850511 world exports: columns ``net_weight_kg`` (int), ``value_usd`` (float, 3 dp).
+    destinations
+        Long frame ``period, partner, net_weight_kg, value_usd`` of the nonzero flows; they sum
+        exactly to ``world`` month by month.
+    fred
+        ``EXCHUS`` and ``INDPRO``, 2017-01..2024-12.
+    """
+
+    seed: int
+    gpr: pd.DataFrame
+    customs_t: pd.Series
+    other_magnets_t: pd.Series
+    world: pd.DataFrame
+    destinations: pd.DataFrame
+    fred: pd.DataFrame
+
+
+def _months(start: str, end: str) -> pd.PeriodIndex:
+    return pd.period_range(start, end, freq="M")
+
+
+def _ar1(
+    rng: np.random.Generator,
+    n: int,
+    rho: float,
+    sigma: float,
+    overrides: Mapping[int, float] | None = None,
+) -> np.ndarray:
+    """A stationary AR(1) path of length ``n`` (first value drawn from the stationary law).
+
+    ``overrides`` maps positions to values the path is set to; the recursion continues from them.
+    """
+    shocks = rng.standard_normal(n)
+    fixed = dict(overrides or {})
+    path = np.empty(n)
+    path[0] = sigma / np.sqrt(1.0 - rho**2) * shocks[0]
+    for t in range(1, n):
+        path[t] = fixed.get(t, rho * path[t - 1] + sigma * shocks[t])
+    return path
+
+
+def _position(months: pd.PeriodIndex, month: str) -> int:
+    """Position of ``month`` (``YYYY-MM``) in ``months``."""
+    return int(np.flatnonzero(months == pd.Period(month, "M"))[0])
+
+
+def _base100(values: np.ndarray, months: pd.PeriodIndex) -> np.ndarray:
+    base = (months >= pd.Period(GPR_BASE[0], "M")) & (months <= pd.Period(GPR_BASE[1], "M"))
+    return 100.0 * values / values[base].mean()
+
+
+def _annual_interp(
+    anchors: Mapping[int, float], months: pd.PeriodIndex, *, log: bool = True
+) -> np.ndarray:
+    """Values at mid-year for each anchor year, log-linear in between, flat beyond the ends."""
+    position = np.asarray(months.year * 12 + months.month - 1, dtype=float)
+    years = sorted(anchors)
+    knots = np.array([y * 12 + 5.5 for y in years])
+    values = np.array([anchors[y] for y in years], dtype=float)
+    if log:
+        return np.exp(np.interp(position, knots, np.log(values)))
+    return np.interp(position, knots, values)
+
+
+def _generate_gpr(rng: np.random.Generator) -> pd.DataFrame:
+    months = _months(GPR_START, END)
+    n = len(months)
+    spike = {_position(months, m): float(np.log(v)) for m, v in GPR_SPIKE.items()}
+    x = _ar1(rng, n, GPR_LOG_AR_RHO, GPR_LOG_AR_SIGMA, spike)
+    frame = pd.DataFrame(index=months)
+    frame["GPR"] = _base100(np.exp(x), months)
+    for name, sigma in (("GPRT", GPRT_NOISE_SIGMA), ("GPRA", GPRA_NOISE_SIGMA)):
+        noise = _ar1(rng, n, GPR_COMPONENT_NOISE_RHO, sigma)
+        frame[name] = _base100(np.exp(x + noise), months)
+    window = (months >= pd.Period(TRADE_START, "M")) & (months <= pd.Period(END, "M"))
+    for iso in GPR_COUNTRIES:
+        loading = GPRC_LOADING_WAR.get(iso, GPRC_LOADING)
+        share = np.exp(loading * x + _ar1(rng, n, GPRC_NOISE_RHO, GPRC_NOISE_SIGMA))
+        frame[f"GPRC_{iso}"] = share * (GPRC_MEANS[iso] / share[window].mean())
+    return frame
+
+
+def _lagged_log(series: pd.Series, months: pd.PeriodIndex) -> np.ndarray:
+    """log(series) at t - EFFECT_LAG for each month t, centred on its mean over ``months``."""
+    values = np.log(series.reindex(months - EFFECT_LAG).to_numpy(dtype=float))
+    return values - values.mean()
+
+
+def _generate_customs(rng: np.random.Generator, gpr: pd.DataFrame) -> tuple[pd.Series, np.ndarray]:
+    """CN 85051110 exports (tonnes) and the smooth level path they were built on."""
+    months = _months(TRADE_START, END)
+    seasonal = np.array(SEASONAL_FACTORS) / np.mean(SEASONAL_FACTORS)
+    season = seasonal[np.asarray(months.month) - 1]
+    effects = (
+        BETA_LOG_GPR * _lagged_log(gpr["GPR"], months)
+        + BETA_LOG_GPRC_USA * _lagged_log(gpr["GPRC_USA"], months)
+        + BETA_LOG_GPRC_AUS * _lagged_log(gpr["GPRC_AUS"], months)
+    )
+    noise = _ar1(rng, len(months), EXPORT_NOISE_RHO, EXPORT_NOISE_SIGMA)
+    years = np.asarray(months.year)
+    anchors = {year: total / 12.0 for year, total in LEVEL_ANCHORS_T.items()}
+    # Exact calibration: move the calibrated years' anchors until those years' totals
+    # (smooth level x season + effects + noise) equal the published figures.  The level
+    # stays log-linear between mid-years, so the adjustment is smooth, not a year dummy.
+    for _ in range(200):
+        smooth = _annual_interp(anchors, months) * season
+        worst = 0.0
+        for year in CALIBRATED_YEARS:
+            in_year = years == year
+            target = LEVEL_ANCHORS_T[year] - (effects + noise)[in_year].sum()
+            ratio = target / smooth[in_year].sum()
+            anchors[year] *= ratio
+            worst = max(worst, abs(ratio - 1.0))
+        if worst < 1e-13:
+            break
+    smooth = _annual_interp(anchors, months) * season
+    exports = smooth + effects + noise
+    if (exports <= 0).any():  # pragma: no cover - impossible for the constants above
+        raise BadInputError("demo: the DGP produced a non-positive export month")
+    return pd.Series(np.round(exports, 3), index=months, name="customs_t"), smooth
+
+
+def _largest_remainder(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split the integer ``total`` in proportion to ``weights`` into integers summing to it."""
+    raw = total * weights / weights.sum()
+    floor = np.floor(raw).astype(np.int64)
+    short = int(total - floor.sum())
+    order = np.argsort(-(raw - floor), kind="stable")
+    floor[order[:short]] += 1
+    return floor
+
+
+def _generate_trade(
+    rng: np.random.Generator, gpr: pd.DataFrame, customs_t: pd.Series, smooth: np.ndarray
+) -> tuple[pd.Series, pd.DataFrame, pd.DataFrame]:
+    months = pd.PeriodIndex(customs_t.index)
+    n = len(months)
+    other = OTHER_MAGNETS_SHARE * smooth * np.exp(OTHER_MAGNETS_SIGMA * rng.standard_normal(n))
+    other_t = pd.Series(np.round(other, 3), index=months, name="other_magnets_t")
+    customs_kg = np.rint(customs_t.to_numpy() * 1000).astype(np.int64)
+    other_kg = np.rint(other_t.to_numpy() * 1000).astype(np.int64)
+    world_kg = customs_kg + other_kg
+    unit_value = _annual_interp(UNIT_VALUE_USD_KG, months) * np.exp(
+        UNIT_VALUE_SIGMA * rng.standard_normal(n)
+    )
+    # Work in thousandths of a dollar so partner values add up to the world value exactly.
+    world_milli = np.rint((customs_kg * unit_value + other_kg * OTHER_MAGNETS_USD_KG) * 1000)
+    world_milli = world_milli.astype(np.int64)
+
+    base = np.array([p[3] for p in PARTNERS])
+    base = base / base.sum()
+    log_weight: np.ndarray = np.tile(np.log(base), (n, 1)).astype(float)
+    for j, (iso, *_rest) in enumerate(PARTNERS):
+        if f"GPRC_{iso}" in gpr.columns:
+            log_weight[:, j] += DELTA_LOG_GPRC * _lagged_log(gpr[f"GPRC_{iso}"], months)
+    log_weight += DESTINATION_NOISE_SIGMA * rng.standard_normal((n, len(PARTNERS)))
+    weight = np.exp(log_weight)
+    small = base < SMALL_PARTNER_SHARE
+    zero = (rng.random((n, len(PARTNERS))) < ZERO_FLOW_PROB) & small
+    weight[zero] = 0.0
+    value_noise = np.exp(0.05 * rng.standard_normal((n, len(PARTNERS))))
+
+    rows = []
+    for t, period in enumerate(months):
+        kg = _largest_remainder(int(world_kg[t]), weight[t])
+        milli = _largest_remainder(int(world_milli[t]), kg * value_noise[t])
+        for j, (iso, *_rest) in enumerate(PARTNERS):
+            if kg[j] > 0:
+                rows.append((period, iso, int(kg[j]), milli[j] / 1000.0))
+    destinations = pd.DataFrame(rows, columns=["period", "partner", "net_weight_kg", "value_usd"])
+    world = pd.DataFrame(
+        {"net_weight_kg": world_kg, "value_usd": world_milli / 1000.0}, index=months
+    )
+    return other_t, world, destinations
+
+
+def _generate_fred(rng: np.random.Generator) -> pd.DataFrame:
+    months = _months(TRADE_START, END)
+    n = len(months)
+    steps = EXCHUS_STEP_SIGMA * rng.standard_normal(n)
+    steps[0] = 0.0
+    exchus = np.clip(EXCHUS_START + np.cumsum(steps), 6.0, 7.4)
+    log_ip = INDPRO_TREND * np.arange(n) + _ar1(rng, n, INDPRO_NOISE_RHO, INDPRO_NOISE_SIGMA)
+    for month, dip in INDPRO_COVID.items():
+        log_ip[_position(months, month)] += dip
+    indpro = 100.0 * np.exp(log_ip)
+    indpro = indpro * 100.0 / indpro[np.asarray(months.year) == 2017].mean()
+    return pd.DataFrame(
+        {"EXCHUS": np.round(exchus, 4), "INDPRO": np.round(indpro, 4)}, index=months
+    )
+
+
+def generate(seed: int = DEFAULT_SEED) -> DemoData:
+    """Draw every demo series from the DGP for ``seed`` (deterministic; nothing is written).
+
+    Parameters
+    ----------
+    seed
+        Seed of :func:`numpy.random.default_rng`; each block (GPR, exports, trade, FRED)
+        draws from its own child stream, so changing one block leaves the others alone.
+
+    Returns
+    -------
+    DemoData
+        All series in memory.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise BadInputError(f"demo: --seed {seed!r} must be a non-negative integer")
+    gpr_rng, export_rng, trade_rng, fred_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    )
+    gpr = _generate_gpr(gpr_rng)
+    customs_t, smooth = _generate_customs(export_rng, gpr)
+    other_t, world, destinations = _generate_trade(trade_rng, gpr, customs_t, smooth)
+    fred = _generate_fred(fred_rng)
+    return DemoData(seed, gpr, customs_t, other_t, world, destinations, fred)
+
+
+# =========================================================================== raw formats
+
+
+def gpr_xls_bytes(data: DemoData) -> bytes:
+    """The demo GPR indices as a BIFF8 workbook laid out like ``data_gpr_export.xls``.
+
+    Same sheet name (``Sheet1``), the same 115 columns in the same order,
+    ``month`` as a real Excel date cell (1900 date system, format ``m/d/yy``),
+    and the ``var_name``/``var_label`` data dictionary in the first rows.  The
+    dictionary's first row is a ``SYNTHETIC DEMO`` note.  Only the columns the
+    DGP draws (``GPR``, ``GPRT``, ``GPRA``, every ``GPRC_*``) hold numbers; the
+    historical and article-count columns are left blank, and rows start in
+    1985-01 (the real file starts in 1900-01).
+
+    Parameters
+    ----------
+    data
+        One draw of the DGP.
+
+    Returns
+    -------
+    bytes
+        The workbook, identical for identical ``data``.
+    """
+    import xlwt
+
+    columns = _gpr_columns()
+    labels = _gpr_dictionary()
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Sheet1")
+    date_style = xlwt.easyxf(num_format_str="m/d/yy")
+    number_style = xlwt.easyxf(num_format_str="#,##0.00")
+    for col, name in enumerate(columns):
+        sheet.write(0, col, name)
+    gpr = data.gpr
+    drawn = [c for c in columns if c in gpr.columns]
+    positions = {c: columns.index(c) for c in drawn}
+    values = gpr[drawn].to_numpy(dtype=float)
+    for row, period in enumerate(gpr.index, start=1):
+        sheet.write(row, 0, _dt.date(period.year, period.month, 1), date_style)
+        for k, name in enumerate(drawn):
+            sheet.write(row, positions[name], float(values[row - 1, k]), number_style)
+    name_col, label_col = len(columns) - 2, len(columns) - 1
+    for row, (var, label) in enumerate(labels, start=1):
+        sheet.write(row, name_col, var)
+        sheet.write(row, label_col, label)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+_GPR_HEAD = [
+    "GPR",
+    "GPRT",
+    "GPRA",
+    "GPRH",
+    "GPRHT",
+    "GPRHA",
+    "SHARE_GPR",
+    "N10",
+    "SHARE_GPRH",
+    "N3H",
+    "GPRH_NOEW",
+    "GPR_NOEW",
+    "GPRH_AND",
+    "GPR_AND",
+    "GPRH_BASIC",
+    "GPR_BASIC",
+]
+
+
+def _gpr_columns() -> list[str]:
+    """The real monthly file's 115 column names, in order (../shared PROVENANCE.md)."""
+    return [
+        "month",
+        *_GPR_HEAD,
+        *(f"SHAREH_CAT_{k}" for k in range(1, 9)),
+        *(f"GPRC_{c}" for c in GPR_COUNTRIES),
+        *(f"GPRHC_{c}" for c in GPR_COUNTRIES),
+        "var_name",
+        "var_label",
+    ]
+
+
+def _gpr_dictionary() -> list[tuple[str, str]]:
+    """``(var_name, var_label)`` rows: a synthetic note, then labels worded like the real ones."""
+    recent = "(Index: 1985:2019=100)"
+    rows = [
+        ("SYNTHETIC_DEMO", SYNTHETIC_NOTE),
+        ("month", "Date (year/month)"),
+        ("GPR", f"SYNTHETIC DEMO Recent GPR {recent}"),
+        ("GPRT", f"SYNTHETIC DEMO Recent GPR Threats {recent}"),
+        ("GPRA", f"SYNTHETIC DEMO Recent GPR Acts {recent}"),
+    ]
+    rows += [
+        (f"GPRC_{c}", f"SYNTHETIC DEMO Country GPR: Percent of articles ({COUNTRY_NAMES[c]})")
+        for c in GPR_COUNTRIES
+    ]
+    return rows
+
+
+#: Comtrade's description of HS 850511 (the API's wording, shortened as it writes it).
+CMD_DESC_850511 = (
+    "Electro-magnets; permanent magnets and articles intended to become permanent magnets "
+    "after magnetisation, of metal"
+)
+#: HS edition China reports in: HS2017 (H5) until 2021, HS2022 (H6) from 2022, as real
+#: reporters switch; the build reports the change.
+HS_EDITION_SWITCH = ("2022-01", "H5", "H6")
+
+
+def _hs_edition(period: pd.Period) -> str:
+    switch, before, after = HS_EDITION_SWITCH
+    return after if period >= pd.Period(switch, "M") else before
+
+
+def comtrade_record(
+    period: pd.Period, partner_code: int, partner_iso: str, partner_desc: str, kg: int, usd: float
+) -> dict[str, Any]:
+    """One monthly export record of China's HS 850511 with the API's 47 keys, in its order."""
+    return {
+        "typeCode": "C",
+        "freqCode": "M",
+        "refPeriodId": int(f"{period.year:04d}{period.month:02d}01"),
+        "refYear": period.year,
+        "refMonth": period.month,
+        "period": f"{period.year:04d}{period.month:02d}",
+        "reporterCode": 156,
+        "reporterISO": "CHN",
+        "reporterDesc": "China",
+        "flowCode": "X",
+        "flowDesc": "Export",
+        "partnerCode": partner_code,
+        "partnerISO": partner_iso,
+        "partnerDesc": partner_desc,
+        "partner2Code": 0,
+        "partner2ISO": "W00",
+        "partner2Desc": "World",
+        "classificationCode": _hs_edition(period),
+        "classificationSearchCode": "HS",
+        "isOriginalClassification": True,
+        "cmdCode": "850511",
+        "cmdDesc": CMD_DESC_850511,
+        "aggrLevel": 6,
+        "isLeaf": True,
+        "customsCode": "C00",
+        "customsDesc": "TOTAL CPC",
+        "mosCode": "0",
+        "motCode": 0,
+        "motDesc": "TOTAL MOT",
+        "qtyUnitCode": 8,
+        "qtyUnitAbbr": "kg",
+        "qty": float(kg),
+        "isQtyEstimated": False,
+        "altQtyUnitCode": 8,
+        "altQtyUnitAbbr": "kg",
+        "altQty": float(kg),
+        "isAltQtyEstimated": False,
+        "netWgt": float(kg),
+        "isNetWgtEstimated": False,
+        "grossWgt": None,
+        "isGrossWgtEstimated": False,
+        "cifvalue": None,
+        "fobvalue": usd,
+        "primaryValue": usd,
+        "legacyEstimationFlag": 0,
+        "isReported": True,
+        "isAggregate": partner_code == 0,
+    }
+
+
+def _envelope(records: list[dict[str, Any]]) -> bytes:
+    envelope = {
+        "elapsedTime": "SYNTHETIC DEMO",
+        "count": len(records),
+        "data": records,
+        "error": "",
+    }
+    # Compact separators, as the real API writes its bodies.
+    return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def comtrade_bodies(data: DemoData, partner: str) -> list[tuple[str, bytes, dict[str, str]]]:
+    """The demo Comtrade answers for ``partner`` ``"world"`` or ``"all"``.
+
+    One body per call of the keyed plan the comtrade fetcher would make for
+    reporter 156, HS 850511, flow X, 2017-01..2024-12 (12 months per call), with
+    the fetcher's file names prefixed ``demo_``.  ``"all"`` answers hold the
+    World row (partner 0) and one row per destination with a nonzero flow, as
+    the API answers when ``partnerCode`` is omitted.
+
+    Returns
+    -------
+    list of (file name, body, query parameters the fetcher would have sent)
+    """
+    from reexport.sources import comtrade
+
+    request = comtrade.make_request(partner=partner, start=TRADE_START, end=END)
+    by_month: dict[str, list[tuple[int, str, str, int, float]]] = {}
+    world = data.world
+    for period, kg, usd in zip(
+        world.index.astype(str), world["net_weight_kg"], world["value_usd"], strict=True
+    ):
+        by_month[period] = [(0, "W00", "World", int(kg), float(usd))]
+    if partner == "all":
+        codes = {iso: (code, desc) for iso, code, desc, _share in PARTNERS}
+        dest = data.destinations
+        for period, iso, kg, usd in zip(
+            dest["period"].astype(str),
+            dest["partner"],
+            dest["net_weight_kg"],
+            dest["value_usd"],
+            strict=True,
+        ):
+            code, desc = codes[str(iso)]
+            by_month[period].append((code, str(iso), desc, int(kg), float(usd)))
+    bodies = []
+    for call in comtrade.plan_calls(request, keyed=True):
+        records = [
+            comtrade_record(pd.Period(str(month), "M"), *entry)
+            for month in call.months
+            for entry in sorted(by_month[str(month)], key=lambda e: e[0])
+        ]
+        params = comtrade.call_params(request, call, keyed=True)
+        bodies.append((f"demo_{call.name}", _envelope(records), params))
+    return bodies
+
+
+def fred_csv_bytes(data: DemoData, series: str) -> bytes:
+    """One FRED series as ``fredgraph.csv`` writes it: ``observation_date,<ID>`` then daily dates."""
+    lines = [f"observation_date,{series}"]
+    column = data.fred[series]
+    for period, value in zip(column.index.astype(str), column.to_numpy(), strict=True):
+        lines.append(f"{period}-01,{value:.4f}")
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def customs_csv_bytes(data: DemoData) -> bytes:
+    """The China-customs CN 85051110 world series in the ``import-series`` CSV format."""
+    lines = ["period,value"]
+    series = data.customs_t
+    for period, value in zip(series.index.astype(str), series.to_numpy(), strict=True):
+        lines.append(f"{period},{value:.3f}")
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+# =========================================================================== the store
+
+
+def demo_request(seed: int, source: str, **request: Any) -> dict[str, Any]:
+    """The logical request of a demo vintage: the real request's fields plus a ``demo`` block.
+
+    The ``demo`` block (seed, DGP version, note) makes the request differ from any
+    real one, so a fetcher's warm re-run can never mistake a demo vintage for data.
+    """
+    return {
+        **request,
+        "demo": {
+            "seed": seed,
+            "dgp_version": DGP_VERSION,
+            "source": source,
+            "note": SYNTHETIC_NOTE,
+        },
+    }
+
+
+def _write_vintage(
+    store: RawStore,
+    source: str,
+    request: dict[str, Any],
+    vintage_id: str,
+    files: list[tuple[str, bytes, dict[str, str] | None, str]],
+) -> Vintage:
+    """Write one synthetic vintage, or return the demo vintage already holding this request."""
+    existing = store.find(source, request, synthetic=True)
+    if existing is not None:
+        return existing
+    with store.writer(source, request, synthetic=True, vintage_id=vintage_id) as writer:
+        for name, content, params, content_type in files:
+            writer.add(
+                name,
+                content,
+                url=f"synthetic:{vintage_id}",
+                params=params,
+                status=None,
+                content_type=content_type,
+                retrieved=DEMO_RETRIEVED,
+            )
+    assert writer.vintage is not None  # set when the `with` block exits cleanly
+    return writer.vintage
+
+
+def write_demo(seed: int = DEFAULT_SEED, store: RawStore | None = None) -> dict[str, Vintage]:
+    """Draw the DGP for ``seed`` and store it as synthetic vintages (``"synthetic": true``).
+
+    Vintages (ids ``demo-<seed>``; the Comtrade by-partner one ``demo-<seed>-partners``):
+
+    * ``gpr``: ``demo_data_gpr_export.xls``;
+    * ``comtrade`` (partner ``world``): ``demo_2017-01_2017-12.json`` ... (8 bodies);
+    * ``comtrade`` (partner ``all``): the same file names, World plus every destination;
+    * ``fred``: ``EXCHUS.csv`` and ``INDPRO.csv`` (the FRED parser takes the series id
+      from the file name, so these carry no ``demo_`` prefix; the manifest marks them);
+    * ``userseries``: ``demo_china_customs_85051110.csv`` (CN 85051110, world, tonnes).
+
+    A re-run with the same seed returns the vintages already stored (the same
+    bytes); nothing is overwritten.
+
+    Parameters
+    ----------
+    seed
+        Seed of the DGP.
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+
+    Returns
+    -------
+    dict
+        ``gpr``, ``comtrade_world``, ``comtrade_all``, ``fred``, ``userseries`` -> Vintage.
+    """
+    from reexport.sources import comtrade, fred, gpr
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    data = generate(seed)
+    vid = f"demo-{seed}"
+    out: dict[str, Vintage] = {}
+    out["gpr"] = _write_vintage(
+        store,
+        gpr.MONTHLY_SOURCE,
+        demo_request(seed, "gpr", dataset="gpr", file=gpr.MONTHLY_FILE),
+        vid,
+        [(f"demo_{gpr.MONTHLY_FILE}", gpr_xls_bytes(data), None, "application/vnd.ms-excel")],
+    )
+    for partner, suffix in (("world", ""), ("all", "-partners")):
+        logical = comtrade.make_request(partner=partner, start=TRADE_START, end=END).logical()
+        out[f"comtrade_{partner}"] = _write_vintage(
+            store,
+            comtrade.SOURCE,
+            demo_request(seed, "comtrade", **logical),
+            vid + suffix,
+            [(n, b, p, "application/json") for n, b, p in comtrade_bodies(data, partner)],
+        )
+    fred_request = fred.make_request(list(data.fred.columns), TRADE_START, END)
+    out["fred"] = _write_vintage(
+        store,
+        fred.SOURCE,
+        demo_request(seed, "fred", **fred_request),
+        vid,
+        [
+            (f"{s}.csv", fred_csv_bytes(data, s), {"id": s}, "text/csv")
+            for s in fred_request["series"]
+        ],
+    )
+    out["userseries"] = _write_userseries(store, data, vid)
+    return out
+
+
+def _write_userseries(store: RawStore, data: DemoData, vintage_id: str) -> Vintage:
+    request = demo_request(
+        data.seed,
+        "userseries",
+        name=CHINA_CUSTOMS_SERIES,
+        unit="t",
+        hs=CUSTOMS_HS,
+        reporter="CHN",
+        flow="X",
+        partner="WLD",
+    )
+    return _write_vintage(
+        store,
+        "userseries",
+        request,
+        vintage_id,
+        [(f"{CHINA_CUSTOMS_SERIES}.csv", customs_csv_bytes(data), None, "text/csv")],
+    )
+
+
+BANNER_WIDTH = 72
+
+
+def banner(lines: list[str]) -> str:
+    """A box of ``#`` around ``lines``, for messages nobody should miss."""
+    rule = "#" * BANNER_WIDTH
+    body = [f"## {line:<{BANNER_WIDTH - 6}} ##" for line in lines]
+    return "\n".join([rule, *body, rule])
+
+
+def demo_cli(*, seed: int = DEFAULT_SEED) -> int | None:
+    """``reexport demo [--seed N]``: write the synthetic demo vintages and say so loudly."""
+    vintages = write_demo(seed)
+    print(
+        banner(
+            [
+                "SYNTHETIC DEMO DATA -- NOT REAL",
+                f"seed {seed}, DGP version {DGP_VERSION} (docs/demo_dgp.md)",
+                'every vintage is marked "synthetic": true',
+            ]
+        )
+    )
+    for role, vintage in vintages.items():
+        print(f"  {role}: {vintage.source}/{vintage.id} ({len(vintage.files)} files, synthetic)")
+    return 0
