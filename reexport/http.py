@@ -17,6 +17,7 @@ replace the defaults of the parameters not given explicitly.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import email.utils
 import logging
@@ -135,6 +136,17 @@ def read_complete_body(response: requests.Response) -> bytes:
                 f"body truncated: received {len(body)} of {expected} announced bytes"
             )
     return body
+
+
+def _host_of(url: str) -> str:
+    """``host`` or ``host:port`` of ``url``: the unit of throttling and of error messages."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    host = parts.hostname or url
+    return f"{host}:{port}" if port else host
 
 
 def _status_text(status: int) -> str:
@@ -331,14 +343,12 @@ class HttpClient:
         """
         secrets = list(secret_headers.values()) if secret_headers else []
         secrets += [v for k, v in (headers or {}).items() if is_secret_name(k)]
-        host = urlsplit(url).hostname or url
-        if urlsplit(url).port:
-            host = f"{host}:{urlsplit(url).port}"
+        host = _host_of(url)
         send_headers = dict(headers or {})
         send_headers.update(secret_headers or {})
         shown = self._loggable_url(url, params, secrets)
 
-        last_problem = "no attempt made"
+        last_problem = ""
         for attempt in range(1, self.attempts + 1):
             self._wait_for_host(host)
             log.info("GET %s (attempt %d/%d)", shown, attempt, self.attempts)
@@ -380,12 +390,7 @@ class HttpClient:
                         )
                     wait = asked
                 elif status < 500 and status not in _RETRYABLE_4XX:
-                    raise SourceError(
-                        redact(
-                            f"{host}: {last_problem} for {shown}",
-                            secrets,
-                        )
-                    )
+                    raise SourceError(redact(f"{host}: {last_problem} for {shown}", secrets))
                 log.info("%s: %s (attempt %d/%d)", host, last_problem, attempt, self.attempts)
             if attempt < self.attempts:
                 delay = wait if wait is not None else self._backoff_delay(attempt)
@@ -400,8 +405,9 @@ class HttpClient:
     ) -> str:
         """The URL as it will be requested, with secrets redacted (for logs and messages)."""
         if params:
-            prepared = requests.Request("GET", url, params=dict(params)).prepare()
-            url = prepared.url or url
+            # An unusable URL is reported by the request itself; show what we were given.
+            with contextlib.suppress(requests.exceptions.RequestException):
+                url = requests.Request("GET", url, params=dict(params)).prepare().url or url
         return redact_url(url, secrets)
 
     def get_bytes(

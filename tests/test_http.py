@@ -231,10 +231,11 @@ def test_connection_refused_is_retried_then_fails() -> None:
     assert client.calls == 2
 
 
-def test_invalid_url_is_a_source_error_without_retry() -> None:
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:9/data", "not a url", "http://"])
+def test_invalid_url_is_a_source_error_without_retry(url: str) -> None:
     client = _client()
     with pytest.raises(SourceError, match="request failed"):
-        client.get("ftp://127.0.0.1:9/data")
+        client.get(url, params={"period": "201701"})
     assert client.calls == 1
 
 
