@@ -1,0 +1,1 @@
+"""Reference numbers from published Stata output (statsmodels style), cited per file."""
