@@ -90,6 +90,11 @@ class Design:
     empty_levels: tuple[str, ...] = ()
 
 
+def _at(where: str) -> str:
+    """``"where: "`` as a message prefix, or nothing when there is no location."""
+    return f"{where}: " if where else ""
+
+
 # --------------------------------------------------------------------------------------
 # time index
 
@@ -119,9 +124,9 @@ class TimeIndex:
         labels: tuple[object, ...] = ()
         if entity is not None:
             if entity not in frame.columns:
-                raise BadInputError(f"{where}: entity column {entity!r} is not in the data")
+                raise BadInputError(f"{_at(where)}entity column {entity!r} is not in the data")
             if frame[entity].isna().any():
-                raise BadInputError(f"{where}: entity column {entity!r} has missing values")
+                raise BadInputError(f"{_at(where)}entity column {entity!r} has missing values")
             raw_codes, uniques = pd.factorize(frame[entity], sort=False)
             codes = raw_codes.astype(np.int64)
             labels = tuple(uniques)
@@ -147,7 +152,7 @@ class TimeIndex:
         keys = pd.Index(self._keys(self.ordinal))
         if not keys.is_unique:
             first = int(np.flatnonzero(keys.duplicated())[0])
-            raise BadInputError(f"{where}: {self._duplicate_message(first)}")
+            raise BadInputError(f"{_at(where)}{self._duplicate_message(first)}")
         return keys
 
     def _duplicate_message(self, position: int) -> str:
@@ -178,23 +183,23 @@ def period_ordinals(frame: pd.DataFrame, time: str, where: str = "") -> tuple[np
     first-of-month dates; integer columns (e.g. years) step by one.
     """
     if time not in frame.columns:
-        raise BadInputError(f"{where}: time column {time!r} is not in the data")
+        raise BadInputError(f"{_at(where)}time column {time!r} is not in the data")
     column = frame[time]
     if column.isna().any():
-        raise BadInputError(f"{where}: time column {time!r} has missing values")
+        raise BadInputError(f"{_at(where)}time column {time!r} has missing values")
     dtype = column.dtype
     if isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
         accessor = column.dt
         ordinal = accessor.year.to_numpy(np.int64) * 12 + accessor.month.to_numpy(np.int64) - 1
         return ordinal, MONTHLY
     if pd.api.types.is_bool_dtype(dtype):
-        raise BadInputError(f"{where}: time column {time!r} is boolean, not a period")
+        raise BadInputError(f"{_at(where)}time column {time!r} is boolean, not a period")
     if pd.api.types.is_integer_dtype(dtype):
         return column.to_numpy(np.int64), INTEGER
     if pd.api.types.is_float_dtype(dtype):
         values = column.to_numpy(np.float64)
         if not np.all(values == np.round(values)):
-            raise BadInputError(f"{where}: time column {time!r} has non-integer numbers")
+            raise BadInputError(f"{_at(where)}time column {time!r} has non-integer numbers")
         return values.astype(np.int64), INTEGER
     codes, uniques = pd.factorize(column, sort=False)
     parsed = np.empty(len(uniques), dtype=np.int64)
@@ -202,7 +207,7 @@ def period_ordinals(frame: pd.DataFrame, time: str, where: str = "") -> tuple[np
         try:
             parsed[i] = parse_month(value, what=f"{time} value").ordinal
         except BadInputError as exc:
-            raise BadInputError(f"{where}: {exc}") from None
+            raise BadInputError(f"{_at(where)}{exc}") from None
     return parsed[codes], MONTHLY
 
 
@@ -213,10 +218,10 @@ def period_ordinals(frame: pd.DataFrame, time: str, where: str = "") -> tuple[np
 def split_formula(formula: str, where: str = "") -> tuple[str, str]:
     """The left- and right-hand sides of ``"y ~ x"``."""
     if formula.count("~") != 1:
-        raise BadInputError(f"{where}: formula {formula!r} must have exactly one '~'")
+        raise BadInputError(f"{_at(where)}formula {formula!r} must have exactly one '~'")
     lhs, rhs = (part.strip() for part in formula.split("~"))
     if not lhs or not rhs:
-        raise BadInputError(f"{where}: formula {formula!r} needs both sides of '~'")
+        raise BadInputError(f"{_at(where)}formula {formula!r} needs both sides of '~'")
     return lhs, rhs
 
 
@@ -286,11 +291,11 @@ def data_columns(
         elif name in DERIVED:
             if time is None:
                 raise BadInputError(
-                    f"{where}: {name!r} in formula {formula!r} needs a [data] time column"
+                    f"{_at(where)}{name!r} in formula {formula!r} needs a [data] time column"
                 )
         else:
             raise BadInputError(
-                f"{where}: column {name!r} (formula {formula!r}) is not in the data"
+                f"{_at(where)}column {name!r} (formula {formula!r}) is not in the data"
             )
     return needed
 
@@ -298,7 +303,7 @@ def data_columns(
 def _formula_error(formula: str, exc: BaseException, where: str) -> str:
     first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     first = re.sub(r"\x1b\[[0-9;]*m|[⧚⧛]", "", first).strip()
-    return f"{where}: formula {formula!r} does not parse: {first}"
+    return f"{_at(where)}formula {formula!r} does not parse: {first}"
 
 
 # --------------------------------------------------------------------------------------
@@ -349,13 +354,13 @@ def materialize(
     if needs_time_index or derived_wanted:
         if time is None:
             raise BadInputError(
-                f"{where}: formula {formula!r} uses lags, trend or month but there is no "
+                f"{_at(where)}formula {formula!r} uses lags, trend or month but there is no "
                 "[data] time column"
             )
         index = TimeIndex.build(frame, time, entity, where)
 
     plain = _plain_terms(formula)
-    if plain is not None and not _LAG_USE.search(formula):
+    if plain is not None and not derived_wanted and not _LAG_USE.search(formula):
         built = _plain_design(plain, frame, where, formula)
     else:
         built = None
@@ -379,7 +384,7 @@ def materialize(
     final = keep & valid
     if not final.any():
         raise BadInputError(
-            f"{where}: no rows left for formula {formula!r} "
+            f"{_at(where)}no rows left for formula {formula!r} "
             f"({lag_drops} dropped for lags, {missing_drops} for missing values)"
         )
     rows = frame.index[final]
@@ -438,11 +443,11 @@ def _plain_design(
     for name in (lhs, *names):
         if name not in frame.columns:
             raise BadInputError(
-                f"{where}: column {name!r} (formula {formula!r}) is not in the data"
+                f"{_at(where)}column {name!r} (formula {formula!r}) is not in the data"
             )
     y = _as_float(frame[lhs], lhs, where)
     if y is None:
-        raise BadInputError(f"{where}: dependent variable {lhs!r} is not numeric")
+        raise BadInputError(f"{_at(where)}dependent variable {lhs!r} is not numeric")
     columns: dict[str, np.ndarray] = {}
     if intercept:
         columns["Intercept"] = np.ones(len(frame))
@@ -466,15 +471,22 @@ def _formulaic_design(
     from formulaic.errors import FactorEvaluationError, FormulaicError
 
     context = _context(frame, index, lag_absent, derived, where)
+    for name in sorted(required_variables(formula, where)):
+        if name not in frame.columns and name not in context:
+            raise BadInputError(
+                f"{_at(where)}column {name!r} (formula {formula!r}) is not in the data"
+            )
     try:
-        matrices = model_matrix(formula, frame, context=context, na_action="ignore")
+        # log(0) is -inf and is dropped as missing below; no need to warn.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            matrices = model_matrix(formula, frame, context=context, na_action="ignore")
     except BadInputError:
         raise
     except FactorEvaluationError as exc:
         missing = re.search(r"`([^`]+)` is not present in the dataset", str(exc))
         if missing:
             raise BadInputError(
-                f"{where}: column {missing.group(1)!r} (formula {formula!r}) is not in the data"
+                f"{_at(where)}column {missing.group(1)!r} (formula {formula!r}) is not in the data"
             ) from None
         raise BadInputError(_formula_error(formula, exc, where)) from None
     except (FormulaicError, SyntaxError, ValueError, TypeError, KeyError) as exc:
@@ -482,14 +494,14 @@ def _formulaic_design(
     lhs_matrix = matrices.lhs
     if lhs_matrix.shape[1] != 1:
         raise BadInputError(
-            f"{where}: formula {formula!r} must have a single numeric dependent variable"
+            f"{_at(where)}formula {formula!r} must have a single numeric dependent variable"
         )
     y = np.asarray(lhs_matrix.iloc[:, 0], dtype=np.float64)
     rhs = matrices.rhs
     names = [str(c) for c in rhs.columns]
     x = pd.DataFrame(np.asarray(rhs, dtype=np.float64), columns=names, copy=False)
     if len(y) != len(frame) or len(x) != len(frame):
-        raise BadInputError(f"{where}: formula {formula!r} changed the number of rows")
+        raise BadInputError(f"{_at(where)}formula {formula!r} changed the number of rows")
     return y, x, _categorical_terms(rhs.model_spec, names)
 
 
@@ -520,12 +532,12 @@ def _context(
 
     def lag(x: Any, k: int = 1) -> pd.Series:
         if index is None:
-            raise BadInputError(f"{where}: L()/D() need a [data] time column")
+            raise BadInputError(f"{_at(where)}L()/D() need a [data] time column")
         if isinstance(k, bool) or not isinstance(k, int | np.integer):
-            raise BadInputError(f"{where}: lag order must be an integer, got {k!r}")
+            raise BadInputError(f"{_at(where)}lag order must be an integer, got {k!r}")
         values = _float_values(x)
         if values.shape != (n_rows,):
-            raise BadInputError(f"{where}: L() needs a single column")
+            raise BadInputError(f"{_at(where)}L() needs a single column")
         if k == 0:
             return pd.Series(values, index=frame.index)
         if not keys:
@@ -538,7 +550,7 @@ def _context(
 
     def diff(x: Any, k: int = 1) -> pd.Series:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k == 0:
-            raise BadInputError(f"{where}: D() order must be a non-zero integer, got {k!r}")
+            raise BadInputError(f"{_at(where)}D() order must be a non-zero integer, got {k!r}")
         values = _float_values(x)
         return pd.Series(values, index=frame.index) - lag(x, k)
 
@@ -561,7 +573,7 @@ def _derived(name: str, index: TimeIndex, where: str) -> np.ndarray:
         return (index.ordinal - index.ordinal.min() + 1).astype(np.float64)
     if index.freq != MONTHLY:
         raise BadInputError(
-            f"{where}: {name!r} is derived only from a monthly time column; "
+            f"{_at(where)}{name!r} is derived only from a monthly time column; "
             f"{index.time!r} holds integers"
         )
     if name == "month":
@@ -592,6 +604,6 @@ def _bound_ordinal(bound: str | int, is_start: bool, freq: str, where: str) -> i
         return parse_month(text, what=f"{where} sample bound").ordinal
     if not re.fullmatch(r"-?\d+", text):
         raise BadInputError(
-            f"{where}: sample bound {bound!r} is a month but the time column holds integers"
+            f"{_at(where)}sample bound {bound!r} is a month but the time column holds integers"
         )
     return int(text)
