@@ -1,0 +1,901 @@
+"""Regression tables from results JSON: Markdown, LaTeX (booktabs), HTML and CSV.
+
+The report layer never re-estimates.  It reads the results JSON written by
+``reexport estimate`` (schema 1, see ``docs/ARCHITECTURE.md``), lays the
+models out as a neutral grid (:class:`Table`) and renders that grid in four
+formats, so every format shows exactly the same numbers.
+
+Significance stars are computed here, from the coefficient and the standard
+error the table shows (two-sided *t* test, degrees of freedom from the model's
+covariance convention), not copied from stored p-values, so a reader who
+divides the two printed numbers gets the stars the table prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from scipy import stats
+
+from reexport.errors import BadInputError
+
+#: The results JSON schema this module reads.
+RESULTS_SCHEMA = 1
+
+#: Star thresholds (two-sided p-values), most significant first.
+STAR_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
+
+#: LaTeX packages a rendered table needs; named in a comment at its top.
+LATEX_PACKAGES = ("booktabs",)
+
+Statistic = Literal["se", "t"]
+
+_MODEL_KEYS = (
+    "name",
+    "estimator",
+    "formula",
+    "nobs",
+    "params",
+    "std_errors",
+    "conf_int",
+    "cov",
+)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One estimated model as stored in a results JSON file.
+
+    Attributes mirror the keys of schema 1; ``source`` names the file it came from
+    so error messages can say where a problem is.
+    """
+
+    name: str
+    group: str | None
+    variant: Mapping[str, Any]
+    estimator: str
+    formula: str
+    depvar: str
+    effects: tuple[str, ...]
+    nobs: int
+    df_resid: float | None
+    params: Mapping[str, float]
+    std_errors: Mapping[str, float]
+    conf_int: Mapping[str, tuple[float, float]]
+    r2: float | None
+    r2_within: float | None
+    cov: Mapping[str, Any]
+    dropped_rows: Mapping[str, Any]
+    source: str = ""
+
+    def has(self, term: str) -> bool:
+        """Whether ``term`` is among the model's coefficients."""
+        return term in self.params
+
+    def coef(self, term: str) -> float:
+        """The coefficient of ``term``; :class:`BadInputError` if the model has no such term."""
+        if term not in self.params:
+            raise BadInputError(
+                f"model {self.name!r} in {self.source} has no term {term!r} "
+                f"(it has: {', '.join(self.params) or 'none'})"
+            )
+        return float(self.params[term])
+
+    def se(self, term: str) -> float:
+        """The standard error of ``term`` (NaN if not stored)."""
+        self.coef(term)
+        value = self.std_errors.get(term)
+        return float("nan") if value is None else float(value)
+
+    def ci(self, term: str) -> tuple[float, float]:
+        """The stored 95% confidence interval of ``term``."""
+        self.coef(term)
+        bounds = self.conf_int.get(term)
+        if bounds is None:
+            return (float("nan"), float("nan"))
+        return (float(bounds[0]), float(bounds[1]))
+
+    @property
+    def inference_df(self) -> float | None:
+        """Degrees of freedom of the *t* distribution the estimator used; ``None`` = normal.
+
+        Taken from ``cov.df`` when the results file records it; older layouts fall back to
+        (smallest cluster count - 1) when clustered, else ``df_resid``.
+        """
+        if "df" in self.cov:
+            df = self.cov["df"]
+            return None if df is None else float(df)
+        counts = _cluster_counts(self.cov.get("clusters"))
+        if counts:
+            return float(min(counts.values())) - 1.0
+        if self.df_resid is None or not self.cov.get("small_sample", True):
+            return None
+        return float(self.df_resid)
+
+    def p_value(self, term: str) -> float:
+        """Two-sided p-value of coefficient / standard error, as shown in a table."""
+        return two_sided_p(self.coef(term), self.se(term), self.inference_df)
+
+
+@dataclass(frozen=True)
+class Results:
+    """A results JSON file: metadata plus its models, in file order."""
+
+    path: Path
+    reexport_version: str
+    spec: str
+    data: Mapping[str, Any]
+    labels: Mapping[str, str]
+    models: tuple[ModelRecord, ...]
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the estimates were computed from the synthetic demo vintage."""
+        return bool(self.data.get("synthetic", False))
+
+    def model(self, name: str) -> ModelRecord:
+        """The model called ``name``; :class:`BadInputError` naming the file if absent."""
+        for record in self.models:
+            if record.name == name:
+                return record
+        raise BadInputError(
+            f"results file {self.path} has no model {name!r} "
+            f"(it has: {', '.join(m.name for m in self.models) or 'none'})"
+        )
+
+    def group(self, group: str) -> tuple[ModelRecord, ...]:
+        """The models whose ``group`` is ``group``, in file order."""
+        return tuple(m for m in self.models if m.group == group)
+
+
+def _cluster_counts(raw: Any) -> dict[str, int]:
+    """Cluster counts as ``{variable: count}`` (a bare number is read as one variable)."""
+    if isinstance(raw, dict):
+        return {str(k): int(v) for k, v in raw.items() if v is not None}
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return {"clusters": int(raw)}
+    return {}
+
+
+def _float_or_nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value)
+
+
+def _model_from_dict(raw: Any, where: str, index: int) -> ModelRecord:
+    if not isinstance(raw, dict):
+        raise BadInputError(f"results file {where}: models[{index}] is not an object")
+    missing = [key for key in _MODEL_KEYS if key not in raw]
+    if missing:
+        label = raw.get("name", f"models[{index}]")
+        raise BadInputError(
+            f"results file {where}, model {label!r}: missing {', '.join(missing)} "
+            "(written by an incompatible reexport? re-run `reexport estimate`)"
+        )
+    conf_int = {
+        str(term): (_float_or_nan(bounds[0]), _float_or_nan(bounds[1]))
+        for term, bounds in (raw.get("conf_int") or {}).items()
+        if bounds is not None
+    }
+    return ModelRecord(
+        name=str(raw["name"]),
+        group=raw.get("group"),
+        variant=dict(raw.get("variant") or {}),
+        estimator=str(raw["estimator"]),
+        formula=str(raw["formula"]),
+        depvar=str(raw.get("depvar") or raw["formula"].split("~", 1)[0].strip()),
+        effects=tuple(str(e) for e in (raw.get("effects") or [])),
+        nobs=int(raw["nobs"]),
+        df_resid=_float_or_none(raw.get("df_resid")),
+        params={str(k): _float_or_nan(v) for k, v in raw["params"].items()},
+        std_errors={str(k): _float_or_nan(v) for k, v in (raw.get("std_errors") or {}).items()},
+        conf_int=conf_int,
+        r2=_float_or_none(raw.get("r2")),
+        r2_within=_float_or_none(raw.get("r2_within")),
+        cov=dict(raw.get("cov") or {}),
+        dropped_rows=dict(raw.get("dropped_rows") or {}),
+        source=where,
+    )
+
+
+def load_results(path: str | Path) -> Results:
+    """Read and check a results JSON file written by ``reexport estimate``.
+
+    Parameters
+    ----------
+    path
+        The results file.
+
+    Returns
+    -------
+    Results
+        The file's metadata and models.
+
+    Raises
+    ------
+    BadInputError
+        If the file is missing, is not JSON, was written with another schema
+        (an older reexport), or a model lacks a required key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError(
+            f"results file {path} does not exist (run `reexport estimate SPEC -o {path}`)"
+        ) from None
+    except OSError as exc:
+        raise BadInputError(f"results file {path} cannot be read: {exc.strerror}") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"results file {path} is not valid JSON (line {exc.lineno})") from None
+    if not isinstance(raw, dict):
+        raise BadInputError(f"results file {path} is not a JSON object")
+    schema = raw.get("schema")
+    if schema != RESULTS_SCHEMA:
+        version = raw.get("reexport_version", "an unknown version")
+        raise BadInputError(
+            f"results file {path} has schema {schema!r} (written by reexport {version}); "
+            f"this reexport reads schema {RESULTS_SCHEMA}: re-run `reexport estimate`"
+        )
+    models = raw.get("models")
+    if not isinstance(models, list) or not models:
+        raise BadInputError(f"results file {path} holds no models")
+    records = tuple(_model_from_dict(m, str(path), i) for i, m in enumerate(models))
+    names = [m.name for m in records]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise BadInputError(f"results file {path} repeats model names: {', '.join(duplicates)}")
+    return Results(
+        path=path,
+        reexport_version=str(raw.get("reexport_version", "")),
+        spec=str(raw.get("spec", "")),
+        data=dict(raw.get("data") or {}),
+        labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
+        models=records,
+    )
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def two_sided_p(coef: float, se: float, df: float | None) -> float:
+    """Two-sided p-value of ``coef / se`` under t(``df``), or the normal if ``df`` is None.
+
+    Returns NaN when the standard error is missing, zero or not finite.
+    """
+    if not (math.isfinite(coef) and math.isfinite(se)) or se <= 0:
+        return float("nan")
+    t = abs(coef / se)
+    if df is None or df <= 0:
+        return float(2.0 * stats.norm.sf(t))
+    return float(2.0 * stats.t.sf(t, df))
+
+
+def stars_for(p: float) -> str:
+    """Stars for a two-sided p-value (``***`` < 0.01, ``**`` < 0.05, ``*`` < 0.10)."""
+    if not math.isfinite(p):
+        return ""
+    for threshold, marks in STAR_LEVELS:
+        if p < threshold:
+            return marks
+    return ""
+
+
+def format_number(value: float | None, digits: int = 3) -> str:
+    """Fixed-point text with ``digits`` decimals; tiny non-zero values keep significant digits.
+
+    Negative zero prints as zero, missing values as an empty string.
+    """
+    if value is None or not math.isfinite(value):
+        return ""
+    if value != 0 and abs(value) < 0.5 * 10.0**-digits:
+        return f"{value:.{digits}g}"
+    text = f"{value:.{digits}f}"
+    if float(text) == 0:
+        text = f"{0.0:.{digits}f}"
+    return text
+
+
+def format_count(value: int) -> str:
+    """An observation count with thousands separators."""
+    return f"{value:,}"
+
+
+# --------------------------------------------------------------------------- the grid
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: text plus significance stars rendered per format."""
+
+    text: str
+    stars: str = ""
+
+    @property
+    def plain(self) -> str:
+        return self.text + self.stars
+
+
+@dataclass(frozen=True)
+class Row:
+    """A table row; ``rule_before`` draws a horizontal rule above it."""
+
+    cells: tuple[Cell, ...]
+    rule_before: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A rendered-format-neutral table: title, two header rows, body rows and notes."""
+
+    title: str
+    header: tuple[str, ...]
+    subheader: tuple[str, ...] | None
+    rows: tuple[Row, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    align: tuple[str, ...] | None = None
+
+    def alignment(self) -> tuple[str, ...]:
+        """Column alignments (``l``/``r``); default: first column left, the rest right."""
+        return self.align or ("l",) + ("r",) * (self.width - 1)
+
+    @property
+    def width(self) -> int:
+        return len(self.header)
+
+
+def _cells(*texts: str) -> tuple[Cell, ...]:
+    return tuple(Cell(t) for t in texts)
+
+
+def describe_cov(model: ModelRecord) -> str:
+    """A short description of the model's covariance, e.g. ``HAC, 4 lags`` or ``CLUSTER, 27 partner``."""
+    cov = model.cov
+    kind = str(cov.get("type", "unknown"))
+    parts = [kind.upper() if kind in {"hac", "robust", "nonrobust"} else kind]
+    if cov.get("lags") is not None:
+        parts.append(f"{cov['lags']} lags")
+    for variable, count in sorted(_cluster_counts(cov.get("clusters")).items()):
+        parts.append(f"{count} {variable}")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class IndicatorRow:
+    """A ``Yes``/``No`` footer row: does the model have any term matching ``pattern``?"""
+
+    label: str
+    pattern: str
+
+
+def _matches_any(term: str, patterns: Sequence[str]) -> bool:
+    return any(re.search(p, term) for p in patterns)
+
+
+def synthetic_title(title: str, synthetic: bool) -> str:
+    """Prefix a title with a plain-words synthetic-data warning when ``synthetic``."""
+    return f"SYNTHETIC DEMO DATA (not real trade data): {title}" if synthetic else title
+
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DEMO DATA: these estimates use the seeded synthetic demo vintage, not real "
+    "trade data. They check that the pipeline recovers a planted effect; they say nothing "
+    "about China's exports or about the published paper."
+)
+
+
+def _stat_note(statistic: Statistic, models: Sequence[ModelRecord]) -> str:
+    shown = "Standard errors in parentheses" if statistic == "se" else "t-statistics in brackets"
+    dfs = sorted({m.inference_df for m in models}, key=lambda d: (d is None, d or 0.0))
+    df_text = ", ".join("normal" if d is None else f"t({d:g})" for d in dfs)
+    return (
+        f"{shown}. Stars from a two-sided test of the coefficient divided by the standard "
+        f"error shown ({df_text}): * p<0.10, ** p<0.05, *** p<0.01."
+    )
+
+
+def _cov_note(models: Sequence[ModelRecord]) -> str:
+    conventions: list[str] = []
+    for m in models:
+        text = f"{describe_cov(m)} ({m.cov.get('convention') or 'convention not recorded'})"
+        if text not in conventions:
+            conventions.append(text)
+    return "Covariance: " + "; ".join(conventions) + "."
+
+
+_LAG_TERM = re.compile(r"\bL\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*(-?\d+)\s*\)")
+
+
+def _lag_note(models: Sequence[ModelRecord], terms: Sequence[str] | None = None) -> str | None:
+    """Name the lags (in periods) with which lagged regressors enter, e.g. ``GPR: 4``."""
+    lags: dict[str, list[int]] = {}
+    for m in models:
+        for term in m.params if terms is None else [t for t in terms if m.has(t)]:
+            for variable, k in _LAG_TERM.findall(term):
+                found = lags.setdefault(variable, [])
+                if int(k) not in found:
+                    found.append(int(k))
+    if not lags:
+        return None
+    parts = [f"{v} {', '.join(str(k) for k in sorted(ks))}" for v, ks in sorted(lags.items())]
+    return (
+        "Lags in months (L(x, k) = x k months earlier, by the calendar): " + "; ".join(parts) + "."
+    )
+
+
+def build_table(
+    models: Sequence[ModelRecord],
+    *,
+    labels: Mapping[str, str],
+    title: str,
+    terms: Sequence[str] | None = None,
+    hide: Sequence[str] = (),
+    indicators: Sequence[IndicatorRow] = (),
+    column_titles: Sequence[str] | None = None,
+    statistic: Statistic = "se",
+    synthetic: bool = False,
+    digits: int = 3,
+    notes: Sequence[str] = (),
+) -> Table:
+    """Lay several models side by side.
+
+    Parameters
+    ----------
+    models
+        The models, one column each, in order.
+    labels
+        Term name -> display label (from the spec's ``[labels]``); unlabelled terms
+        show their raw name.
+    title
+        Table title (prefixed with a synthetic-data warning when ``synthetic``).
+    terms
+        Coefficient rows in order.  Default: every term of every model in order of
+        first appearance, minus those matching ``hide``.  An explicit term must
+        appear in at least one model.
+    hide
+        Regular expressions of terms not shown as rows (e.g. month dummies).
+    indicators
+        ``Yes``/``No`` rows saying whether a model has any term matching a pattern.
+    column_titles
+        Column headings (default: model names).
+    statistic
+        ``"se"`` (standard errors in parentheses) or ``"t"`` (t-statistics in brackets).
+    synthetic
+        Whether the estimates come from the synthetic demo vintage.
+    digits
+        Decimals for coefficients and statistics.
+    notes
+        Extra notes appended after the generated ones.
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    BadInputError
+        No models, an unknown ``statistic``, a requested term present in none of the
+        models, or a column-title count that does not match.
+    """
+    if not models:
+        raise BadInputError(f"table {title!r}: no models to show")
+    if statistic not in ("se", "t"):
+        raise BadInputError(f"table {title!r}: statistic must be 'se' or 't', not {statistic!r}")
+    if column_titles is not None and len(column_titles) != len(models):
+        raise BadInputError(
+            f"table {title!r}: {len(column_titles)} column titles for {len(models)} models"
+        )
+    if terms is None:
+        ordered: list[str] = []
+        for m in models:
+            ordered.extend(t for t in m.params if t not in ordered and not _matches_any(t, hide))
+        # Constant last, as in Stata's esttab and most journals.
+        terms = [t for t in ordered if t != "Intercept"] + [t for t in ordered if t == "Intercept"]
+    else:
+        for term in terms:
+            if not any(m.has(term) for m in models):
+                names = ", ".join(m.name for m in models)
+                raise BadInputError(
+                    f"table {title!r}: term {term!r} is in none of the models ({names})"
+                )
+
+    header = ("",) + tuple(f"({i})" for i in range(1, len(models) + 1))
+    subheader = ("",) + tuple(column_titles or [m.name for m in models])
+    rows: list[Row] = []
+    for term in terms:
+        coef_cells = [Cell(labels.get(term, term))]
+        stat_cells = [Cell("")]
+        for m in models:
+            if not m.has(term):
+                coef_cells.append(Cell(""))
+                stat_cells.append(Cell(""))
+                continue
+            coef, se = m.coef(term), m.se(term)
+            coef_cells.append(Cell(format_number(coef, digits), stars_for(m.p_value(term))))
+            if statistic == "se":
+                stat_cells.append(
+                    Cell(f"({format_number(se, digits)})" if math.isfinite(se) else "")
+                )
+            else:
+                t = coef / se if math.isfinite(se) and se > 0 else float("nan")
+                stat_cells.append(Cell(f"[{format_number(t, 2)}]" if math.isfinite(t) else ""))
+        rows.append(Row(tuple(coef_cells)))
+        rows.append(Row(tuple(stat_cells)))
+
+    footer: list[Row] = []
+    for indicator in indicators:
+        footer.append(
+            Row(
+                _cells(
+                    indicator.label,
+                    *(
+                        "Yes" if any(re.search(indicator.pattern, t) for t in m.params) else "No"
+                        for m in models
+                    ),
+                )
+            )
+        )
+    footer.append(
+        Row(
+            _cells(
+                "Fixed effects",
+                *(", ".join(labels.get(e, e) for e in m.effects) or "None" for m in models),
+            )
+        )
+    )
+    footer.append(Row(_cells("Covariance", *(describe_cov(m) for m in models))))
+    footer.append(Row(_cells("Estimator", *(m.estimator.upper() for m in models))))
+    footer.append(Row(_cells("Observations", *(format_count(m.nobs) for m in models))))
+    footer.append(Row(_cells("R²", *(format_number(m.r2, 3) for m in models))))
+    if any(m.r2_within is not None for m in models):
+        footer.append(Row(_cells("Within R²", *(format_number(m.r2_within, 3) for m in models))))
+    if footer:
+        footer[0] = Row(footer[0].cells, rule_before=True)
+    rows.extend(footer)
+
+    all_notes = []
+    if synthetic:
+        all_notes.append(SYNTHETIC_NOTE)
+    all_notes.append(_stat_note(statistic, models))
+    all_notes.append(_cov_note(models))
+    lag_note = _lag_note(models, terms)
+    if lag_note:
+        all_notes.append(lag_note)
+    all_notes.extend(notes)
+    return Table(
+        title=synthetic_title(title, synthetic),
+        header=header,
+        subheader=subheader,
+        rows=tuple(rows),
+        notes=tuple(all_notes),
+    )
+
+
+def focus_term(model: ModelRecord, pattern: str) -> str:
+    """The single term of ``model`` matching the regular expression ``pattern``.
+
+    Raises
+    ------
+    BadInputError
+        If no term or more than one term matches.
+    """
+    matches = [t for t in model.params if re.search(pattern, t)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BadInputError(
+            f"model {model.name!r} in {model.source} has no term matching {pattern!r} "
+            f"(it has: {', '.join(model.params) or 'none'})"
+        )
+    raise BadInputError(
+        f"model {model.name!r} in {model.source}: {len(matches)} terms match {pattern!r} "
+        f"({', '.join(matches)}); make the focus pattern more specific"
+    )
+
+
+def describe_variant(model: ModelRecord) -> str:
+    """How a model is named in tables and figures.
+
+    Variants expanded by the spec already carry their values in the name
+    (``lag_profile[lag=4]``), so the name is the description.
+    """
+    return model.name
+
+
+def build_focus_table(
+    models: Sequence[ModelRecord],
+    *,
+    labels: Mapping[str, str],
+    title: str,
+    focus: str,
+    statistic: Statistic = "se",
+    synthetic: bool = False,
+    digits: int = 3,
+    notes: Sequence[str] = (),
+    group_labels: Mapping[str, str] | None = None,
+) -> Table:
+    """One row per model showing only its focal coefficient (for robustness batteries).
+
+    Parameters
+    ----------
+    models
+        The models, one row each.
+    labels
+        Term name -> display label.
+    title
+        Table title.
+    focus
+        Regular expression selecting exactly one term per model (see :func:`focus_term`).
+    statistic, synthetic, digits, notes
+        As for :func:`build_table`.
+    group_labels
+        Display names of model groups (keyed by group, or by model name for ungrouped models).
+
+    Raises
+    ------
+    BadInputError
+        An empty battery, or a model without exactly one focal term.
+    """
+    if not models:
+        raise BadInputError(f"table {title!r}: the robustness battery is empty")
+    stat_head = "SE" if statistic == "se" else "t"
+    header = (
+        "Specification",
+        "Group",
+        "Regressor",
+        "Coefficient",
+        stat_head,
+        "95% CI",
+        "N",
+        "R²",
+        "Covariance",
+    )
+    rows: list[Row] = []
+    previous_group: str | None = None
+    for m in models:
+        term = focus_term(m, focus)
+        coef, se = m.coef(term), m.se(term)
+        lo, hi = m.ci(term)
+        if statistic == "se":
+            stat = format_number(se, digits)
+        else:
+            stat = format_number(coef / se, 2) if math.isfinite(se) and se > 0 else ""
+        ci_text = (
+            f"[{format_number(lo, digits)}, {format_number(hi, digits)}]"
+            if math.isfinite(lo) and math.isfinite(hi)
+            else ""
+        )
+        group = (group_labels or {}).get(m.group or m.name, m.group or "")
+        rows.append(
+            Row(
+                (
+                    Cell(describe_variant(m)),
+                    Cell(group),
+                    Cell(labels.get(term, term)),
+                    Cell(format_number(coef, digits), stars_for(m.p_value(term))),
+                    Cell(stat),
+                    Cell(ci_text),
+                    Cell(format_count(m.nobs)),
+                    Cell(format_number(m.r2, 3)),
+                    Cell(describe_cov(m)),
+                ),
+                rule_before=previous_group is not None and group != previous_group,
+            )
+        )
+        previous_group = group
+    all_notes = []
+    if synthetic:
+        all_notes.append(SYNTHETIC_NOTE)
+    all_notes.append(_stat_note(statistic, models))
+    all_notes.append(_cov_note(models))
+    lag_note = _lag_note(models, [focus_term(m, focus) for m in models])
+    if lag_note:
+        all_notes.append(lag_note)
+    all_notes.append("95% CI as stored by the estimator under the same covariance convention.")
+    all_notes.extend(notes)
+    return Table(
+        title=synthetic_title(title, synthetic),
+        header=header,
+        subheader=None,
+        rows=tuple(rows),
+        notes=tuple(all_notes),
+        align=("l", "l", "l", "r", "r", "r", "r", "r", "l"),
+    )
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_|\[\]<>])")
+
+
+def markdown_escape(text: str) -> str:
+    """Escape characters Markdown (GitHub flavour) would treat as markup in a table cell."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def to_markdown(table: Table) -> str:
+    """Render a GitHub-flavoured Markdown table with a bold title and notes below."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    out = [f"**{markdown_escape(table.title)}**", ""]
+    head = [markdown_escape(h) for h in table.header]
+    if table.subheader is not None:
+        head = [
+            markdown_escape(" ".join(x for x in (h, s) if x))
+            for h, s in zip(table.header, table.subheader, strict=True)
+        ]
+    out.append(line(head))
+    out.append(line([":--" if a == "l" else "--:" for a in table.alignment()]))
+    for row in table.rows:
+        cells = [markdown_escape(c.text) + markdown_escape(c.stars) for c in row.cells]
+        out.append(line(cells))
+    out.append("")
+    out.extend(f"{markdown_escape(n)}  " for n in table.notes)
+    return "\n".join(out).rstrip() + "\n"
+
+
+_LATEX_MAP = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "²": r"\textsuperscript{2}",
+    "³": r"\textsuperscript{3}",
+    "−": "-",
+    "–": "--",
+    "—": "---",
+    "×": r"\ensuremath{\times}",
+    "±": r"\ensuremath{\pm}",
+    "≤": r"\ensuremath{\leq}",
+    "≥": r"\ensuremath{\geq}",
+    "…": r"\ldots{}",
+    "\u00a0": "~",
+}
+_LATEX_SPECIAL = re.compile("|".join(re.escape(k) for k in _LATEX_MAP))
+
+
+def latex_escape(text: str) -> str:
+    """Escape every LaTeX special character (and a few Unicode symbols) for text mode.
+
+    ``\\ & % $ # _ { } ~ ^ < > |`` become their text-mode commands; ``²``, ``×``,
+    dashes and the like become ASCII-safe LaTeX so the table compiles with pdflatex.
+    """
+    return _LATEX_SPECIAL.sub(lambda m: _LATEX_MAP[m.group(0)], text)
+
+
+def _latex_cell(cell: Cell) -> str:
+    body = latex_escape(cell.text)
+    if cell.stars:
+        body += "\\ensuremath{^{" + cell.stars + "}}"
+    return body
+
+
+def to_latex(table: Table) -> str:
+    """Render a booktabs ``table`` environment; the packages it needs are named at the top."""
+    packages = ", ".join(LATEX_PACKAGES)
+    out = [
+        f"% {latex_escape(table.title)}",
+        f"% Requires in the preamble: \\usepackage{{{packages}}}",
+        "% Generated by reexport; every special character is escaped for text mode.",
+        "\\begin{table}[htbp]",
+        "\\centering",
+        f"\\caption{{{latex_escape(table.title)}}}",
+        "\\begin{tabular}{" + "".join(table.alignment()) + "}",
+        "\\toprule",
+        " & ".join(latex_escape(h) for h in table.header) + " \\\\",
+    ]
+    if table.subheader is not None:
+        out.append(" & ".join(latex_escape(h) for h in table.subheader) + " \\\\")
+    out.append("\\midrule")
+    for row in table.rows:
+        if row.rule_before:
+            out.append("\\midrule")
+        out.append(" & ".join(_latex_cell(c) for c in row.cells) + " \\\\")
+    out.append("\\bottomrule")
+    out.append("\\end{tabular}")
+    if table.notes:
+        out.append("\\par\\smallskip")
+        out.append("\\begin{minipage}{\\linewidth}\\footnotesize")
+        out.extend(latex_escape(n) + "\\par" for n in table.notes)
+        out.append("\\end{minipage}")
+    out.append("\\end{table}")
+    return "\n".join(out) + "\n"
+
+
+def _html_cell(cell: Cell, tag: str) -> str:
+    body = html.escape(cell.text)
+    if cell.stars:
+        body += f"<sup>{html.escape(cell.stars)}</sup>"
+    return f"<{tag}>{body}</{tag}>"
+
+
+def to_html(table: Table) -> str:
+    """Render an HTML ``<table>`` fragment with caption, header, body and notes."""
+    out = ['<table class="reexport-table">', f"<caption>{html.escape(table.title)}</caption>"]
+    out.append("<thead>")
+    out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.header) + "</tr>")
+    if table.subheader is not None:
+        out.append(
+            "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.subheader) + "</tr>"
+        )
+    out.append("</thead>")
+    out.append("<tbody>")
+    for row in table.rows:
+        attr = ' class="rule"' if row.rule_before else ""
+        cells = [_html_cell(row.cells[0], "th")] + [_html_cell(c, "td") for c in row.cells[1:]]
+        out.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
+    out.append("</tbody>")
+    if table.notes:
+        out.append("<tfoot>")
+        out.extend(
+            f'<tr><td colspan="{table.width}">{html.escape(n)}</td></tr>' for n in table.notes
+        )
+        out.append("</tfoot>")
+    out.append("</table>")
+    return "\n".join(out) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """Render the grid as CSV: title row, header rows, body, then ``Note`` rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Title", table.title] + [""] * (table.width - 2))
+    writer.writerow(table.header)
+    if table.subheader is not None:
+        writer.writerow(table.subheader)
+    for row in table.rows:
+        writer.writerow([c.plain for c in row.cells])
+    for note in table.notes:
+        writer.writerow(["Note", note] + [""] * (table.width - 2))
+    return buffer.getvalue()
+
+
+#: Output format -> (file suffix, renderer).
+FORMATS = {
+    "md": to_markdown,
+    "tex": to_latex,
+    "html": to_html,
+    "csv": to_csv,
+}
+
+
+def render(table: Table, fmt: str) -> str:
+    """Render ``table`` in ``fmt`` (``md``, ``tex``, ``html`` or ``csv``)."""
+    try:
+        renderer = FORMATS[fmt]
+    except KeyError:
+        raise BadInputError(
+            f"unknown table format {fmt!r} (choose from {', '.join(FORMATS)})"
+        ) from None
+    return renderer(table)

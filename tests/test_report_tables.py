@@ -1,0 +1,273 @@
+"""Regression tables: golden files in every format, stars, escaping and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from reexport.errors import BadInputError
+from reexport.report import tables
+from reexport.report.tables import IndicatorRow
+
+GOLDEN = Path(__file__).parent / "golden"
+FIXTURE = GOLDEN / "results_world.json"
+#: Set REEXPORT_UPDATE_GOLDEN=1 to rewrite the golden files after a deliberate change.
+UPDATE = os.environ.get("REEXPORT_UPDATE_GOLDEN") == "1"
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"golden file {name} missing; run with REEXPORT_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from the golden file"
+
+
+def _main_table(statistic: tables.Statistic = "se", synthetic: bool = False) -> tables.Table:
+    res = tables.load_results(FIXTURE)
+    return tables.build_table(
+        [res.model(n) for n in ("headline", "levels", "country_USA", "country_AUS")],
+        labels=res.labels,
+        title="China's REPM exports & geopolitical risk: main models",
+        hide=[r"^C\(month\)"],
+        indicators=[IndicatorRow("Month-of-year dummies", r"^C\(month\)")],
+        column_titles=["Global, lin-log", "Global, levels", "United States", "Australia"],
+        statistic=statistic,
+        synthetic=synthetic,
+    )
+
+
+def _focus_table() -> tables.Table:
+    res = tables.load_results(FIXTURE)
+    return tables.build_focus_table(
+        list(res.models),
+        labels=res.labels,
+        title="Robustness: the risk-index coefficient",
+        focus="(?i)gpr",
+        group_labels={"lag_profile": "lag 0..12", "excl_2022": "excluding 2022"},
+    )
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "html", "csv"])
+def test_main_table_matches_golden(fmt: str) -> None:
+    _check_golden(f"table_main.{fmt}", tables.render(_main_table(), fmt))
+
+
+@pytest.mark.parametrize("fmt", ["md", "tex", "html", "csv"])
+def test_focus_table_matches_golden(fmt: str) -> None:
+    _check_golden(f"table_focus.{fmt}", tables.render(_focus_table(), fmt))
+
+
+def test_t_statistics_table_matches_golden() -> None:
+    _check_golden("table_main_t.md", tables.render(_main_table("t", synthetic=True), "md"))
+
+
+def test_stars_come_from_the_standard_error_shown() -> None:
+    res = tables.load_results(FIXTURE)
+    model = res.model("levels")
+    coef, se = model.coef("L(GPR, 4)"), model.se("L(GPR, 4)")
+    df = model.cov["df"]
+    expected = 2 * stats.t.sf(abs(coef / se), df)
+    assert model.p_value("L(GPR, 4)") == pytest.approx(expected)
+    # 3.125 / 1.875 = 1.667 on t(78): p = 0.0996 -> one star, not two.
+    assert 0.05 < expected < 0.10
+    table = _main_table()
+    levels_row = next(r for r in table.rows if r.cells[0].text.startswith("GPR (t-4)"))
+    assert levels_row.cells[2] == tables.Cell("3.125", "*")
+
+
+def test_stars_ignore_stored_pvalues(tmp_path: Path) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    doc["models"][0]["pvalues"]["np.log(L(GPR, 4))"] = 0.9  # inconsistent stored value
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    model = tables.load_results(path).model("headline")
+    assert tables.stars_for(model.p_value("np.log(L(GPR, 4))")) == "***"
+
+
+@pytest.mark.parametrize(
+    ("p", "stars"),
+    [
+        (0.0099, "***"),
+        (0.01, "**"),
+        (0.049, "**"),
+        (0.05, "*"),
+        (0.0999, "*"),
+        (0.1, ""),
+        (float("nan"), ""),
+    ],
+)
+def test_star_thresholds(p: float, stars: str) -> None:
+    assert tables.stars_for(p) == stars
+
+
+def test_two_sided_p_uses_normal_without_df_and_nan_for_bad_se() -> None:
+    assert tables.two_sided_p(1.96, 1.0, None) == pytest.approx(0.05, abs=1e-3)
+    assert tables.two_sided_p(2.0, 1.0, 5) == pytest.approx(2 * stats.t.sf(2.0, 5))
+    assert math.isnan(tables.two_sided_p(1.0, 0.0, 10))
+    assert math.isnan(tables.two_sided_p(1.0, float("nan"), 10))
+
+
+def test_t_statistic_mode_shows_brackets() -> None:
+    md = tables.render(_main_table("t"), "md")
+    assert "\\[2.74\\]" in md  # 412.375 / 150.25
+    assert "(150.250)" not in md
+    assert "t-statistics in brackets" in md
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0, "0.000"),
+        (-0.0001, "-0.0001"),
+        (-0.0004999, "-0.0005"),
+        (1234.5678, "1234.568"),
+        (-1e-12, "-1e-12"),
+        (None, ""),
+        (float("inf"), ""),
+    ],
+)
+def test_format_number(value: float | None, text: str) -> None:
+    assert tables.format_number(value) == text
+
+
+def test_negative_zero_prints_as_zero() -> None:
+    assert tables.format_number(-0.0) == "0.000"
+    assert tables.format_number(-0.004, digits=2) == "-0.004"  # kept, not rounded to -0.00
+
+
+def test_latex_escape_every_special_character() -> None:
+    raw = r"a\b & 50% $x$ #1 under_score {b} ~t^2 <5> a|b R² 3×2 ±1 ≤ ≥ –—…"
+    escaped = tables.latex_escape(raw)
+    assert escaped == (
+        r"a\textbackslash{}b \& 50\% \$x\$ \#1 under\_score \{b\} \textasciitilde{}t"
+        r"\textasciicircum{}2 \textless{}5\textgreater{} a\textbar{}b R\textsuperscript{2} "
+        r"3\ensuremath{\times}2 \ensuremath{\pm}1 \ensuremath{\leq} \ensuremath{\geq} "
+        r"-----\ldots{}"
+    )
+    # No bare special character survives outside the commands we inserted.
+    stripped = escaped
+    for command in tables._LATEX_MAP.values():
+        stripped = stripped.replace(command, "")
+    for char in "&%$#_^~<>|":
+        assert char not in stripped
+
+
+def test_latex_table_escapes_labels_titles_and_notes() -> None:
+    tex = tables.render(_main_table(), "tex")
+    assert r"REPM exports \& geopolitical risk" in tex
+    assert r"log GPRC\_USA (t-4), \% of articles" in tex
+    assert r"p\textless{}0.10" in tex
+    assert r"\usepackage{booktabs}" in tex.splitlines()[1]
+    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 1
+
+
+def test_markdown_escapes_pipes_and_emphasis() -> None:
+    assert tables.markdown_escape("a|b *c* _d_") == r"a\|b \*c\* \_d\_"
+
+
+def test_labels_come_from_the_spec_not_raw_names() -> None:
+    md = tables.render(_main_table(), "md")
+    assert "log GPR (t-4)" in md
+    assert "np.log(L(GPR, 4))" not in md
+    assert "C(month)" not in md and "Month-of-year dummies | Yes" in md
+
+
+def test_synthetic_tables_say_so_in_title_and_notes() -> None:
+    table = _main_table(synthetic=True)
+    for fmt in tables.FORMATS:
+        text = tables.render(table, fmt)
+        assert "SYNTHETIC DEMO DATA" in text, fmt
+
+
+def test_requested_term_in_no_model_is_bad_input() -> None:
+    res = tables.load_results(FIXTURE)
+    with pytest.raises(BadInputError, match="term 'np.log\\(L\\(GPRT, 4\\)\\)' is in none"):
+        tables.build_table(
+            [res.model("headline")], labels={}, title="t", terms=["np.log(L(GPRT, 4))"]
+        )
+
+
+def test_focus_term_missing_or_ambiguous_is_bad_input() -> None:
+    res = tables.load_results(FIXTURE)
+    with pytest.raises(BadInputError, match="has no term matching 'GPRT'"):
+        tables.focus_term(res.model("headline"), "GPRT")
+    with pytest.raises(BadInputError, match="terms match"):
+        tables.focus_term(res.model("headline"), "month")
+
+
+def test_model_coef_of_missing_term_names_model_and_file() -> None:
+    res = tables.load_results(FIXTURE)
+    with pytest.raises(BadInputError, match="model 'levels' in .*results_world.json has no term"):
+        res.model("levels").coef("np.log(L(GPR, 4))")
+
+
+def test_empty_battery_is_bad_input() -> None:
+    with pytest.raises(BadInputError, match="robustness battery is empty"):
+        tables.build_focus_table([], labels={}, title="Robustness", focus="GPR")
+
+
+def test_unknown_model_and_format_are_bad_input() -> None:
+    res = tables.load_results(FIXTURE)
+    with pytest.raises(BadInputError, match="has no model 'nope'"):
+        res.model("nope")
+    with pytest.raises(BadInputError, match="unknown table format 'docx'"):
+        tables.render(_main_table(), "docx")
+
+
+def test_older_results_schema_is_bad_input(tmp_path: Path) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    doc["schema"] = 0
+    doc["reexport_version"] = "0.0.9"
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BadInputError, match="schema 0 \\(written by reexport 0.0.9\\)"):
+        tables.load_results(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "does not exist"),
+        ("{not json", "not valid JSON"),
+        ('{"schema": 1, "models": []}', "holds no models"),
+        ('{"schema": 1, "models": [{"name": "m"}]}', "model 'm': missing estimator"),
+    ],
+)
+def test_bad_results_files(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "results.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(BadInputError, match=message):
+        tables.load_results(path)
+
+
+def test_null_estimates_load_as_nan_and_show_blank(tmp_path: Path) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    model = doc["models"][1]
+    model["std_errors"]["L(GPR, 4)"] = None
+    model["conf_int"]["L(GPR, 4)"] = [None, None]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    record = tables.load_results(path).model("levels")
+    assert math.isnan(record.se("L(GPR, 4)"))
+    table = tables.build_table([record], labels={}, title="t", terms=["L(GPR, 4)"])
+    assert table.rows[0].cells[1] == tables.Cell("3.125", "")
+    assert table.rows[1].cells[1].text == ""
+
+
+def test_clustered_covariance_is_described_with_counts() -> None:
+    res = tables.load_results(FIXTURE)
+    model = res.model("headline")
+    clustered = tables.ModelRecord(
+        **{**model.__dict__, "cov": {"type": "cluster", "clusters": {"partner": 22}, "df": 21}}
+    )
+    assert tables.describe_cov(clustered) == "cluster, 22 partner"
+    assert clustered.inference_df == 21
+    legacy = tables.ModelRecord(**{**model.__dict__, "cov": {"type": "cluster", "clusters": 22}})
+    assert legacy.inference_df == 21
