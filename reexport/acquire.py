@@ -1,0 +1,372 @@
+"""``reexport data``: get every raw input the study needs, or fall back to the demo -- loudly.
+
+The study needs four real vintages:
+
+========================  ==========================================================
+``gpr``                   the monthly GPR workbook
+``comtrade_world``        Comtrade HS 850511, China's exports to the World, 2017-2024
+``comtrade_partners``     the same by destination (``partner=all``)
+``fred``                  FRED EXCHUS and INDPRO, 2017-2024
+========================  ==========================================================
+
+For each, in order:
+
+1. a stored real vintage answering exactly this request is used as is (no network);
+2. otherwise, unless ``--offline``, the source's host is probed with one TCP connect
+   (a few seconds at most) and, if it answers, the source's ``fetch()`` downloads a
+   new vintage (with the HTTP client's retries);
+3. if that fails, the newest stored real vintage of the same source and role (an
+   earlier or different request) is used, and the summary says so.
+
+Then one of three outcomes:
+
+* **complete** -- every input has a real vintage: exit 0;
+* **demo fallback** -- no input could be obtained *and* the raw store holds no real
+  vintage of any source: the SYNTHETIC demo vintage is written
+  (:func:`reexport.sources.demo.write_demo`) and a boxed ``SYNTHETIC DEMO DATA``
+  banner goes to stdout and stderr: exit 0, so ``make data && make build`` runs the
+  whole chain offline on the demo;
+* **partial** -- some inputs are real and others could not be obtained: what was
+  fetched is kept, the missing ones are listed with the reason, and the exit code
+  is 3.  No demo is written: demo and real data never mix.
+
+Offline (``--offline``, or no network) stays fast: stored vintages need no network,
+and an unreachable host is detected by the probe instead of by retrying.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from reexport import config
+from reexport.errors import SourceError
+from reexport.sources.demo import DEFAULT_SEED, banner, write_demo
+
+if TYPE_CHECKING:
+    from reexport.http import HttpClient
+    from reexport.store import RawStore, Vintage
+
+log = logging.getLogger("reexport.acquire")
+
+#: Seconds one TCP connect may take before a host counts as unreachable.
+PROBE_TIMEOUT = 5.0
+#: The study's window for trade and controls.
+START, END = "2017-01", "2024-12"
+#: Sources whose real vintages make the demo fallback inapplicable.
+REAL_SOURCES = ("gpr", "comtrade", "fred", "userseries")
+
+Status = Literal["stored", "downloaded", "stored-other", "failed"]
+Fetcher = Callable[..., "Vintage"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One raw input of the study.
+
+    Attributes
+    ----------
+    role
+        Name in summaries (``gpr``, ``comtrade_world``...).
+    source
+        Raw-store source.
+    url
+        Where it is fetched from (its host is probed).
+    fetch
+        Calls the source's ``fetch()`` with ``store``, ``client`` and ``offline``.
+    fallback
+        Finds the newest stored real vintage serving the same role, or ``None``.
+    """
+
+    role: str
+    source: str
+    url: str
+    fetch: Fetcher
+    fallback: Callable[[RawStore], Vintage | None]
+
+
+@dataclass
+class Outcome:
+    """What happened to one task."""
+
+    role: str
+    status: Status
+    vintage: Vintage | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the role has a real vintage now."""
+        return self.vintage is not None
+
+
+@dataclass
+class AcquireResult:
+    """Outcomes of ``reexport data``.
+
+    Attributes
+    ----------
+    outcomes
+        One per task, in task order.
+    demo
+        The demo vintages written by the fallback, or ``None``.
+    """
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    demo: dict[str, Vintage] | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every task has a real vintage."""
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when complete or on the demo fallback, 3 when real inputs are missing."""
+        return 0 if self.complete or self.demo is not None else SourceError.exit_code
+
+
+def _latest_comtrade(partner: str) -> Callable[[RawStore], Vintage | None]:
+    def find(store: RawStore) -> Vintage | None:
+        found = [
+            v
+            for v in store.vintages("comtrade", synthetic=False)
+            if str(v.request.get("partner", "")).lower() == partner
+            and str(v.request.get("hs", "")) == "850511"
+            and str(v.request.get("flow", "")).upper() == "X"
+            and str(v.request.get("reporter", "")) in ("156", "CHN")
+        ]
+        return found[-1] if found else None
+
+    return find
+
+
+def study_tasks() -> list[Task]:
+    """The study's raw inputs, with URLs read from the configuration now."""
+    from reexport.sources import comtrade, fred, gpr
+
+    def comtrade_fetch(partner: str) -> Fetcher:
+        request = comtrade.make_request(partner=partner, start=START, end=END)
+
+        def run(**options: object) -> Vintage:
+            return comtrade.fetch(request, progress=False, **options)  # type: ignore[arg-type]
+
+        return run
+
+    def fred_fetch(**options: object) -> Vintage:
+        return fred.fetch("EXCHUS,INDPRO", START, END, **options)  # type: ignore[arg-type]
+
+    def gpr_fetch(**options: object) -> Vintage:
+        return gpr.fetch(**options)  # type: ignore[arg-type]
+
+    comtrade_url = config.comtrade_base_url()
+    return [
+        Task(
+            "gpr",
+            "gpr",
+            config.gpr_url(),
+            gpr_fetch,
+            lambda store: store.latest("gpr", synthetic=False),
+        ),
+        Task(
+            "comtrade_world",
+            "comtrade",
+            comtrade_url,
+            comtrade_fetch("world"),
+            _latest_comtrade("world"),
+        ),
+        Task(
+            "comtrade_partners",
+            "comtrade",
+            comtrade_url,
+            comtrade_fetch("all"),
+            _latest_comtrade("all"),
+        ),
+        Task(
+            "fred",
+            "fred",
+            config.fred_url(),
+            fred_fetch,
+            lambda store: store.latest("fred", synthetic=False),
+        ),
+    ]
+
+
+def probe(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
+    """Try one TCP connection to ``url``'s host; ``None`` if it connects, else the reason."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return f"{host}:{port} unreachable ({reason})"
+
+
+def acquire(
+    *,
+    offline: bool = False,
+    store: RawStore | None = None,
+    client: HttpClient | None = None,
+    tasks: list[Task] | None = None,
+    seed: int = DEFAULT_SEED,
+) -> AcquireResult:
+    """Obtain every study input (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    offline
+        Make no network call: use stored vintages only (and the demo if none exist).
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+    client
+        HTTP client for downloads (default: one created when first needed).
+    tasks
+        The inputs (default :func:`study_tasks`).
+    seed
+        Seed of the demo written by the fallback.
+
+    Returns
+    -------
+    AcquireResult
+        Per-task outcomes and the demo vintages, if the fallback applied.
+    """
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    runner = _Runner(store, offline, client)
+    result = AcquireResult()
+    try:
+        for task in tasks if tasks is not None else study_tasks():
+            result.outcomes.append(runner.run(task))
+    finally:
+        runner.close()
+    if not any(o.ok for o in result.outcomes) and not _has_real_data(store):
+        result.demo = write_demo(seed, store)
+    return result
+
+
+class _Runner:
+    """Runs tasks against one store, probing each host once and opening a client lazily."""
+
+    def __init__(self, store: RawStore, offline: bool, client: HttpClient | None) -> None:
+        self.store = store
+        self.offline = offline
+        self.client = client
+        self._own_client = client is None
+        self._unreachable: dict[str, str | None] = {}
+
+    def _http(self) -> HttpClient:
+        if self.client is None:
+            from reexport.http import HttpClient
+
+            self.client = HttpClient()
+        return self.client
+
+    def close(self) -> None:
+        if self._own_client and self.client is not None:
+            self.client.close()
+
+    def run(self, task: Task) -> Outcome:
+        try:
+            return Outcome(task.role, "stored", task.fetch(store=self.store, offline=True))
+        except SourceError as exc:
+            reason = str(exc)
+        if not self.offline:
+            host = urlsplit(task.url).netloc
+            if host not in self._unreachable:
+                self._unreachable[host] = probe(task.url)
+            problem = self._unreachable[host]
+            if problem is not None:
+                reason = f"{problem}; not fetched"
+            else:
+                try:
+                    vintage = task.fetch(store=self.store, client=self._http(), offline=False)
+                    return Outcome(task.role, "downloaded", vintage)
+                except SourceError as exc:
+                    reason = str(exc)
+        other = task.fallback(self.store)
+        if other is not None:
+            return Outcome(
+                task.role,
+                "stored-other",
+                other,
+                f"using stored vintage {other.id} (another request); this one failed: {reason}",
+            )
+        return Outcome(task.role, "failed", None, reason)
+
+
+def _has_real_data(store: RawStore) -> bool:
+    return any(store.latest(source, synthetic=False) is not None for source in REAL_SOURCES)
+
+
+def summary_lines(result: AcquireResult) -> list[str]:
+    """Human-readable outcome, one line per input plus a verdict."""
+    lines = []
+    for outcome in result.outcomes:
+        if outcome.vintage is not None:
+            what = {
+                "stored": "already stored, no download",
+                "downloaded": "downloaded",
+                "stored-other": outcome.message,
+                "failed": "",
+            }[outcome.status]
+            lines.append(
+                f"  {outcome.role}: {outcome.vintage.source}/{outcome.vintage.id} ({what})"
+            )
+        else:
+            lines.append(f"  {outcome.role}: NOT OBTAINED: {outcome.message}")
+    if result.complete:
+        lines.append("data: every input has a real vintage; next: `reexport build`")
+    elif result.demo is not None:
+        lines.append(
+            "data: no source could be reached and no real vintage is stored, so the "
+            "SYNTHETIC demo vintage was written instead:"
+        )
+        for role, vintage in result.demo.items():
+            lines.append(f"  demo {role}: {vintage.source}/{vintage.id} (synthetic)")
+        lines.append("next: `reexport build` (it will build the demo, marked SYNTHETIC)")
+    else:
+        missing = [o.role for o in result.outcomes if not o.ok]
+        lines.append(
+            f"data: INCOMPLETE: {', '.join(missing)} could not be obtained; what was fetched "
+            "is kept; rerun `reexport data` when the source is reachable (exit 3)"
+        )
+    return lines
+
+
+DEMO_BANNER = [
+    "SYNTHETIC DEMO DATA -- NOT REAL",
+    "No source could be reached and no real vintage is stored,",
+    "so `reexport data` fell back to the demo vintage (docs/demo_dgp.md).",
+    "Every table, estimate and report built from it is made up.",
+]
+
+
+def data_cli(*, offline: bool = False) -> int:
+    """``reexport data [--offline]``: obtain the study's inputs; see the module docstring.
+
+    Returns
+    -------
+    int
+        0 when every input is real, or on the demo fallback (with a banner on stdout and
+        stderr); 3 when some real inputs are missing.
+    """
+    result = acquire(offline=offline)
+    if result.demo is not None:
+        box = banner(DEMO_BANNER)
+        print(box, file=sys.stderr)
+        print(box)
+    for line in summary_lines(result):
+        print(line)
+    if not result.complete and result.demo is None:
+        missing = ", ".join(o.role for o in result.outcomes if not o.ok)
+        print(f"reexport: error: data incomplete: {missing} not obtained", file=sys.stderr)
+    return result.exit_code
