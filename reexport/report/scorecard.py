@@ -1,0 +1,725 @@
+"""Replication scorecard: published facts next to reproduced estimates, with verdicts.
+
+The published facts live in a study's ``published_facts.json`` (schema 1), each
+with the model and term that reproduce it, the functional-form reading it is
+evaluated under and an explicit tolerance rule.  The verdicts are:
+
+``reproduced``
+    ``value`` facts: same sign and the published value lies inside the reproduced
+    95% confidence interval.  ``sign`` facts: same sign and significant at 5%.
+    ``comparison`` facts: same sign, significant, and larger than the reference.
+``same sign, different size``
+    Same sign, but the published value lies outside the 95% interval (or, for a
+    comparison, the coefficient is not larger than the reference).
+``contradicted``
+    Opposite sign and significant at 5%.
+``inconclusive``
+    Neither confirmed nor contradicted: opposite sign but not significant, or
+    the right sign without significance.
+``not comparable``
+    The model is missing from the results, its functional form differs from the
+    reading the fact is evaluated under, or the data are the synthetic demo
+    vintage.  On synthetic data the scorecard never says ``reproduced``; it
+    reports instead whether the effect planted in the demo data was recovered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reexport.errors import BadInputError
+from reexport.report.tables import ModelRecord, Results, format_number, markdown_escape
+
+FACTS_SCHEMA = 1
+
+REPRODUCED = "reproduced"
+SAME_SIGN = "same sign, different size"
+CONTRADICTED = "contradicted"
+INCONCLUSIVE = "inconclusive"
+NOT_COMPARABLE = "not comparable"
+VERDICTS = (REPRODUCED, SAME_SIGN, CONTRADICTED, INCONCLUSIVE, NOT_COMPARABLE)
+
+#: Significance level used by the sign rules.
+ALPHA = 0.05
+
+SYNTHETIC_STATEMENT = "synthetic demo data: parameter recovery check, not a replication"
+
+FACT_KINDS = ("value", "sign", "comparison")
+READINGS = ("lin-log", "levels", "log-log", "log-lin")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One published fact and how it is checked.
+
+    Attributes
+    ----------
+    id
+        Short identifier.
+    statement
+        The fact in words, as published.
+    kind
+        ``value`` (a published number), ``sign`` (a published direction) or
+        ``comparison`` (this coefficient is larger than the one in ``than_model``).
+    model, term
+        The reproduced model and its coefficient.
+    reading
+        The functional form the fact is evaluated under (``lin-log``, ``levels``...).
+    value, unit
+        The published number (``value`` facts only) and its unit.
+    sign
+        The published direction: +1 or -1.
+    than_model, than_term
+        The reference coefficient of a ``comparison`` fact.
+    """
+
+    id: str
+    statement: str
+    kind: str
+    model: str
+    term: str
+    reading: str
+    sign: int
+    value: float | None = None
+    unit: str = ""
+    than_model: str | None = None
+    than_term: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishedFacts:
+    """A study's ``published_facts.json``."""
+
+    path: Path
+    citation: str
+    source_note: str
+    paper_data: Mapping[str, Any]
+    tolerances: Mapping[str, str]
+    facts: tuple[Fact, ...]
+    annual_totals: tuple[Mapping[str, Any], ...]
+
+
+def _need(raw: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in raw or raw[key] in (None, ""):
+        raise BadInputError(f"{where}: missing {key!r}")
+    return raw[key]
+
+
+def _parse_fact(raw: Any, where: str) -> Fact:
+    if not isinstance(raw, dict):
+        raise BadInputError(f"{where} is not an object")
+    fact_id = str(_need(raw, "id", where))
+    where = f"{where} ({fact_id})"
+    kind = str(_need(raw, "kind", where))
+    if kind not in FACT_KINDS:
+        raise BadInputError(f"{where}: kind {kind!r} is not one of {', '.join(FACT_KINDS)}")
+    reading = str(_need(raw, "reading", where))
+    if reading not in READINGS:
+        raise BadInputError(f"{where}: reading {reading!r} is not one of {', '.join(READINGS)}")
+    sign = int(_need(raw, "sign", where))
+    if sign not in (1, -1):
+        raise BadInputError(f"{where}: sign must be 1 or -1, not {sign}")
+    value = raw.get("value")
+    if kind == "value":
+        value = float(_need(raw, "value", where))
+        if math.copysign(1, value) != sign:
+            raise BadInputError(f"{where}: value {value} disagrees with sign {sign}")
+    than_model = raw.get("than_model")
+    than_term = raw.get("than_term")
+    if kind == "comparison":
+        than_model = str(_need(raw, "than_model", where))
+        than_term = str(_need(raw, "than_term", where))
+    return Fact(
+        id=fact_id,
+        statement=str(_need(raw, "statement", where)),
+        kind=kind,
+        model=str(_need(raw, "model", where)),
+        term=str(_need(raw, "term", where)),
+        reading=reading,
+        sign=sign,
+        value=None if value is None else float(value),
+        unit=str(raw.get("unit", "")),
+        than_model=than_model,
+        than_term=than_term,
+    )
+
+
+def load_facts(path: str | Path) -> PublishedFacts:
+    """Read a study's ``published_facts.json``.
+
+    Raises
+    ------
+    BadInputError
+        If the file is missing, not JSON, of another schema, has no facts or a
+        fact lacks a field its kind needs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(
+            f"study folder {path.parent} has no published facts ({path.name} is missing)"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{path} is not valid JSON (line {exc.lineno})") from None
+    if not isinstance(raw, dict) or raw.get("schema") != FACTS_SCHEMA:
+        schema = raw.get("schema") if isinstance(raw, dict) else None
+        raise BadInputError(f"{path}: schema {schema!r}, expected {FACTS_SCHEMA}")
+    facts_raw = raw.get("facts")
+    if not isinstance(facts_raw, list) or not facts_raw:
+        raise BadInputError(f"{path} lists no published facts")
+    facts = tuple(_parse_fact(f, f"{path}: facts[{i}]") for i, f in enumerate(facts_raw))
+    ids = [f.id for f in facts]
+    if len(set(ids)) != len(ids):
+        raise BadInputError(f"{path}: fact ids repeat")
+    tolerances = raw.get("tolerances") or {}
+    totals = raw.get("annual_totals") or []
+    for i, row in enumerate(totals):
+        for key in ("year", "tonnes", "source_url"):
+            _need(row, key, f"{path}: annual_totals[{i}]")
+    return PublishedFacts(
+        path=path,
+        citation=str(_need(raw, "citation", str(path))),
+        source_note=str(raw.get("source_note", "")),
+        paper_data=dict(raw.get("paper_data") or {}),
+        tolerances={str(k): str(v) for k, v in tolerances.items()},
+        facts=facts,
+        annual_totals=tuple(dict(t) for t in totals),
+    )
+
+
+# --------------------------------------------------------------------------- forms
+
+
+def _is_log(expression: str) -> bool:
+    return "log(" in expression.replace(" ", "")
+
+
+def functional_form(model: ModelRecord, term: str) -> str:
+    """The functional form of ``term`` in ``model``: ``lin-log``, ``levels``, ``log-log`` or ``log-lin``.
+
+    Read from the formula's dependent variable and the term's own expression, so
+    ``exports_t ~ np.log(L(GPR, 4))`` is ``lin-log`` and ``exports_t ~ L(GPR, 4)``
+    is ``levels``.  A PPML model's coefficient is a semi-elasticity of the mean, so
+    its dependent variable counts as logged.
+    """
+    lhs = model.depvar
+    log_y = _is_log(lhs) or model.estimator.lower() in {"ppml", "poisson"}
+    log_x = _is_log(term)
+    return {
+        (False, True): "lin-log",
+        (False, False): "levels",
+        (True, True): "log-log",
+        (True, False): "log-lin",
+    }[(log_y, log_x)]
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One reproduced coefficient with its uncertainty."""
+
+    model: str
+    term: str
+    form: str
+    coef: float
+    se: float
+    ci: tuple[float, float]
+    p: float
+    nobs: int
+    cov: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "term": self.term,
+            "form": self.form,
+            "coef": _clean(self.coef),
+            "se": _clean(self.se),
+            "ci95": [_clean(self.ci[0]), _clean(self.ci[1])],
+            "p": _clean(self.p),
+            "nobs": self.nobs,
+            "cov": self.cov,
+        }
+
+
+def _clean(value: float) -> float | None:
+    """JSON-safe float: NaN becomes null; values are rounded so files are stable."""
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.10g}")
+
+
+def estimate_of(model: ModelRecord, term: str) -> Estimate:
+    """The :class:`Estimate` of ``term``; :class:`BadInputError` if the model lacks it."""
+    coef = model.coef(term)
+    return Estimate(
+        model=model.name,
+        term=term,
+        form=functional_form(model, term),
+        coef=coef,
+        se=model.se(term),
+        ci=model.ci(term),
+        p=model.p_value(term),
+        nobs=model.nobs,
+        cov=str(model.cov.get("convention") or model.cov.get("type") or ""),
+    )
+
+
+@dataclass(frozen=True)
+class FactResult:
+    """The verdict on one published fact."""
+
+    fact: Fact
+    verdict: str
+    detail: str
+    estimate: Estimate | None
+    reference: Estimate | None = None
+    recovery: Mapping[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        fact = self.fact
+        return {
+            "id": fact.id,
+            "statement": fact.statement,
+            "kind": fact.kind,
+            "reading": fact.reading,
+            "published": {
+                "value": fact.value,
+                "unit": fact.unit,
+                "sign": fact.sign,
+                "model": fact.model,
+                "term": fact.term,
+                "than_model": fact.than_model,
+                "than_term": fact.than_term,
+            },
+            "reproduced": None if self.estimate is None else self.estimate.as_dict(),
+            "reference": None if self.reference is None else self.reference.as_dict(),
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "recovery": None if self.recovery is None else dict(self.recovery),
+        }
+
+
+def _significant(estimate: Estimate) -> bool:
+    return math.isfinite(estimate.p) and estimate.p < ALPHA
+
+
+def _sign(value: float) -> int:
+    return 1 if value > 0 else -1 if value < 0 else 0
+
+
+def judge(fact: Fact, estimate: Estimate, reference: Estimate | None = None) -> tuple[str, str]:
+    """The verdict and a one-line reason for a fact given a comparable estimate.
+
+    Assumes the data are real and the functional forms match (see :func:`evaluate_fact`).
+    """
+    same_sign = _sign(estimate.coef) == fact.sign
+    significant = _significant(estimate)
+    p_text = f"p = {format_number(estimate.p, 3)}"
+    if not same_sign:
+        if significant:
+            return CONTRADICTED, f"opposite sign, significant at 5% ({p_text})"
+        return INCONCLUSIVE, f"opposite sign but not significant at 5% ({p_text})"
+    if fact.kind == "value":
+        assert fact.value is not None
+        lo, hi = estimate.ci
+        if lo <= fact.value <= hi:
+            return REPRODUCED, (
+                f"published {format_number(fact.value)} lies inside the 95% CI "
+                f"[{format_number(lo)}, {format_number(hi)}]"
+            )
+        return SAME_SIGN, (
+            f"published {format_number(fact.value)} lies outside the 95% CI "
+            f"[{format_number(lo)}, {format_number(hi)}]"
+        )
+    if not significant:
+        return INCONCLUSIVE, f"right sign but not significant at 5% ({p_text})"
+    if fact.kind == "sign":
+        return REPRODUCED, f"right sign and significant at 5% ({p_text})"
+    assert reference is not None
+    if abs(estimate.coef) > abs(reference.coef):
+        return REPRODUCED, (
+            f"significant and larger than {reference.model} "
+            f"({format_number(estimate.coef)} vs {format_number(reference.coef)})"
+        )
+    return SAME_SIGN, (
+        f"significant but not larger than {reference.model} "
+        f"({format_number(estimate.coef)} vs {format_number(reference.coef)})"
+    )
+
+
+def evaluate_fact(
+    fact: Fact,
+    models: Mapping[str, ModelRecord],
+    *,
+    synthetic: bool,
+    planted: Mapping[tuple[str, str], float] | None = None,
+) -> FactResult:
+    """Judge one published fact against the reproduced models.
+
+    Parameters
+    ----------
+    fact
+        The published fact.
+    models
+        Reproduced models by name.
+    synthetic
+        Whether the estimates come from the synthetic demo vintage: then the verdict is
+        ``not comparable`` and, where an effect was planted for (model, term), the
+        result says whether it was recovered (inside the 95% CI).
+    planted
+        (model, term) -> the value planted by the demo data-generating process.
+
+    Raises
+    ------
+    BadInputError
+        If the named model exists but lacks the named term.
+    """
+    model = models.get(fact.model)
+    if model is None:
+        return FactResult(fact, NOT_COMPARABLE, f"model {fact.model!r} is not in the results", None)
+    estimate = estimate_of(model, fact.term)
+    reference: Estimate | None = None
+    if fact.kind == "comparison":
+        assert fact.than_model is not None and fact.than_term is not None
+        ref_model = models.get(fact.than_model)
+        if ref_model is None:
+            return FactResult(
+                fact,
+                NOT_COMPARABLE,
+                f"reference model {fact.than_model!r} is not in the results",
+                estimate,
+            )
+        reference = estimate_of(ref_model, fact.than_term)
+    if synthetic:
+        recovery = None
+        if planted and (fact.model, fact.term) in planted:
+            truth = planted[(fact.model, fact.term)]
+            lo, hi = estimate.ci
+            recovery = {
+                "planted": truth,
+                "estimate": _clean(estimate.coef),
+                "ci95": [_clean(lo), _clean(hi)],
+                "recovered": bool(lo <= truth <= hi),
+            }
+        return FactResult(fact, NOT_COMPARABLE, SYNTHETIC_STATEMENT, estimate, reference, recovery)
+    if estimate.form != fact.reading:
+        return FactResult(
+            fact,
+            NOT_COMPARABLE,
+            f"model {model.name!r} is {estimate.form}; this fact is read as {fact.reading}",
+            estimate,
+            reference,
+        )
+    if reference is not None and reference.form != estimate.form:
+        return FactResult(
+            fact,
+            NOT_COMPARABLE,
+            f"reference model {reference.model!r} is {reference.form}, not {estimate.form}",
+            estimate,
+            reference,
+        )
+    verdict, detail = judge(fact, estimate, reference)
+    return FactResult(fact, verdict, detail, estimate, reference)
+
+
+# --------------------------------------------------------------------------- totals
+
+
+def cross_check_totals(
+    frame: pd.DataFrame | None, totals: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Compare the export series' annual sums with published China-customs totals.
+
+    Parameters
+    ----------
+    frame
+        The study frame (``period``, ``exports_t``), or ``None`` when it is not available.
+    totals
+        Rows with ``year``, ``tonnes``, ``source_url``.
+
+    Returns
+    -------
+    list of dict
+        One row per published total: our sum, months covered, and the ratio ours/published
+        (``None`` when the year is not fully covered).
+    """
+    rows: list[dict[str, Any]] = []
+    sums: dict[int, tuple[float, int]] = {}
+    if frame is not None and {"period", "exports_t"} <= set(frame.columns):
+        years = frame["period"].astype(str).str.slice(0, 4).astype(int)
+        grouped = frame.assign(_year=years).groupby("_year")["exports_t"]
+        for year, values in grouped:
+            sums[int(str(year))] = (float(values.sum()), int(values.notna().sum()))
+    for total in totals:
+        year = int(total["year"])
+        published = float(total["tonnes"])
+        ours, months = sums.get(year, (float("nan"), 0))
+        complete = months == 12
+        rows.append(
+            {
+                "year": year,
+                "published_t": published,
+                "series_t": _clean(ours) if months else None,
+                "months": months,
+                "ratio": _clean(ours / published) if complete else None,
+                "source_url": str(total["source_url"]),
+            }
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- card
+
+
+def describe_series(export_series: Sequence[str]) -> str:
+    """A plain statement of which export series the estimates used."""
+    if not export_series:
+        return "The export series used is not recorded in the study frame."
+    parts = []
+    for name in export_series:
+        if name.startswith("comtrade_"):
+            hs = name.split("_", 1)[1]
+            parts.append(
+                f"UN Comtrade HS6 {hs} (China's monthly exports, net weight in tonnes). "
+                "HS6 850511 covers all permanent magnets of metal, so it is broader than "
+                "China customs' CN 85051110 (rare-earth permanent magnets) used by the paper; "
+                "the annual-total ratios below show by how much."
+            )
+        elif name.startswith("userseries:"):
+            parts.append(
+                f"User-supplied series {name.split(':', 1)[1]!r} imported with "
+                "`reexport import-series` (e.g. a China-customs CN 85051110 extract)."
+            )
+        elif name.startswith("demo"):
+            parts.append(f"The synthetic demo export series ({name}).")
+        else:
+            parts.append(f"Export series {name!r}.")
+    swap = (
+        " To use a China-customs CN 85051110 series instead, run "
+        "`reexport import-series FILE.csv --name customs_85051110 --unit t` and rebuild."
+    )
+    return " ".join(parts) + swap
+
+
+def build_scorecard(
+    facts: PublishedFacts,
+    results: Sequence[Results],
+    *,
+    frame: pd.DataFrame | None = None,
+    data_meta: Mapping[str, Any] | None = None,
+    planted: Mapping[tuple[str, str], float] | None = None,
+) -> dict[str, Any]:
+    """Evaluate every published fact and assemble the scorecard (JSON-ready).
+
+    Parameters
+    ----------
+    facts
+        The study's published facts.
+    results
+        Results files holding the reproduced models (model names must be unique).
+    frame
+        The world study frame, for the export series name and the annual-total check.
+    data_meta
+        The study frame's ``.meta.json`` sidecar (vintages), if available.
+    planted
+        Effects planted by the demo data-generating process, for the recovery check.
+
+    Raises
+    ------
+    BadInputError
+        No results, a model name repeated across results files, or a named model
+        without the named term.
+    """
+    if not results:
+        raise BadInputError("scorecard: no results files given")
+    models: dict[str, ModelRecord] = {}
+    for res in results:
+        for model in res.models:
+            if model.name in models:
+                raise BadInputError(
+                    f"model name {model.name!r} appears in both {models[model.name].source} "
+                    f"and {res.path}"
+                )
+            models[model.name] = model
+    synthetic = any(r.synthetic for r in results) or bool((data_meta or {}).get("synthetic"))
+    fact_results = [
+        evaluate_fact(f, models, synthetic=synthetic, planted=planted) for f in facts.facts
+    ]
+    forms = {}
+    for fact in facts.facts:
+        for name, term in ((fact.model, fact.term), (fact.than_model, fact.than_term)):
+            if name and term and name in models and name not in forms:
+                forms[name] = {
+                    "term": term,
+                    "form": functional_form(models[name], term),
+                    "formula": models[name].formula,
+                }
+    series: list[str] = []
+    if frame is not None and "export_series" in frame.columns:
+        series = sorted({str(s) for s in frame["export_series"].dropna().unique()})
+    counts = {v: sum(1 for r in fact_results if r.verdict == v) for v in VERDICTS}
+    return {
+        "schema": 1,
+        "study": facts.citation,
+        "synthetic": synthetic,
+        "status": SYNTHETIC_STATEMENT if synthetic else "replication against real data",
+        "source_note": facts.source_note,
+        "paper_data": dict(facts.paper_data),
+        "tolerances": dict(facts.tolerances),
+        "data": {
+            "results": [
+                {
+                    "file": r.path.name,
+                    "data_path": r.data.get("path"),
+                    "data_sha256": r.data.get("sha256"),
+                    "synthetic": r.synthetic,
+                    "reexport_version": r.reexport_version,
+                }
+                for r in results
+            ],
+            "vintages": (data_meta or {}).get("vintages"),
+            "export_series": series,
+            "series_statement": describe_series(series),
+        },
+        "model_forms": forms,
+        "facts": [r.as_dict() for r in fact_results],
+        "verdict_counts": counts,
+        "annual_totals": cross_check_totals(frame, facts.annual_totals),
+        "not_published": (
+            "Every other coefficient, standard error and fit statistic: the paper's full "
+            "coefficient table is not available to us, so no other comparison is made."
+        ),
+    }
+
+
+def scorecard_json(card: Mapping[str, Any]) -> str:
+    """The scorecard as stable, indented JSON (sorted keys, trailing newline)."""
+    return json.dumps(card, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    return format_number(float(value), digits)
+
+
+def scorecard_markdown(card: Mapping[str, Any]) -> str:
+    """The scorecard as Markdown: status, data, one row per fact, forms and totals."""
+    esc = markdown_escape
+    out = ["# Replication scorecard", ""]
+    out.append(f"Study: {esc(card['study'])}")
+    out.append("")
+    if card["synthetic"]:
+        out.append(
+            "**SYNTHETIC DEMO DATA: parameter recovery check, not a replication.** "
+            "Every estimate below comes from the seeded synthetic demo vintage, not from "
+            "real trade data, so no published fact is marked reproduced; the recovery "
+            "column says whether the effect planted in the demo data was recovered."
+        )
+    else:
+        out.append(f"Status: {esc(card['status'])}.")
+    out.append("")
+    data = card["data"]
+    out.append("## Data")
+    out.append("")
+    out.append(esc(data["series_statement"]))
+    out.append("")
+    for res in data["results"]:
+        out.append(
+            f"- results `{res['file']}`: data {esc(str(res['data_path']))}, sha256 "
+            f"`{str(res['data_sha256'] or '-')[:16]}`, synthetic: {str(res['synthetic']).lower()}"
+        )
+    vintages = data.get("vintages")
+    if vintages:
+        out.append(f"- vintages: `{json.dumps(vintages, sort_keys=True)}`")
+    out.append("")
+    out.append("## Published facts")
+    out.append("")
+    out.append(
+        "| Fact | Reading | Published | Model / term | Reproduced (95% CI) | Verdict | Why |"
+    )
+    out.append("| :-- | :-- | --: | :-- | --: | :-- | :-- |")
+    for fact in card["facts"]:
+        pub = fact["published"]
+        published = (
+            f"{_num(pub['value'])} {pub['unit']}".strip()
+            if pub["value"] is not None
+            else ("positive" if pub["sign"] > 0 else "negative")
+        )
+        if fact["kind"] == "comparison":
+            published += f" (larger than {pub['than_model']})"
+        rep = fact["reproduced"]
+        if rep is None:
+            reproduced = "-"
+        else:
+            reproduced = f"{_num(rep['coef'])} [{_num(rep['ci95'][0])}, {_num(rep['ci95'][1])}]"
+        verdict = fact["verdict"]
+        recovery = fact.get("recovery")
+        if recovery is not None:
+            verdict += "; planted {} {}".format(
+                _num(recovery["planted"]), "recovered" if recovery["recovered"] else "NOT recovered"
+            )
+        out.append(
+            "| "
+            + " | ".join(
+                esc(x)
+                for x in (
+                    f"{fact['id']}: {fact['statement']}",
+                    fact["reading"],
+                    published,
+                    f"{pub['model']} / {pub['term']}",
+                    reproduced,
+                    verdict,
+                    fact["detail"],
+                )
+            )
+            + " |"
+        )
+    out.append("")
+    counts = ", ".join(f"{k}: {v}" for k, v in card["verdict_counts"].items() if v)
+    out.append(f"Verdicts: {esc(counts)}.")
+    out.append("")
+    out.append(f"Not published: {esc(card['not_published'])}")
+    out.append("")
+    if card["tolerances"]:
+        out.append("Tolerances:")
+        out.append("")
+        out.extend(f"- {esc(k)}: {esc(v)}" for k, v in sorted(card["tolerances"].items()))
+        out.append("")
+    out.append("## Functional form of each reproduced model")
+    out.append("")
+    out.append("| Model | Term | Form | Formula |")
+    out.append("| :-- | :-- | :-- | :-- |")
+    for name, info in sorted(card["model_forms"].items()):
+        out.append(
+            f"| {esc(name)} | {esc(info['term'])} | {esc(info['form'])} | {esc(info['formula'])} |"
+        )
+    out.append("")
+    out.append("## Export series against published China-customs annual totals (CN 85051110)")
+    out.append("")
+    out.append("| Year | Published (t) | Series used (t) | Months | Ratio | Source |")
+    out.append("| --: | --: | --: | --: | --: | :-- |")
+    for row in card["annual_totals"]:
+        out.append(
+            f"| {row['year']} | {_num(row['published_t'], 1)} | {_num(row['series_t'], 1)} "
+            f"| {row['months']} | {_num(row['ratio'], 3)} | {esc(row['source_url'])} |"
+        )
+    out.append("")
+    if card["synthetic"]:
+        out.append(
+            "The series above is synthetic, so these ratios only show the scale of the demo "
+            "data, not the coverage of a real series."
+        )
+        out.append("")
+    return "\n".join(out)
