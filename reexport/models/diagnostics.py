@@ -147,7 +147,9 @@ def unit_root_tests(series: pd.Series, name: str) -> list[dict[str, Any]]:
 
     values = series.to_numpy(dtype=np.float64)
     out: list[dict[str, Any]] = []
-    adf_stat, adf_p, adf_lag, adf_n, adf_crit, _ = adfuller(values, regression="c", autolag="AIC")
+    adf_stat, adf_p, adf_lag, adf_n, adf_crit, _ = adfuller(
+        values, regression="c", autolag="AIC", result_object=False
+    )
     out.append(
         {
             "test": "ADF",
@@ -339,7 +341,7 @@ def diagnose(
         index = TimeIndex.build(frame.loc[design.rows], model.time or "", None, model.where)
         bg_lags = 12 if index.freq == MONTHLY else 1
         bg_lags = min(bg_lags, max(1, n - k - 1))
-        lm, lm_p, _f, _fp = acorr_breusch_godfrey(fitted, nlags=bg_lags)
+        lm, lm_p, _f, _fp = acorr_breusch_godfrey(fitted, nlags=bg_lags, result_object=False)
         tests.append(_test("Breusch-Godfrey", lm, lm_p, f"LM form, {bg_lags} lags", lags=bg_lags))
         tests.append(
             {
