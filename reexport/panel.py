@@ -647,16 +647,19 @@ def _comtrade(store: RawStore, synthetic: bool, partner: str) -> Vintage | None:
 
 
 def _customs_series(store: RawStore, synthetic: bool) -> Vintage | None:
-    """Newest user series of China's CN 85051110 world exports (tonnes)."""
-    found = [
-        v
-        for v in store.vintages("userseries", synthetic=synthetic)
-        if _request_text(v, "hs") == CUSTOMS_HS
-        and _request_text(v, "flow") in ("x", "")
-        and _request_text(v, "reporter") in ("chn", "156", "")
-        and _request_text(v, "partner") in ("", "wld", "world", "none")
-        and _request_text(v, "unit") in ("t", "tonnes", "")
-    ]
+    """Newest user series of China's CN 85051110 world exports in tonnes (or kg)."""
+    found = []
+    for v in store.vintages("userseries", synthetic=synthetic):
+        columns = v.request.get("columns") or {}
+        if (
+            _request_text(v, "hs") == CUSTOMS_HS
+            and _request_text(v, "flow") == "x"
+            and _request_text(v, "reporter") in ("chn", "156")
+            and _request_text(v, "unit") in ("t", "kg")
+            # A series with a partner column is by destination, not the world total.
+            and not columns.get("partner")
+        ):
+            found.append(v)
     return found[-1] if found else None
 
 

@@ -852,22 +852,22 @@ def write_demo(seed: int = DEFAULT_SEED, store: RawStore | None = None) -> dict[
 
 
 def _write_userseries(store: RawStore, data: DemoData, vintage_id: str) -> Vintage:
+    """The customs series as ``reexport import-series`` would store it, marked synthetic."""
+    import hashlib
+
+    from reexport.sources import userseries
+
+    content = customs_csv_bytes(data)
+    spec = userseries.SeriesSpec(name=CHINA_CUSTOMS_SERIES, unit="t", hs=CUSTOMS_HS)
     request = demo_request(
-        data.seed,
-        "userseries",
-        name=CHINA_CUSTOMS_SERIES,
-        unit="t",
-        hs=CUSTOMS_HS,
-        reporter="CHN",
-        flow="X",
-        partner="WLD",
+        data.seed, "userseries", **spec.request(hashlib.sha256(content).hexdigest())
     )
     return _write_vintage(
         store,
-        "userseries",
+        userseries.SOURCE,
         request,
         vintage_id,
-        [(f"{CHINA_CUSTOMS_SERIES}.csv", customs_csv_bytes(data), None, "text/csv")],
+        [(f"{CHINA_CUSTOMS_SERIES}.csv", content, None, "text/csv")],
     )
 
 
