@@ -264,9 +264,11 @@ def test_bodies_that_are_not_the_envelope(body: bytes, message: str) -> None:
 
 def test_cap_check() -> None:
     comtrade.check_cap({"count": 499, "data": [0] * 499}, cap=500, origin="x")
-    for count, rows in ((500, 3), (3, 500), (900, 500)):
+    for count, rows in ((500, 500), (3, 500), (900, 900)):
         with pytest.raises(SourceError, match="500-row cap"):
             comtrade.check_cap({"count": count, "data": [0] * rows}, cap=500, origin="x")
+    with pytest.raises(SourceError, match="counts 12 rows but holds 11, so it is truncated"):
+        comtrade.check_cap({"count": 12, "data": [0] * 11}, cap=500, origin="x")
 
 
 # --------------------------------------------------------------------------- options and planning
@@ -459,7 +461,7 @@ def test_keyless_answer_at_the_cap_fails_loudly(
     data_root: Path, comtrade_url: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = comtrade_url
-    capped = envelope([monthly_record(Month(2017, 1))], count=500)
+    capped = envelope([monthly_record(Month(2017, 1)).copy() for _ in range(500)])
     server.route(PREVIEW, capped, content_type="application/json")
     assert main(["fetch", "comtrade", "--start", "2017-01", "--end", "2017-12"]) == 3
     err = capsys.readouterr().err.strip()

@@ -415,14 +415,18 @@ def read_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[
 
 
 def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
-    """Refuse an answer that reached the row cap (and so may be truncated).
+    """Refuse an answer that reached the row cap or holds fewer rows than it counts.
 
     Raises
     ------
     SourceError
-        If ``count >= cap`` or ``len(data) >= cap``.
+        If ``count > len(data)``, ``count >= cap`` or ``len(data) >= cap``.
     """
     count, rows = int(envelope["count"]), len(envelope["data"])
+    if count > rows:
+        raise SourceError(
+            f"{origin}: the answer counts {count} rows but holds {rows}, so it is truncated"
+        )
     if count >= cap or rows >= cap:
         raise SourceError(
             f"{origin}: {max(count, rows)} rows reach the {cap}-row cap of this endpoint, so the "
@@ -729,7 +733,8 @@ def fetch(
     cap = KEYED_MAX_RECORDS if keyed else PREVIEW_CAP
     secret_headers = {KEY_HEADER: key} if key else None
     calls = plan_calls(request, keyed=keyed)
-    show = sys.stderr.isatty() if progress is None else progress
+    # A bar only helps when there are several calls to wait for.
+    show = (sys.stderr.isatty() and len(calls) > 1) if progress is None else progress
     with (
         store.writer(SOURCE, logical) as writer,
         tqdm(total=len(calls), desc="comtrade", unit="call", disable=not show) as bar,
