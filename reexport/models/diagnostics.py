@@ -311,6 +311,10 @@ def diagnose(
         y_values = y_values[order]
     x_values = x_frame.to_numpy(dtype=np.float64)
     n, k = x_values.shape
+    from reexport.models.estimate import check_rank
+
+    # The tests below would silently use a pseudo-inverse: refuse as estimation does.
+    check_rank(x_values, [str(c) for c in x_frame.columns], where=model.where)
     if n <= k + 1:
         raise BadInputError(f"{model.where}: {n} observations are too few for diagnostics")
     has_constant = bool((x_frame.nunique() == 1).any()) if k else False

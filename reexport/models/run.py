@@ -125,8 +125,9 @@ def load_data(spec: StudySpec) -> LoadedData:
         raise BadInputError(f"{where}: data file {path} has no rows")
     n_periods: int | None = None
     if spec.data.time is not None:
-        index = TimeIndex.build(frame, spec.data.time, spec.data.entity, f"{spec.path} [data]")
-        index.key_index(f"{spec.path} [data] {path.name}")
+        data_where = f"{spec.path} [data] {path.name}"
+        index = TimeIndex.build(frame, spec.data.time, spec.data.entity, data_where)
+        index.key_index(data_where)
         n_periods = int(pd.unique(index.ordinal).size)
     return LoadedData(
         frame=frame,
@@ -230,8 +231,9 @@ def _fmt(value: object, width: int = 11) -> str:
     return f"{str(value):>{width}}"
 
 
-def print_summary(record: Mapping[str, Any], out: TextIO = sys.stdout) -> None:
+def print_summary(record: Mapping[str, Any], out: TextIO | None = None) -> None:
     """A readable coefficient table for one model's results record."""
+    out = out or sys.stdout
     cov = record.get("cov") or {}
     cov_text = cov.get("convention") or cov.get("type", "")
     title = f"== {record['name']}: {record.get('estimator', '')} {record.get('formula', '')}"
@@ -295,9 +297,10 @@ def _synthetic_banner(data: LoadedData) -> None:
 
 
 def estimate_spec(
-    spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO = sys.stdout
+    spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO | None = None
 ) -> dict[str, Any]:
     """Fit every model of ``spec`` on ``data`` and return the results document."""
+    out = out or sys.stdout
     from reexport.models.estimate import fit
 
     for model in spec.models:
@@ -353,8 +356,9 @@ def estimate_cli(spec: str, output: str | None = None, diagnostics: bool = False
 # diagnostics
 
 
-def print_diagnostics(report: Mapping[str, Any], out: TextIO = sys.stdout) -> None:
+def print_diagnostics(report: Mapping[str, Any], out: TextIO | None = None) -> None:
     """A compact, readable rendering of :func:`reexport.models.diagnostics.diagnose`."""
+    out = out or sys.stdout
     print(f"   diagnostics (on {report.get('residuals_from', 'OLS residuals')}):", file=out)
     for test in report.get("tests", []):
         stat = test.get("statistic")
