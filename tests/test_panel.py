@@ -1,0 +1,412 @@
+"""Processed tables and study frames: pure builders on hand-made tidy frames, and `reexport build`."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reexport import panel
+from reexport.cli import main
+from reexport.errors import BadInputError
+from reexport.sources import comtrade, demo
+from reexport.store import RawStore
+
+MONTHS = panel.full_months("2019-01", "2020-12")
+
+
+def trade_row(period: str, partner: str = "WLD", **overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "period": period,
+        "reporter": "CHN",
+        "partner": partner,
+        "flow": "X",
+        "hs": "850511",
+        "hs_edition": "H5",
+        "value_usd": 1000.0,
+        "net_weight_t": 10.0,
+        "qty": 10_000.0,
+        "qty_unit": "kg",
+        "is_estimated": False,
+        "source": "comtrade",
+        "vintage": "v1",
+    }
+    row.update(overrides)
+    return row
+
+
+def index_rows(series: str, months: list[str], values: list[float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "period": months,
+            "series": series,
+            "value": values,
+            "unit": "index 1985-2019=100",
+            "source": "gpr",
+            "vintage": "g1",
+        }
+    )
+
+
+def world_rows(trade: pd.DataFrame) -> pd.Series:
+    return (trade["source"] == "comtrade") & (trade["partner"] == "WLD")
+
+
+# --------------------------------------------------------------------------- pure builders
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    present=st.sets(st.sampled_from(MONTHS), max_size=len(MONTHS)),
+    repeats=st.sets(st.sampled_from(MONTHS), max_size=5),
+    seed=st.integers(0, 2**16),
+)
+def test_no_row_lost_or_duplicated_and_missing_months_reported(
+    present: set[str], repeats: set[str], seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    values = {m: float(rng.integers(1, 10_000)) for m in present}
+    rows = [trade_row(m, net_weight_t=values[m]) for m in present]
+    # Exact repeats of some months: identical duplicates are reported, and their value is kept.
+    rows += [trade_row(m, net_weight_t=values[m]) for m in repeats if m in present]
+    order = rng.permutation(len(rows))  # row order must not matter
+    frame = (
+        pd.DataFrame([rows[i] for i in order])
+        if rows
+        else pd.DataFrame(columns=panel.TRADE_COLUMNS)
+    )
+    trade = panel.combine_trade([frame])
+    assert len(trade) == len(rows)
+    assert sorted(trade["period"]) == sorted(r["period"] for r in rows)
+
+    report = panel.trade_quality(trade)
+    gpr = index_rows("GPR", MONTHS, list(np.linspace(50, 150, len(MONTHS))))
+    world = panel.study_world(
+        trade,
+        panel.combine_indices([gpr]),
+        months=MONTHS,
+        export_series="comtrade_850511",
+        export_rows=world_rows(trade),
+        report=report,
+    )
+    assert list(world["period"]) == MONTHS
+    assert report.missing_months["exports"] == [m for m in MONTHS if m not in present]
+    for period, exported in zip(world["period"], world["exports_t"], strict=True):
+        if period in present:
+            assert exported == values[period]
+        else:
+            assert math.isnan(exported)
+    duplicated = {d["key"]["period"] for d in report.duplicates}
+    assert duplicated == {m for m in repeats if m in present}
+    assert not any(d["conflicting"] for d in report.duplicates)
+    assert list(world["month"]) == [int(m[5:]) for m in MONTHS]
+    assert list(world["year"]) == [int(m[:4]) for m in MONTHS]
+
+
+def test_conflicting_duplicates_become_missing_and_are_reported() -> None:
+    trade = panel.combine_trade(
+        [
+            pd.DataFrame(
+                [
+                    trade_row("2019-01", net_weight_t=5.0),
+                    trade_row("2019-02", net_weight_t=6.0),
+                    trade_row("2019-02", net_weight_t=7.0),
+                ]
+            )
+        ]
+    )
+    report = panel.trade_quality(trade)
+    world = panel.study_world(
+        trade,
+        panel.combine_indices([index_rows("GPR", MONTHS[:2], [1.0, 2.0])]),
+        months=MONTHS[:2],
+        export_series="comtrade_850511",
+        export_rows=world_rows(trade),
+        report=report,
+    )
+    assert world["exports_t"].iloc[0] == 5.0 and math.isnan(world["exports_t"].iloc[1])
+    assert report.duplicates == [
+        {
+            "key": {
+                "period": "2019-02",
+                "reporter": "CHN",
+                "partner": "WLD",
+                "flow": "X",
+                "hs": "850511",
+                "source": "comtrade",
+                "vintage": "v1",
+            },
+            "rows": 2,
+            "conflicting": True,
+        }
+    ]
+    assert report.missing_months["exports"] == ["2019-02"]
+
+
+def test_negative_quantities_unit_and_edition_changes_are_reported_not_fixed() -> None:
+    trade = panel.combine_trade(
+        [
+            pd.DataFrame(
+                [
+                    trade_row("2019-01"),
+                    trade_row("2019-02", net_weight_t=-3.0),
+                    trade_row("2019-03", qty_unit="t", hs_edition="H6"),
+                    trade_row("2019-03", partner="USA", hs_edition="H5"),
+                ]
+            )
+        ]
+    )
+    report = panel.trade_quality(trade)
+    assert [(n["column"], n["value"]) for n in report.negative_quantities] == [
+        ("net_weight_t", -3.0)
+    ]
+    assert [(c["period"], c["from"], c["to"]) for c in report.unit_changes] == [
+        ("2019-03", "kg", "t")
+    ]
+    editions = [(c["period"], c["from"], c["mixed"]) for c in report.hs_edition_changes]
+    assert ("2019-03", "H5+H6", True) in editions
+    world = panel.study_world(
+        trade,
+        panel.combine_indices([index_rows("GPR", MONTHS[:3], [1.0, 2.0, 3.0])]),
+        months=MONTHS[:3],
+        export_series="comtrade_850511",
+        export_rows=world_rows(trade),
+        report=report,
+    )
+    assert world["exports_t"].tolist() == [10.0, -3.0, 10.0]
+    assert any("negative net_weight_t" in line for line in report.problems())
+
+
+def test_index_units_changes_and_gaps_are_reported() -> None:
+    gpr = index_rows("GPR", MONTHS[:4], [1.0, 2.0, 3.0, 4.0])
+    gpr.loc[3, "unit"] = "percent of articles"
+    gaps = index_rows("GPRC_USA", [MONTHS[0], MONTHS[2]], [2.0, 3.0])
+    indices = panel.combine_indices([gaps, gpr])
+    report = panel.index_quality(indices)
+    assert [(c["series"]["series"], c["period"]) for c in report.unit_changes] == [
+        ("GPR", MONTHS[3])
+    ]
+    trade = panel.combine_trade([pd.DataFrame([trade_row(m) for m in MONTHS[:4]])])
+    world = panel.study_world(
+        trade,
+        indices,
+        months=MONTHS[:4],
+        export_series="x",
+        export_rows=world_rows(trade),
+        report=report,
+    )
+    assert report.missing_months["GPRC_USA"] == [MONTHS[1], MONTHS[3]]
+    assert world["GPRC_USA"].isna().tolist() == [False, True, False, True]
+
+
+def test_study_months_must_be_consecutive() -> None:
+    trade = panel.combine_trade([pd.DataFrame([trade_row("2019-01")])])
+    with pytest.raises(BadInputError, match="consecutive"):
+        panel.study_world(
+            trade,
+            panel.combine_indices([index_rows("GPR", ["2019-01"], [1.0])]),
+            months=["2019-01", "2019-03"],
+            export_series="x",
+            export_rows=world_rows(trade),
+        )
+
+
+def test_bad_period_in_a_tidy_frame_is_bad_input() -> None:
+    with pytest.raises(BadInputError, match="2019-13"):
+        panel.combine_trade([pd.DataFrame([trade_row("2019-13")])])
+
+
+def test_destination_zero_flows_missing_months_and_dropped_partners() -> None:
+    months = MONTHS[:3]
+    rows = [
+        trade_row("2019-01", "WLD", net_weight_t=30.0),
+        trade_row("2019-01", "USA", net_weight_t=20.0),
+        trade_row("2019-01", "SGP", net_weight_t=10.0),
+        # 2019-02: reported (World row present) but nothing to the USA: an implied zero.
+        trade_row("2019-02", "WLD", net_weight_t=5.0),
+        trade_row("2019-02", "SGP", net_weight_t=5.0),
+        # 2019-03: not reported at all: missing for every partner.
+        trade_row("2019-01", "X1", net_weight_t=1.0),
+    ]
+    trade = panel.combine_trade([pd.DataFrame(rows)])
+    indices = panel.combine_indices(
+        [
+            index_rows("GPR", months, [100.0, 110.0, 120.0]),
+            index_rows("GPRC_USA", months, [2.0, 2.5, 3.0]),
+        ]
+    )
+    report = panel.QualityReport()
+    dest = panel.study_destination(
+        trade,
+        indices,
+        months=months,
+        destination_rows=trade["source"] == "comtrade",
+        report=report,
+    )
+    assert list(dest.columns) == [
+        "period",
+        "partner",
+        "exports_t",
+        "exports_usd",
+        "gpr_country",
+        "GPR",
+        "month",
+        "year",
+    ]
+    assert dest["partner"].unique().tolist() == ["USA"]
+    assert dest["exports_t"].iloc[:2].tolist() == [20.0, 0.0] and math.isnan(
+        dest["exports_t"].iloc[2]
+    )
+    assert dest["gpr_country"].tolist() == [2.0, 2.5, 3.0]
+    assert report.dropped_partners == ["SGP"]
+    assert report.non_country_partners == ["X1"]
+    assert report.implied_zero_flows == 1
+    assert report.missing_months["destination"] == ["2019-03"]
+
+
+# --------------------------------------------------------------------------- reexport build
+
+
+@pytest.fixture
+def demo_store(data_root: Path) -> RawStore:
+    store = RawStore()
+    demo.write_demo(demo.DEFAULT_SEED, store)
+    return store
+
+
+def test_build_from_demo(demo_store: RawStore, data_root: Path) -> None:
+    result = panel.build("demo")
+    out = data_root / "processed"
+    world = pd.read_csv(out / "study_world.csv", dtype={"period": str})
+    assert len(world) == 96
+    assert world["period"].tolist() == panel.full_months("2017-01", "2024-12")
+    assert set(world["export_series"]) == {"userseries:demo_china_customs_85051110"}
+    draw = demo.generate(demo.DEFAULT_SEED)
+    assert np.allclose(world["exports_t"], draw.customs_t.to_numpy())
+    # No lag is computed here: each row carries the same month's GPR.
+    assert np.allclose(world["GPR"], draw.gpr["GPR"].loc["2017-01":"2024-12"].to_numpy())
+    assert world.loc[world["period"] == "2022-03", "GPR"].item() == pytest.approx(
+        draw.gpr.loc["2022-03", "GPR"], rel=1e-11
+    )
+    for column in ("GPRT", "GPRA", "GPRC_USA", "GPRC_AUS", "GPRC_CHN", "EXCHUS", "INDPRO"):
+        assert world[column].notna().all(), column
+    assert world["month"].tolist()[:13] == [*range(1, 13), 1]
+
+    dest = pd.read_csv(out / "study_destination.csv", dtype={"period": str})
+    with_gprc = sorted(p[0] for p in demo.PARTNERS if p[0] in demo.GPR_COUNTRIES)
+    assert sorted(dest["partner"].unique()) == with_gprc
+    assert len(dest) == 96 * len(with_gprc)
+    assert (dest["exports_t"] == 0).sum() == result.quality.implied_zero_flows > 0
+    assert dest["exports_t"].notna().all()
+
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["synthetic"] is True and report["kind"] == "demo"
+    assert report["months"] == {"start": "2017-01", "end": "2024-12", "count": 96}
+    assert report["quality"]["dropped_partners"] == ["ARE", "AUT", "CZE", "ROU", "SGP"]
+    assert report["quality"]["missing_months"]["exports"] == []
+    assert {c["to"] for c in report["quality"]["hs_edition_changes"]} == {"H6"}
+    assert all(v["synthetic"] for v in report["vintages"].values())
+    for name in ("trade_flows", "indices", "study_world", "study_destination"):
+        meta = json.loads((out / f"{name}.meta.json").read_text())
+        assert meta["synthetic"] is True
+        assert meta["raw_sha256"] == report["raw_sha256"]
+        assert "SYNTHETIC" in meta["note"]
+    trade = pd.read_csv(out / "trade_flows.csv", dtype=str)
+    assert len(trade) == 96 + 96 + len(comtrade.parse(demo_store.vintages("comtrade")[1]))
+
+
+def test_two_builds_are_byte_identical(demo_store: RawStore, data_root: Path) -> None:
+    out = data_root / "processed"
+    panel.build("demo")
+    first = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    panel.build("auto")
+    second = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    assert first == second
+    assert len(first) == 9
+
+
+def test_build_cli_prints_a_loud_synthetic_line(
+    demo_store: RawStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("SYNTHETIC DEMO DATA")
+    assert "96 months" in out
+
+
+def _real_gpr_vintage(store: RawStore) -> None:
+    """A non-synthetic GPR vintage (demo bytes; only its real/demo flag matters here)."""
+    body = demo.gpr_xls_bytes(demo.generate(2))
+    with store.writer("gpr", {"dataset": "gpr", "test": "mix"}) as writer:
+        writer.add("data_gpr_export.xls", body)
+
+
+def test_mixing_real_and_demo_is_refused(
+    demo_store: RawStore, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _real_gpr_vintage(demo_store)
+    with pytest.raises(BadInputError, match="never mix"):
+        panel.build("auto")
+    assert main(["build"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "never mix" in err
+    assert main(["build", "--vintage", "real"]) == 2
+    assert "no real export series" in capsys.readouterr().err
+    assert list((data_root / "processed").iterdir()) == []
+    # Asking for the demo explicitly still works: it uses demo vintages only.
+    assert panel.build("demo").inputs.gpr.synthetic
+
+
+def test_build_with_nothing_stored_is_bad_input(
+    data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["build"]) == 2
+    assert "reexport demo" in capsys.readouterr().err
+    assert main(["build", "--vintage", "bogus"]) == 2
+
+
+def test_a_gap_in_months_is_reported_not_filled(data_root: Path) -> None:
+    """A Comtrade world series lacking 2019-05: the row stays, empty, and the report says so."""
+    store = RawStore()
+    vintages = demo.write_demo(4, store)
+    draw = demo.generate(4)
+    request = dict(vintages["comtrade_world"].request, test="gap")
+    with store.writer("comtrade", request, synthetic=True, vintage_id="demo-gap") as writer:
+        for name, body, params in demo.comtrade_bodies(draw, "world"):
+            envelope = json.loads(body)
+            envelope["data"] = [r for r in envelope["data"] if r["period"] != "201905"]
+            envelope["count"] = len(envelope["data"])
+            writer.add(name, json.dumps(envelope).encode(), params=params)
+    # Without the customs user series the Comtrade world series is the export series.
+    for vintage in store.vintages("userseries"):
+        for entry in vintage.path.iterdir():
+            entry.chmod(0o644)
+            entry.unlink()
+        vintage.path.rmdir()
+    result = panel.build("demo")
+    world = result.study_world
+    assert result.inputs.export_series == "comtrade_850511"
+    assert len(world) == 96
+    gap = world.loc[world["period"] == "2019-05"]
+    assert gap["exports_t"].isna().item() and gap["GPR"].notna().item()
+    assert result.report["quality"]["missing_months"]["exports"] == ["2019-05"]
+
+
+def test_a_failed_build_writes_nothing(demo_store: RawStore, data_root: Path) -> None:
+    out = data_root / "processed"
+    panel.build("demo")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # Corrupt one raw file: parsing fails on its sha256 check, before any write.
+    gpr_vintage = demo_store.latest("gpr", synthetic=True)
+    assert gpr_vintage is not None
+    target = gpr_vintage.path / gpr_vintage.names[0]
+    target.chmod(0o644)
+    target.write_bytes(target.read_bytes()[:-10])
+    assert main(["build"]) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
