@@ -634,6 +634,10 @@ def parse_bytes(
 def parse(vintage: Vintage, *, annual: Literal["reject", "drop"] = "reject") -> pd.DataFrame:
     """Tidy trade frame of every file of a stored ``comtrade`` vintage.
 
+    Note that HS6 ``850511`` also covers CN ``85051190`` (permanent magnets of
+    other metals), so its tonnages exceed China-customs REPM figures for CN
+    ``85051110``; see the module docstring.
+
     Parameters
     ----------
     vintage
