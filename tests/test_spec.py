@@ -282,3 +282,20 @@ def test_processed_name_must_be_a_plain_name(tmp_path: Path) -> None:
     assert "bad processed dataset name" in _error(
         tmp_path, '[[model]]\nname = "m"\nformula = "y ~ x"\n', data
     )
+
+
+def test_every_example_in_the_spec_reference_parses() -> None:
+    import re
+    import tomllib
+
+    from reexport.models.spec import parse_spec
+
+    reference = Path(__file__).resolve().parents[1] / "docs" / "spec_reference.md"
+    blocks = re.findall(r"```toml\n(.*?)```", reference.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 3
+    data = '[data]\npath = "x.csv"\ntime = "period"\n'
+    counts = []
+    for block in blocks:
+        document = tomllib.loads(block if "[data]" in block else data + block)
+        counts.append(len(parse_spec(document, Path("doc.toml")).models))
+    assert counts == [14, 1, 36]  # the counts the reference states
