@@ -184,7 +184,7 @@ def build_parser() -> _Parser:
         "reexport.models.run:estimate_cli",
         "estimate every model in a TOML spec and print (or write) the results",
     )
-    est.add_argument("spec", help="model spec (TOML)")
+    est.add_argument("spec", help="model spec (TOML; see docs/spec_reference.md)")
     est.add_argument("--output", "-o", default=None, help="write results JSON here")
     est.add_argument(
         "--diagnostics", action="store_true", help="run the diagnostic battery for each model"
@@ -200,7 +200,10 @@ def build_parser() -> _Parser:
     diag.add_argument("spec", help="model spec (TOML)")
     diag.add_argument("--output", "-o", default=None, help="write diagnostics JSON here")
     diag.add_argument(
-        "--break-date", default=None, help="Chow test break month YYYY-MM (default: none)"
+        "--break-date",
+        default=None,
+        help="Chow test: first period of the second regime, YYYY-MM (or an integer period "
+        "such as a year); default: no Chow test",
     )
 
     # --- reports ----------------------------------------------------------------
