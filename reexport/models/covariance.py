@@ -68,7 +68,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from reexport.errors import BadInputError
-from reexport.models.fe import FixedEffect, is_nested
+from reexport.models.fe import FixedEffect, dense_codes, is_nested
 
 log = logging.getLogger(__name__)
 
@@ -499,12 +499,10 @@ class Cluster(CovEstimator):
             if name not in data.clusters:
                 raise BadInputError(f"cluster variable {name!r} was not supplied")
             codes.append(np.asarray(data.clusters[name], dtype=np.int64))
-        counts = {
-            name: int(len(np.unique(c))) for name, c in zip(self.options.by, codes, strict=True)
-        }
+        counts = {name: _n_groups(c) for name, c in zip(self.options.by, codes, strict=True)}
         meat = _cluster_meat(data.scores, codes[0])
         if len(codes) == 2:
-            both = codes[0] * (int(codes[1].max()) + 1) + codes[1]
+            both, _ = dense_codes(codes[0] * (int(codes[1].max()) + 1) + codes[1])
             meat = meat + _cluster_meat(data.scores, codes[1]) - _cluster_meat(data.scores, both)
         g_min = min(counts.values())
         if g_min < 2:
@@ -527,10 +525,14 @@ class Cluster(CovEstimator):
         return CovResult(cov, self._t_or_normal(data, g_min - 1), factor, counts, self.convention())
 
 
+def _n_groups(codes: np.ndarray) -> int:
+    """Number of distinct non-negative codes (``bincount``: no sort)."""
+    return int(np.count_nonzero(np.bincount(codes)))
+
+
 def _cluster_meat(scores: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """``sum_g (sum_{i in g} s_i)(sum_{i in g} s_i)'``, with group sums by ``bincount``."""
-    _, dense = np.unique(codes, return_inverse=True)
-    n_groups = int(dense.max()) + 1
+    dense, n_groups = dense_codes(codes)
     sums = np.column_stack(
         [
             np.bincount(dense, weights=scores[:, j], minlength=n_groups)
@@ -604,11 +606,9 @@ def compute_cov(options: CovOptions, data: CovData) -> CovResult:
 
 def cluster_codes(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dict[str, np.ndarray]:
     """Integer codes for each cluster column (labels of any hashable type)."""
-    import pandas as pd
-
     result = {}
     for name, values in columns.items():
-        codes, _ = pd.factorize(pd.Series(np.asarray(values)))
+        codes, _ = dense_codes(values)
         if (codes < 0).any():
             raise BadInputError(f"cluster variable {name!r} has missing values")
         result[name] = codes.astype(np.int64)

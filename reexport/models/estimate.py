@@ -230,7 +230,7 @@ def _entity_codes(entity: ArrayLike | None, keep: np.ndarray | None) -> np.ndarr
     values = np.asarray(entity)
     if keep is not None:
         values = values[keep]
-    codes, _ = pd.factorize(pd.Series(values))
+    codes, _ = fe_mod.dense_codes(values)
     return codes.astype(np.int64)
 
 
@@ -662,21 +662,30 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     )
     sample = frame.loc[design.rows]
 
-    def column(name: str, role: str) -> pd.Series:
+    # Each label column is factorised once and its integer codes reused for effects,
+    # clusters, entity and time (hashing a million strings repeatedly dominated runtime).
+    encoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def codes_of(name: str, role: str) -> np.ndarray:
         if name not in sample.columns:
             raise BadInputError(f"{where}: {role} column {name!r} is not in the data")
-        return sample[name]
+        if name not in encoded:
+            codes, uniques = pd.factorize(sample[name], sort=False)
+            if (codes < 0).any():
+                raise BadInputError(f"{where}: {role} column {name!r} has missing values")
+            encoded[name] = (codes.astype(np.intp), np.asarray(uniques))
+        return encoded[name][0]
 
     effect_columns: dict[str, np.ndarray] = {}
     for effect in model.effects:
         if effect == "entity":
             if not model.entity:
                 raise BadInputError(f"{where}: effects include 'entity' but no entity is named")
-            effect_columns[model.entity] = column(model.entity, "entity").to_numpy()
+            effect_columns[model.entity] = codes_of(model.entity, "entity")
         elif effect == "time":
             if not model.time:
                 raise BadInputError(f"{where}: effects include 'time' but no time is named")
-            effect_columns[model.time] = column(model.time, "time").to_numpy()
+            effect_columns[model.time] = codes_of(model.time, "time")
         else:
             raise BadInputError(f"{where}: unknown effect {effect!r} (known: 'entity', 'time')")
 
@@ -688,9 +697,12 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
             return model.time
         return name
 
-    cluster_columns = {b: column(resolve(b), "cluster").to_numpy() for b in options.by}
-    time_values = column(model.time, "time").to_numpy() if model.time else None
-    entity_values = column(model.entity, "entity").to_numpy() if model.entity else None
+    cluster_columns = {b: codes_of(resolve(b), "cluster") for b in options.by}
+    time_values: np.ndarray | None = None
+    if model.time:
+        time_codes = codes_of(model.time, "time")
+        time_values = time_ordinals(encoded[model.time][1], where=where)[time_codes]
+    entity_values = codes_of(model.entity, "entity") if model.entity else None
     common: dict[str, Any] = {
         "cov": options,
         "clusters": cluster_columns,

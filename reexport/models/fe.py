@@ -58,6 +58,31 @@ class FixedEffect:
         return factorize(self.name, self.codes[keep])
 
 
+def dense_codes(values: object) -> tuple[np.ndarray, int]:
+    """Integer codes ``0..G-1`` for a label column, and ``G``.
+
+    Integer input that already is dense (every code in ``0..max`` present) is
+    used as it is, so callers that factorised once do not pay for hashing again.
+
+    Parameters
+    ----------
+    values : array-like
+
+    Returns
+    -------
+    codes : numpy.ndarray of intp
+        ``-1`` marks a missing label.
+    n_levels : int
+    """
+    array = np.asarray(values)
+    if array.dtype.kind in "iu" and array.size and array.min() >= 0:
+        counts = np.bincount(array)
+        if (counts > 0).all():
+            return array.astype(np.intp, copy=False), len(counts)
+    codes, uniques = pd.factorize(pd.Series(array), sort=False)
+    return codes.astype(np.intp), len(uniques)
+
+
 def factorize(name: str, values: object) -> FixedEffect:
     """Turn a column of labels into a :class:`FixedEffect` with dense integer codes.
 
@@ -72,10 +97,10 @@ def factorize(name: str, values: object) -> FixedEffect:
     -------
     FixedEffect
     """
-    codes, uniques = pd.factorize(pd.Series(np.asarray(values)), sort=False)
+    codes, n_levels = dense_codes(values)
     if (codes < 0).any():
         raise BadInputError(f"fixed effect {name!r} has missing values")
-    return FixedEffect(name=name, codes=codes.astype(np.intp), n_levels=len(uniques))
+    return FixedEffect(name=name, codes=codes, n_levels=n_levels)
 
 
 def singleton_mask(effects: Sequence[FixedEffect]) -> np.ndarray:
@@ -157,9 +182,11 @@ def is_nested(effect: FixedEffect, cluster_codes: np.ndarray) -> bool:
     -------
     bool
     """
-    n_clusters = int(cluster_codes.max()) + 1 if len(cluster_codes) else 0
-    pairs = effect.codes.astype(np.int64) * max(n_clusters, 1) + cluster_codes
-    return len(np.unique(pairs)) == effect.n_levels
+    # The cluster of each level's first observation (reversed fancy assignment keeps
+    # the first write); nested iff every observation agrees with it.  O(n), no sort.
+    first = np.empty(effect.n_levels, dtype=np.int64)
+    first[effect.codes[::-1]] = cluster_codes[::-1]
+    return bool(np.array_equal(first[effect.codes], cluster_codes))
 
 
 def demean(
