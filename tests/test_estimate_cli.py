@@ -280,6 +280,11 @@ BAD_CASES: dict[str, tuple[str, str | None, list[str]]] = {
         None,
         ["spec.toml", "bad TOML"],
     ),
+    "text placeholders in a numeric column": (
+        '[[model]]\nname = "m"\nformula = "invest ~ value"\n',
+        '[data]\npath = "mixed.csv"\n',
+        ["mixed.csv", "column 'value'", "'..'", "line 3"],
+    ),
     "bad time values": (
         '[[model]]\nname = "m"\nformula = "invest ~ L(value)"\n',
         '[data]\npath = "badtime.csv"\ntime = "period"\n',
@@ -302,6 +307,9 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     pd.concat([frame, frame.iloc[[5]]]).to_csv(tmp_path / "dup.csv", index=False)
     pd.DataFrame({"period": ["2017-11", "2017-12", "2017-13"], "invest": 1.0, "value": 2.0}).to_csv(
         tmp_path / "badtime.csv", index=False
+    )
+    pd.DataFrame({"invest": [1.0, 2.0, 3.0], "value": ["1.5", "..", "2"]}).to_csv(
+        tmp_path / "mixed.csv", index=False
     )
     spec = _spec(tmp_path, body, data)
     output = tmp_path / "out.json"

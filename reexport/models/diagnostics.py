@@ -298,6 +298,8 @@ def diagnose(
             sample=model.sample,
         )
     notes: list[str] = []
+    if model.estimator == "ppml":
+        notes.append("PPML model: the residual tests use the linear OLS of the same design")
     if model.effects:
         notes.append(
             "fixed effects are not part of these residual tests (pooled OLS of the design)"
@@ -327,7 +329,10 @@ def diagnose(
                 continue  # constants and dummies
             if str(name) == "trend":
                 continue
-            tests.extend(unit_root_tests(pd.Series(series.to_numpy()), str(name)))
+            try:
+                tests.extend(unit_root_tests(pd.Series(series.to_numpy()), str(name)))
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                notes.append(f"ADF/KPSS on {name} not computed: {exc}")
     else:
         notes.append("panel or no time column: ADF/KPSS, Breusch-Godfrey and Durbin-Watson skipped")
 
@@ -345,8 +350,13 @@ def diagnose(
         index = TimeIndex.build(frame.loc[design.rows], model.time or "", None, model.where)
         bg_lags = 12 if index.freq == MONTHLY else 1
         bg_lags = min(bg_lags, max(1, n - k - 1))
-        lm, lm_p, _f, _fp = acorr_breusch_godfrey(fitted, nlags=bg_lags, result_object=False)
-        tests.append(_test("Breusch-Godfrey", lm, lm_p, f"LM form, {bg_lags} lags", lags=bg_lags))
+        try:
+            lm, lm_p, _f, _fp = acorr_breusch_godfrey(fitted, nlags=bg_lags, result_object=False)
+            tests.append(
+                _test("Breusch-Godfrey", lm, lm_p, f"LM form, {bg_lags} lags", lags=bg_lags)
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            notes.append(f"Breusch-Godfrey not computed: {exc}")
         tests.append(
             {
                 "test": "Durbin-Watson",

@@ -123,6 +123,8 @@ def load_data(spec: StudySpec) -> LoadedData:
         raise BadInputError(f"{where}: cannot read {path} to hash it")
     if frame.empty:
         raise BadInputError(f"{where}: data file {path} has no rows")
+    keys = {spec.data.entity, spec.data.time, *(c for m in spec.models for c in m.cov.by)}
+    _refuse_mixed_columns(frame, [c for c in frame.columns if c not in keys], path)
     n_periods: int | None = None
     if spec.data.time is not None:
         data_where = f"{spec.path} [data] {path.name}"
@@ -136,6 +138,26 @@ def load_data(spec: StudySpec) -> LoadedData:
         synthetic=spec.data.synthetic(),
         n_periods=n_periods,
     )
+
+
+def _refuse_mixed_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """Refuse text columns that are mostly numbers (``".."``, ``"-"`` placeholders).
+
+    Formulas would otherwise silently turn such a column into category dummies.
+    Columns with no number at all (country codes, names) are genuine categories.
+    """
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            continue
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if numbers.notna().any() and bad.any():
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            raise BadInputError(
+                f"{path}: column {column!r} mixes numbers with text such as "
+                f"{values.iloc[first]!r} (line {first + 2})"
+            )
 
 
 def _first_line(exc: BaseException) -> str:
