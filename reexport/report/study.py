@@ -1,0 +1,762 @@
+"""``reexport report STUDY``: every table, figure, the scorecard and the report index.
+
+A study folder (e.g. ``analyses/porcher2025``) holds:
+
+``report.toml``
+    What to write: the results files (by key), tables, figures, style and the demo's
+    planted effects.
+``published_facts.json``
+    The published facts the scorecard checks (see :mod:`reexport.report.scorecard`).
+``study.toml`` / ``destination.toml``
+    The model specs that ``reexport estimate`` turns into the results files.
+
+Everything is first written into a hidden temporary folder inside the output folder;
+only when every table, figure and the scorecard have been produced are they moved into
+place (``report.md`` last), so bad input leaves the previous outputs untouched and
+nothing half-written.  Outputs contain no timestamps: two runs on the same results give
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import logging
+import os
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reexport import __version__
+from reexport.errors import BadInputError
+from reexport.report import plots, scorecard, tables
+from reexport.report.tables import IndicatorRow, ModelRecord, Results
+from reexport.store import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger("reexport.report")
+
+REPORT_CONFIG = "report.toml"
+TABLE_KINDS = ("models", "focus")
+FIGURE_KINDS = ("timeseries", "coefficients", "lag_profile", "spec_curve")
+
+#: Top-level names the report owns inside the output folder (``results/`` is not one).
+OWNED_OUTPUTS = ("tables", "figures", "scorecard.md", "scorecard.json", "report.html", "report.md")
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class ResultsRef:
+    """A results file the study reads: its key, the spec that produces it and its path."""
+
+    key: str
+    spec: Path
+    file: Path
+
+
+@dataclass(frozen=True)
+class Style:
+    """Presentation settings shared by every table and figure."""
+
+    statistic: tables.Statistic = "se"
+    digits: int = 3
+    formats: tuple[str, ...] = ("md", "tex", "html", "csv")
+    hide: tuple[str, ...] = ()
+    focus: str = "(?i)gpr"
+    effect_labels: Mapping[str, str] = field(default_factory=dict)
+    indicators: tuple[IndicatorRow, ...] = ()
+    group_labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Planted:
+    """An effect planted by the synthetic demo's data-generating process."""
+
+    model: str
+    term: str
+    value: float
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A parsed study folder."""
+
+    folder: Path
+    title: str
+    citation: str
+    facts: scorecard.PublishedFacts
+    results: Mapping[str, ResultsRef]
+    style: Style
+    planted: tuple[Planted, ...]
+    tables: tuple[Mapping[str, Any], ...]
+    figures: tuple[Mapping[str, Any], ...]
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise BadInputError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _str_list(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInputError(f"{where}: {key!r} must be a list of strings")
+    return list(value)
+
+
+def _resolve_planted(raw: Any, where: str) -> tuple[Planted, ...]:
+    if not raw:
+        return ()
+    if not isinstance(raw, list):
+        raise BadInputError(f"{where}: [[demo.planted]] must be an array of tables")
+    from reexport.sources import demo  # the DGP's constants are the single source of truth
+
+    planted = []
+    for i, item in enumerate(raw):
+        here = f"{where} demo.planted[{i}]"
+        for key in ("model", "term", "constant"):
+            if not isinstance(item.get(key), str):
+                raise BadInputError(f"{here}: missing {key!r}")
+        value = getattr(demo, item["constant"], None)
+        if not isinstance(value, int | float):
+            raise BadInputError(
+                f"{here}: reexport.sources.demo has no numeric constant {item['constant']!r}"
+            )
+        planted.append(Planted(item["model"], item["term"], float(value)))
+    return tuple(planted)
+
+
+def load_study(folder: str | Path) -> StudyConfig:
+    """Read a study folder's ``report.toml`` and ``published_facts.json``.
+
+    Raises
+    ------
+    BadInputError
+        If the folder, its ``report.toml`` or its published facts are missing or malformed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadInputError(f"study folder {folder} does not exist")
+    config_path = folder / REPORT_CONFIG
+    where = str(config_path)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInputError(f"study folder {folder} has no {REPORT_CONFIG}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInputError(f"{where}: bad TOML: {exc}") from None
+    study = _table(raw, "study", where)
+    facts = scorecard.load_facts(folder / str(study.get("facts", "published_facts.json")))
+    results: dict[str, ResultsRef] = {}
+    for key, ref in _table(raw, "results", where).items():
+        if not isinstance(ref, dict) or not isinstance(ref.get("file"), str):
+            raise BadInputError(f"{where}: [results.{key}] needs a 'file'")
+        results[key] = ResultsRef(key, folder / str(ref.get("spec", "")), folder / ref["file"])
+    if not results:
+        raise BadInputError(f"{where}: no [results.*] tables")
+    style_raw = _table(raw, "style", where)
+    statistic = style_raw.get("statistic", "se")
+    if statistic not in ("se", "t"):
+        raise BadInputError(f"{where} [style]: statistic must be 'se' or 't', not {statistic!r}")
+    formats = tuple(_str_list(style_raw, "formats", where) or tables.FORMATS)
+    for fmt in formats:
+        if fmt not in tables.FORMATS:
+            raise BadInputError(f"{where} [style]: unknown format {fmt!r}")
+    indicators = tuple(
+        IndicatorRow(str(i["label"]), str(i["pattern"])) for i in style_raw.get("indicator", [])
+    )
+    style = Style(
+        statistic=statistic,
+        digits=int(style_raw.get("digits", 3)),
+        formats=formats,
+        hide=tuple(_str_list(style_raw, "hide", where)),
+        focus=str(style_raw.get("focus", "(?i)gpr")),
+        effect_labels=dict(style_raw.get("effect_labels", {})),
+        indicators=indicators,
+        group_labels=dict(style_raw.get("group_labels", {})),
+    )
+    table_list = raw.get("table", [])
+    figure_list = raw.get("figure", [])
+    ids: list[str] = []
+    for kind_key, items, kinds in (
+        ("table", table_list, TABLE_KINDS),
+        ("figure", figure_list, FIGURE_KINDS),
+    ):
+        for i, item in enumerate(items):
+            here = f"{where} [[{kind_key}]] #{i + 1}"
+            if not isinstance(item.get("id"), str) or not isinstance(item.get("title"), str):
+                raise BadInputError(f"{here}: needs 'id' and 'title'")
+            kind = item.get("kind", "models" if kind_key == "table" else None)
+            if kind not in kinds:
+                raise BadInputError(f"{here}: kind {kind!r} is not one of {', '.join(kinds)}")
+            if item.get("results") not in results:
+                raise BadInputError(
+                    f"{here}: results {item.get('results')!r} is not a [results] key"
+                )
+            ids.append(item["id"])
+    if len(set(ids)) != len(ids):
+        raise BadInputError(f"{where}: table and figure ids must be unique")
+    return StudyConfig(
+        folder=folder,
+        title=str(study.get("title", folder.name)),
+        citation=str(study.get("citation", facts.citation)),
+        facts=facts,
+        results=results,
+        style=style,
+        planted=_resolve_planted(raw.get("demo", {}).get("planted"), where),
+        tables=tuple(table_list),
+        figures=tuple(figure_list),
+    )
+
+
+def parse_results_option(option: str | None, study: StudyConfig) -> dict[str, Path]:
+    """Results files from ``--results``: ``KEY=PATH[,KEY=PATH]``, a folder of ``KEY.json``, or one file.
+
+    Keys not given keep the study's default path.
+    """
+    paths = {key: ref.file for key, ref in study.results.items()}
+    if not option:
+        return paths
+    if "=" in option:
+        for pair in option.split(","):
+            key, _, value = pair.partition("=")
+            key = key.strip()
+            if key not in paths or not value.strip():
+                raise BadInputError(
+                    f"--results {option!r}: {key!r} is not a results key of {study.folder} "
+                    f"({', '.join(paths)})"
+                )
+            paths[key] = Path(value.strip())
+        return paths
+    candidate = Path(option)
+    if candidate.is_dir():
+        return {key: candidate / f"{key}.json" for key in paths}
+    if len(paths) == 1:
+        return {next(iter(paths)): candidate}
+    raise BadInputError(
+        f"--results {option!r}: this study reads {len(paths)} results files "
+        f"({', '.join(paths)}); give KEY=PATH pairs or a folder holding KEY.json files"
+    )
+
+
+# --------------------------------------------------------------------------- data frames
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The data a results file was estimated on, re-read for figures and cross-checks."""
+
+    frame: pd.DataFrame
+    path: Path
+    meta: Mapping[str, Any]
+
+
+def _meta_for(path: Path) -> dict[str, Any]:
+    for candidate in (path.with_suffix(".meta.json"), path.with_name(path.name + ".meta.json")):
+        if candidate.is_file():
+            try:
+                content = json.loads(candidate.read_text(encoding="utf-8"))
+            except ValueError:
+                raise BadInputError(f"{candidate}: unreadable metadata sidecar") from None
+            return content if isinstance(content, dict) else {}
+    return {}
+
+
+def load_study_data(results: Results) -> StudyData:
+    """Read the data file a results file names and check it is the one estimated on.
+
+    Raises
+    ------
+    BadInputError
+        If the data file is missing or its sha256 differs from the one recorded at
+        estimation time (the report would then describe other data than the estimates).
+    """
+    raw_path = results.data.get("path")
+    if not raw_path:
+        raise BadInputError(f"results file {results.path} does not name its data file")
+    path = Path(str(raw_path))
+    if not path.is_file():
+        raise BadInputError(
+            f"data file {path} named by {results.path} does not exist (run `reexport build`)"
+        )
+    content = path.read_bytes()
+    recorded = results.data.get("sha256")
+    actual = hashlib.sha256(content).hexdigest()
+    if recorded and recorded != actual:
+        raise BadInputError(
+            f"data file {path} changed since {results.path} was estimated "
+            f"(sha256 {actual[:12]} != {str(recorded)[:12]}): re-run `reexport estimate`"
+        )
+    try:
+        frame = pd.read_csv(path, dtype={"period": str})
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise BadInputError(f"data file {path} cannot be read: {exc}") from None
+    return StudyData(frame=frame, path=path, meta=_meta_for(path))
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class Output:
+    """One table or figure written: what it is, its files and what produced it."""
+
+    id: str
+    kind: str
+    title: str
+    files: tuple[str, ...]
+    results_key: str
+    models: tuple[str, ...]
+
+
+def _group_key(model: ModelRecord) -> str:
+    return model.group or model.name
+
+
+def select_models(res: Results, item: Mapping[str, Any], where: str) -> list[ModelRecord]:
+    """Models named in a table/figure entry: ``models`` by name, then whole ``groups``."""
+    chosen = [res.model(name) for name in item.get("models", [])]
+    for group in item.get("groups", []):
+        members = res.group(group)
+        if not members:
+            raise BadInputError(
+                f"{where}: results file {res.path} has no models in group {group!r}"
+            )
+        chosen.extend(m for m in members if m not in chosen)
+    return chosen
+
+
+def _write_table(table: tables.Table, stem: Path, formats: Sequence[str]) -> list[Path]:
+    written = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        atomic_write_text(path, tables.render(table, fmt))
+        written.append(path)
+    return written
+
+
+def build_tables(study: StudyConfig, results: Mapping[str, Results], folder: Path) -> list[Output]:
+    """Write every ``[[table]]`` of the study into ``folder/tables``."""
+    style = study.style
+    outputs = []
+    for item in study.tables:
+        where = f"{study.folder / REPORT_CONFIG} table {item['id']!r}"
+        res = results[item["results"]]
+        models = select_models(res, item, where)
+        labels = {**style.effect_labels, **res.labels}
+        if item.get("kind", "models") == "focus":
+            if not models:
+                raise BadInputError(f"{where}: the robustness battery is empty")
+            table = tables.build_focus_table(
+                models,
+                labels=labels,
+                title=item["title"],
+                focus=str(item.get("focus", style.focus)),
+                statistic=style.statistic,
+                synthetic=res.synthetic,
+                digits=style.digits,
+                group_labels=style.group_labels,
+            )
+        else:
+            table = tables.build_table(
+                models,
+                labels=labels,
+                title=item["title"],
+                terms=item.get("terms"),
+                hide=style.hide,
+                indicators=style.indicators,
+                column_titles=item.get("columns"),
+                statistic=style.statistic,
+                synthetic=res.synthetic,
+                digits=style.digits,
+            )
+        files = _write_table(table, folder / "tables" / item["id"], style.formats)
+        outputs.append(
+            Output(
+                item["id"],
+                "table",
+                table.title,
+                tuple(str(p.relative_to(folder)) for p in files),
+                item["results"],
+                tuple(m.name for m in models),
+            )
+        )
+    return outputs
+
+
+def _figure(
+    item: Mapping[str, Any],
+    study: StudyConfig,
+    res: Results,
+    data: StudyData | None,
+    where: str,
+) -> tuple[Any, list[ModelRecord]]:
+    style = study.style
+    kind = item["kind"]
+    title = item["title"]
+    focus = str(item.get("focus", style.focus))
+    if kind == "timeseries":
+        if data is None:
+            raise BadInputError(f"{where}: needs the study frame")
+        fig = plots.plot_timeseries(
+            data.frame,
+            series=str(item.get("series", "exports_t")),
+            index=str(item.get("index", "GPR")),
+            lag=int(item.get("lag", 4)),
+            series_label=str(item.get("series_label", "Exports (t)")),
+            index_label=str(item.get("index_label", item.get("index", "GPR"))),
+            annotations=[
+                plots.Annotation(str(a["start"]), str(a["end"]), str(a["text"]))
+                for a in item.get("annotations", [])
+            ],
+            title=title,
+            synthetic=res.synthetic,
+        )
+        return fig, []
+    models = select_models(res, item, where)
+    if kind == "lag_profile":
+        group = res.group(str(item.get("group", "lag_profile")))
+        if not group:
+            raise BadInputError(
+                f"{where}: results file {res.path} has no models in group {item.get('group')!r}"
+            )
+        fig = plots.plot_lag_profile(
+            group,
+            focus=focus,
+            title=title,
+            ylabel=str(item.get("ylabel", "Coefficient")),
+            highlight=item.get("highlight"),
+            synthetic=res.synthetic,
+        )
+        return fig, list(group)
+    forms = item.get("forms")
+    if forms:
+        models = [
+            m for m in models if scorecard.functional_form(m, tables.focus_term(m, focus)) in forms
+        ]
+    points = plots.coef_points(models, focus, res.labels)
+    if kind == "coefficients":
+        fig = plots.plot_coefficients(
+            points,
+            title=title,
+            xlabel=str(item.get("xlabel", "Coefficient")),
+            references=[(float(r["value"]), str(r["text"])) for r in item.get("references", [])],
+            synthetic=res.synthetic,
+        )
+    else:
+        fig = plots.plot_spec_curve(
+            points,
+            title=title,
+            ylabel=str(item.get("ylabel", "Coefficient")),
+            synthetic=res.synthetic,
+            group_labels=style.group_labels,
+        )
+    return fig, models
+
+
+def build_figures(
+    study: StudyConfig,
+    results: Mapping[str, Results],
+    data: Mapping[str, StudyData],
+    folder: Path,
+) -> list[Output]:
+    """Write every ``[[figure]]`` of the study into ``folder/figures`` as PNG and PDF."""
+    outputs = []
+    for item in study.figures:
+        where = f"{study.folder / REPORT_CONFIG} figure {item['id']!r}"
+        res = results[item["results"]]
+        fig, models = _figure(item, study, res, data.get(item["results"]), where)
+        files = plots.save_figure(fig, folder / "figures" / item["id"])
+        outputs.append(
+            Output(
+                item["id"],
+                "figure",
+                tables.synthetic_title(item["title"], res.synthetic),
+                tuple(str(p.relative_to(folder)) for p in files),
+                item["results"],
+                tuple(m.name for m in models),
+            )
+        )
+    return outputs
+
+
+# --------------------------------------------------------------------------- the index
+
+
+def _command_lines(study: StudyConfig, key: str, results_path: Path) -> list[str]:
+    ref = study.results[key]
+    return [
+        f"reexport estimate {ref.spec} --output {results_path}",
+        f"reexport report {study.folder}",
+    ]
+
+
+def report_markdown(
+    study: StudyConfig,
+    outputs: Sequence[Output],
+    card: Mapping[str, Any],
+    results_paths: Mapping[str, Path],
+) -> str:
+    """The report index: status, data, and every table and figure with its command and spec."""
+    esc = tables.markdown_escape
+    synthetic = bool(card["synthetic"])
+    out = [f"# {esc(tables.synthetic_title(study.title, synthetic))}", ""]
+    out.append(f"Replication of {esc(study.citation)}, written by reexport {__version__}.")
+    out.append("")
+    if synthetic:
+        out.append(
+            "**SYNTHETIC DEMO DATA.** Every table, figure and the scorecard below were "
+            "computed from the seeded synthetic demo vintage, not from real trade data. "
+            "They show that the pipeline recovers effects planted in made-up data; they are "
+            "not a replication. Fetch the real data (`reexport data` with network access) "
+            "and run `make reproduce` again for the real replication."
+        )
+        out.append("")
+    out.append("## Data")
+    out.append("")
+    out.append(esc(card["data"]["series_statement"]))
+    out.append("")
+    out.append("## Scorecard")
+    out.append("")
+    counts = ", ".join(f"{k}: {v}" for k, v in card["verdict_counts"].items() if v)
+    out.append(f"[scorecard.md](scorecard.md) ([JSON](scorecard.json)); verdicts: {esc(counts)}.")
+    out.append("")
+    for kind, heading in (("table", "Tables"), ("figure", "Figures")):
+        out.append(f"## {heading}")
+        out.append("")
+        for item in outputs:
+            if item.kind != kind:
+                continue
+            links = ", ".join(f"[{Path(f).suffix[1:]}]({f})" for f in item.files)
+            ref = study.results[item.results_key]
+            out.append(f"### {esc(item.id)}: {esc(item.title)}")
+            out.append("")
+            out.append(f"- files: {links}")
+            out.append(f"- spec: `{ref.spec}` (results `{results_paths[item.results_key]}`)")
+            if item.models:
+                shown = ", ".join(item.models)
+                out.append(f"- models: {esc(shown)}")
+            commands = " && ".join(
+                _command_lines(study, item.results_key, results_paths[item.results_key])
+            )
+            out.append(f"- produced by: `{commands}`")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _scorecard_html(card: Mapping[str, Any]) -> str:
+    rows = []
+    for fact in card["facts"]:
+        rep = fact["reproduced"]
+        reproduced = (
+            "-" if rep is None else f"{rep['coef']:.3f}" if rep["coef"] is not None else "-"
+        )
+        recovery = fact.get("recovery")
+        verdict = fact["verdict"]
+        if recovery is not None:
+            verdict += f"; planted {recovery['planted']:g} " + (
+                "recovered" if recovery["recovered"] else "NOT recovered"
+            )
+        rows.append(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(x))}</td>"
+                for x in (fact["id"], fact["reading"], reproduced, verdict, fact["detail"])
+            )
+            + "</tr>"
+        )
+    return (
+        '<table class="reexport-table"><caption>Replication scorecard</caption>'
+        "<thead><tr><th>Fact</th><th>Reading</th><th>Reproduced</th><th>Verdict</th>"
+        "<th>Why</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def report_html(
+    study: StudyConfig,
+    outputs: Sequence[Output],
+    card: Mapping[str, Any],
+    folder: Path,
+) -> str:
+    """A self-contained HTML report: tables inline, figures embedded as PNG data URIs."""
+    synthetic = bool(card["synthetic"])
+    title = html.escape(tables.synthetic_title(study.title, synthetic))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{title}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:auto;padding:1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{padding:2px 8px;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}tr.rule{border-top:1px solid #000}"
+        "thead{border-bottom:1px solid #000}caption{font-weight:bold;text-align:left}"
+        ".synthetic{border:3px solid #000;padding:0.5em;font-weight:bold}"
+        "img{max-width:100%}</style></head><body>",
+        f"<h1>{title}</h1>",
+        f"<p>Replication of {html.escape(study.citation)}, written by reexport "
+        f"{html.escape(__version__)}.</p>",
+    ]
+    if synthetic:
+        parts.append(
+            '<p class="synthetic">SYNTHETIC DEMO DATA: every table, figure and the scorecard '
+            "were computed from the seeded synthetic demo vintage, not from real trade data. "
+            "This is a parameter recovery check, not a replication.</p>"
+        )
+    parts.append(f"<p>{html.escape(card['data']['series_statement'])}</p>")
+    parts.append("<h2>Scorecard</h2>")
+    parts.append(_scorecard_html(card))
+    parts.append("<h2>Tables</h2>")
+    for item in outputs:
+        if item.kind != "table":
+            continue
+        parts.append(f'<h3 id="{html.escape(item.id)}">{html.escape(item.id)}</h3>')
+        html_file = next((f for f in item.files if f.endswith(".html")), None)
+        if html_file is not None:
+            parts.append((folder / html_file).read_text(encoding="utf-8"))
+        parts.append(
+            "<p>Files: "
+            + ", ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in item.files)
+            + "</p>"
+        )
+    parts.append("<h2>Figures</h2>")
+    for item in outputs:
+        if item.kind != "figure":
+            continue
+        parts.append(
+            f'<h3 id="{html.escape(item.id)}">{html.escape(item.id)}: {html.escape(item.title)}</h3>'
+        )
+        png = next((f for f in item.files if f.endswith(".png")), None)
+        if png is not None:
+            encoded = base64.b64encode((folder / png).read_bytes()).decode("ascii")
+            parts.append(
+                f'<img alt="{html.escape(item.title)}" src="data:image/png;base64,{encoded}">'
+            )
+        parts.append(
+            "<p>Files: "
+            + ", ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in item.files)
+            + "</p>"
+        )
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+def _move_into_place(staging: Path, output: Path) -> None:
+    """Replace the report's outputs in ``output`` by those in ``staging``; ``report.md`` last."""
+    trash = Path(tempfile.mkdtemp(prefix=".report-old-", dir=output))
+    try:
+        for name in OWNED_OUTPUTS:
+            source = staging / name
+            target = output / name
+            if not source.exists():
+                continue
+            if source.is_dir():
+                if target.exists():
+                    os.replace(target, trash / name)
+                os.replace(source, target)
+            else:
+                os.replace(source, target)
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """What :func:`run_report` wrote."""
+
+    output: Path
+    outputs: tuple[Output, ...]
+    synthetic: bool
+    verdict_counts: Mapping[str, int]
+
+
+def run_report(
+    study_folder: str | Path,
+    *,
+    results: str | None = None,
+    output: str | Path | None = None,
+) -> ReportSummary:
+    """Write the study's tables, figures, scorecard and report index.
+
+    Parameters
+    ----------
+    study_folder
+        The study folder (holding ``report.toml`` and ``published_facts.json``).
+    results
+        Optional override of the results files (see :func:`parse_results_option`).
+    output
+        Output folder (default ``STUDY/output``).
+
+    Returns
+    -------
+    ReportSummary
+
+    Raises
+    ------
+    BadInputError
+        A missing or older-schema results file, a model without a requested term, a study
+        without published facts, an empty robustness battery, or data that changed since
+        estimation.  Nothing is moved into the output folder in that case.
+    """
+    study = load_study(study_folder)
+    out_dir = Path(output) if output is not None else study.folder / "output"
+    paths = parse_results_option(results, study)
+    loaded = {key: tables.load_results(path) for key, path in paths.items()}
+    data = {key: load_study_data(res) for key, res in loaded.items()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-tmp-", dir=out_dir))
+    try:
+        outputs = build_tables(study, loaded, staging)
+        outputs += build_figures(study, loaded, data, staging)
+        world_key = next(iter(study.results))
+        world = data.get(world_key)
+        planted = {(p.model, p.term): p.value for p in study.planted}
+        card = scorecard.build_scorecard(
+            study.facts,
+            list(loaded.values()),
+            frame=None if world is None else world.frame,
+            data_meta=None if world is None else world.meta,
+            planted=planted,
+        )
+        atomic_write_text(staging / "scorecard.json", scorecard.scorecard_json(card))
+        atomic_write_text(staging / "scorecard.md", scorecard.scorecard_markdown(card))
+        atomic_write_text(staging / "report.html", report_html(study, outputs, card, staging))
+        atomic_write_bytes(
+            staging / "report.md", report_markdown(study, outputs, card, paths).encode("utf-8")
+        )
+        _move_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ReportSummary(
+        output=out_dir,
+        outputs=tuple(outputs),
+        synthetic=bool(card["synthetic"]),
+        verdict_counts=dict(card["verdict_counts"]),
+    )
+
+
+def report_cli(study: str, results: str | None = None, output: str | None = None) -> int:
+    """``reexport report STUDY [--results ...] [--output DIR]``: print what was written."""
+    summary = run_report(study, results=results, output=output)
+    if summary.synthetic:
+        print(
+            "SYNTHETIC DEMO DATA: the report shows a parameter recovery check, not a replication."
+        )
+    for item in summary.outputs:
+        print(f"{item.kind} {item.id}: {', '.join(item.files)}")
+    counts = ", ".join(f"{k}: {v}" for k, v in summary.verdict_counts.items() if v)
+    print(f"scorecard: {summary.output / 'scorecard.md'} ({counts})")
+    print(f"report: {summary.output / 'report.md'} and report.html")
+    return 0

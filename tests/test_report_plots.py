@@ -1,0 +1,115 @@
+"""Figures: byte-identical output, calendar lags, grayscale styling and bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from reexport.errors import BadInputError
+from reexport.report import plots, tables
+
+FIXTURE = Path(__file__).parent / "golden" / "results_world.json"
+
+
+def _frame() -> pd.DataFrame:
+    periods = pd.period_range("2020-01", "2023-12", freq="M")
+    t = np.arange(len(periods), dtype=float)
+    return pd.DataFrame(
+        {"period": periods.astype(str), "exports_t": 3000 + 20 * t, "GPR": 100 + 10 * np.sin(t)}
+    )
+
+
+def _results() -> tables.Results:
+    return tables.load_results(FIXTURE)
+
+
+def _all_figures() -> dict[str, Figure]:
+    res = _results()
+    points = plots.coef_points(list(res.models), "(?i)gpr", res.labels)
+    return {
+        "timeseries": plots.plot_timeseries(
+            _frame(),
+            annotations=[plots.Annotation("2022-01", "2022-12", "2022")],
+            title="t",
+        ),
+        "coefficients": plots.plot_coefficients(
+            points[:3], title="c", xlabel="x", references=[(380.0, "published")]
+        ),
+        "lag_profile": plots.plot_lag_profile(
+            res.group("lag_profile"), focus="(?i)gpr", title="l", ylabel="y", highlight=4
+        ),
+        "spec_curve": plots.plot_spec_curve(points, title="s", ylabel="y"),
+    }
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf"])
+def test_figures_are_byte_identical_across_renders(fmt: str) -> None:
+    first = {k: plots.figure_bytes(f, fmt) for k, f in _all_figures().items()}
+    second = {k: plots.figure_bytes(f, fmt) for k, f in _all_figures().items()}
+    for name in first:
+        assert first[name] == second[name], name
+    assert all(b.startswith(b"\x89PNG" if fmt == "png" else b"%PDF-") for b in first.values())
+
+
+def test_pdf_has_no_creation_date_and_png_no_software_tag() -> None:
+    fig = _all_figures()["lag_profile"]
+    pdf = plots.figure_bytes(fig, "pdf")
+    assert b"/CreationDate" not in pdf and b"/Producer" not in pdf
+    png = plots.figure_bytes(fig, "png")
+    assert b"Software" not in png and b"matplotlib" not in png
+
+
+def test_save_figure_writes_png_and_pdf(tmp_path: Path) -> None:
+    written = plots.save_figure(_all_figures()["coefficients"], tmp_path / "f")
+    assert [p.name for p in written] == ["f.png", "f.pdf"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_lag_follows_the_calendar_not_row_order() -> None:
+    frame = _frame()
+    frame = frame[frame["period"] != "2020-06"].iloc[::-1]  # a month missing, rows reversed
+    values = frame.set_index("period")["GPR"]
+    lagged = plots.lagged(frame, "GPR", 4)
+    # 2020-10 needs 2020-06, which is absent: missing, not the value of a neighbouring row.
+    assert math.isnan(lagged[pd.Period("2020-10", freq="M")])
+    assert lagged[pd.Period("2020-11", freq="M")] == values["2020-07"]
+    assert lagged[pd.Period("2023-12", freq="M")] == values["2023-08"]
+    assert lagged[pd.Period("2020-04", freq="M")] != lagged[pd.Period("2020-04", freq="M")]
+
+
+def test_series_are_told_apart_without_colour() -> None:
+    fig = _all_figures()["timeseries"]
+    axes = fig.axes
+    styles = {line.get_linestyle() for ax in axes for line in ax.get_lines()}
+    assert {"-", "--"} <= styles
+    colours = {line.get_color() for ax in axes for line in ax.get_lines()}
+    assert all(isinstance(c, str) and c.replace(".", "").isdigit() for c in colours)  # greys
+
+
+def test_synthetic_titles_say_so() -> None:
+    fig = plots.plot_timeseries(_frame(), title="Exports", synthetic=True)
+    assert fig.axes[0].get_title().startswith("SYNTHETIC DEMO DATA")
+
+
+def test_bad_inputs() -> None:
+    res = _results()
+    with pytest.raises(BadInputError, match="robustness battery is empty"):
+        plots.plot_spec_curve([], title="s", ylabel="y")
+    with pytest.raises(BadInputError, match="has no variant lag"):
+        plots.plot_lag_profile([res.model("headline")], focus="GPR", title="l", ylabel="y")
+    with pytest.raises(BadInputError, match="no models"):
+        plots.plot_coefficients([], title="c", xlabel="x")
+    with pytest.raises(BadInputError, match="has no term matching"):
+        plots.coef_points([res.model("levels")], "GPRT", res.labels)
+    with pytest.raises(BadInputError, match="no 'GPRT' column"):
+        plots.plot_timeseries(_frame(), index="GPRT")
+    doubled = pd.concat([_frame(), _frame()])
+    with pytest.raises(BadInputError, match="repeated periods"):
+        plots.lagged(doubled, "GPR", 1)
+    with pytest.raises(BadInputError, match="unknown figure format"):
+        plots.figure_bytes(_all_figures()["spec_curve"], "gif")

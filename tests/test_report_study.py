@@ -1,0 +1,348 @@
+"""``reexport report STUDY``: a whole study folder end to end, determinism and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reexport.cli import main
+from reexport.errors import BadInputError
+from reexport.models.spec import load_spec
+from reexport.report import study as study_mod
+
+ROOT = Path(__file__).resolve().parents[1]
+PORCHER = ROOT / "analyses" / "porcher2025"
+FIXTURE = Path(__file__).parent / "golden" / "results_world.json"
+
+REPORT_TOML = """
+[study]
+title = "Test study"
+citation = "Depraiter, Goutte & Porcher (2025), Energy Economics 146, 108496"
+
+[results.world]
+spec = "study.toml"
+file = "results/world.json"
+
+[style]
+hide = ["^C\\\\(month\\\\)"]
+focus = "(?i)gpr"
+
+[[style.indicator]]
+label = "Month-of-year dummies"
+pattern = "^C\\\\(month\\\\)"
+
+[style.group_labels]
+lag_profile = "lag 0..12"
+
+[[demo.planted]]
+model = "headline"
+term = "np.log(L(GPR, 4))"
+constant = "BETA_LOG_GPR"
+
+[[table]]
+id = "table1_main"
+title = "Main models"
+results = "world"
+models = ["headline", "levels", "country_USA", "country_AUS"]
+
+[[table]]
+id = "table2_robustness"
+kind = "focus"
+title = "Robustness"
+results = "world"
+models = ["headline", "levels"]
+groups = ["lag_profile", "excl_2022"]
+
+[[figure]]
+id = "figure1_exports_gpr"
+kind = "timeseries"
+title = "Exports and GPR"
+results = "world"
+annotations = [{ start = "2022-01", end = "2022-12", text = "2022" }]
+
+[[figure]]
+id = "figure2_coefficients"
+kind = "coefficients"
+title = "Coefficients"
+results = "world"
+models = ["headline", "country_USA", "country_AUS"]
+references = [{ value = 380.0, text = "published" }]
+
+[[figure]]
+id = "figure3_lag_profile"
+kind = "lag_profile"
+title = "Lag profile"
+results = "world"
+group = "lag_profile"
+highlight = 4
+
+[[figure]]
+id = "figure4_spec_curve"
+kind = "spec_curve"
+title = "Specification curve"
+results = "world"
+models = ["headline", "levels"]
+groups = ["lag_profile", "excl_2022"]
+forms = ["lin-log"]
+"""
+
+
+def study_frame() -> pd.DataFrame:
+    """A small deterministic monthly study frame (2017-01..2024-12)."""
+    periods = pd.period_range("2017-01", "2024-12", freq="M")
+    t = np.arange(len(periods), dtype=float)
+    gpr = 100.0 + 20.0 * np.sin(t / 5.0)
+    gpr[61] = 300.0  # a 2022-02 spike
+    return pd.DataFrame(
+        {
+            "period": periods.astype(str),
+            "exports_t": 2500.0 + 25.0 * t + 200.0 * np.cos(t / 3.0),
+            "export_series": "comtrade_850511",
+            "GPR": gpr,
+            "month": periods.month,
+            "year": periods.year,
+        }
+    )
+
+
+def make_study(tmp_path: Path, *, synthetic: bool = False) -> Path:
+    """A study folder in ``tmp_path`` whose results point at a generated study frame."""
+    folder = tmp_path / "study"
+    (folder / "results").mkdir(parents=True)
+    data_path = tmp_path / "processed" / "study_world.csv"
+    data_path.parent.mkdir()
+    study_frame().to_csv(data_path, index=False)
+    meta = {
+        "synthetic": synthetic,
+        "vintages": {"gpr": "demo-1" if synthetic else "20261128T000000Z"},
+    }
+    (data_path.parent / "study_world.meta.json").write_text(json.dumps(meta))
+    doc = json.loads(FIXTURE.read_text())
+    doc["data"] = {
+        "path": str(data_path),
+        "sha256": hashlib.sha256(data_path.read_bytes()).hexdigest(),
+        "synthetic": synthetic,
+    }
+    (folder / "results" / "world.json").write_text(json.dumps(doc))
+    (folder / "report.toml").write_text(REPORT_TOML)
+    shutil.copy(PORCHER / "published_facts.json", folder / "published_facts.json")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (non-synthetic) study with its report written once for the module."""
+    root = tmp_path_factory.mktemp("baseline")
+    folder = make_study(root)
+    study_mod.run_report(folder)
+    return root
+
+
+def copy_baseline(baseline: Path, tmp_path: Path) -> Path:
+    """A private copy of the baseline study (outputs included) whose results point at its own data."""
+    root = tmp_path / "copy"
+    shutil.copytree(baseline, root)
+    results = root / "study" / "results" / "world.json"
+    doc = json.loads(results.read_text())
+    doc["data"]["path"] = str(root / "processed" / "study_world.csv")
+    results.write_text(json.dumps(doc))
+    return root / "study"
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_report_writes_every_output(baseline: Path) -> None:
+    out = baseline / "study" / "output"
+    for stem in ("table1_main", "table2_robustness"):
+        for fmt in ("md", "tex", "html", "csv"):
+            assert (out / "tables" / f"{stem}.{fmt}").is_file()
+    for stem in (
+        "figure1_exports_gpr",
+        "figure2_coefficients",
+        "figure3_lag_profile",
+        "figure4_spec_curve",
+    ):
+        assert (out / "figures" / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / "figures" / f"{stem}.pdf").read_bytes()[:5] == b"%PDF-"
+    card = json.loads((out / "scorecard.json").read_text())
+    assert card["verdict_counts"]["reproduced"] == 4
+    index = (out / "report.md").read_text()
+    assert "figure3_lag_profile" in index and "reexport estimate" in index
+    assert "table2_robustness" in index and "study.toml" in index
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4
+    assert "SYNTHETIC" not in index + page
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+
+
+def test_two_runs_are_byte_identical(baseline: Path, tmp_path: Path) -> None:
+    folder = copy_baseline(baseline, tmp_path)
+    study_mod.run_report(folder, output=tmp_path / "a")
+    study_mod.run_report(folder, output=tmp_path / "b")
+    first, second = _snapshot(tmp_path / "a"), _snapshot(tmp_path / "b")
+    assert first.keys() == second.keys() and len(first) == 20
+    different = [name for name in first if first[name] != second[name]]
+    assert different == []
+
+
+def test_synthetic_inputs_are_marked_everywhere(tmp_path: Path) -> None:
+    folder = make_study(tmp_path, synthetic=True)
+    summary = study_mod.run_report(folder)
+    out = folder / "output"
+    assert summary.synthetic
+    for path in (out / "tables").iterdir():
+        assert "SYNTHETIC DEMO DATA" in path.read_text(), path.name
+    card = json.loads((out / "scorecard.json").read_text())
+    assert card["synthetic"]
+    assert all(f["verdict"] == "not comparable" for f in card["facts"])
+    recovery = next(f["recovery"] for f in card["facts"] if f["id"] == "global_gpr_linlog")
+    assert recovery["planted"] == 380.0 and recovery["recovered"] is True
+    assert "parameter recovery check, not a replication" in (out / "scorecard.md").read_text()
+    assert "SYNTHETIC DEMO DATA" in (out / "report.md").read_text()
+    assert "SYNTHETIC DEMO DATA" in (out / "report.html").read_text()
+
+
+def test_cli_report_prints_summary(
+    baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_baseline(baseline, tmp_path)
+    (folder / "report.toml").write_text(REPORT_TOML.split("[[figure]]")[0])  # tables only
+    assert main(["report", str(folder), "--output", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "table table1_main" in printed and "scorecard:" in printed
+    assert (tmp_path / "out" / "report.md").is_file()
+
+
+def _break_results(folder: Path, change: str) -> None:
+    path = folder / "results" / "world.json"
+    doc = json.loads(path.read_text())
+    if change == "old_schema":
+        doc["schema"] = 0
+    elif change == "missing_term":
+        # The headline model loses its GPR coefficient: the focus pattern finds nothing.
+        model = doc["models"][0]
+        for key in ("params", "std_errors", "tstats", "pvalues", "conf_int"):
+            model[key].pop("np.log(L(GPR, 4))")
+    elif change == "empty_group":
+        for model in doc["models"]:
+            if model["group"] == "lag_profile":
+                model["group"] = "other"
+    path.write_text(json.dumps(doc))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("old_schema", "schema 0"),
+        ("missing_term", "has no term"),
+        ("empty_group", "no models in group 'lag_profile'"),
+        ("no_facts", "has no published facts"),
+        ("empty_battery", "robustness battery is empty"),
+        ("data_changed", "changed since"),
+    ],
+)
+def test_bad_input_exits_2_and_leaves_outputs_untouched(
+    baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, message: str
+) -> None:
+    folder = copy_baseline(baseline, tmp_path)
+    before = _snapshot(folder / "output")
+    if change == "no_facts":
+        (folder / "published_facts.json").unlink()
+    elif change == "empty_battery":
+        text = (folder / "report.toml").read_text()
+        text = text.replace(
+            'models = ["headline", "levels"]\ngroups = ["lag_profile", "excl_2022"]\n\n[[figure]]',
+            "models = []\n\n[[figure]]",
+            1,
+        )
+        (folder / "report.toml").write_text(text)
+    elif change == "data_changed":
+        csv = folder.parent / "processed" / "study_world.csv"
+        csv.write_text(csv.read_text() + "\n")  # same numbers, different bytes
+    else:
+        _break_results(folder, change)
+    capsys.readouterr()
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert _snapshot(folder / "output") == before
+
+
+def test_results_option_forms(tmp_path: Path) -> None:
+    folder = make_study(tmp_path)
+    config = study_mod.load_study(folder)
+    assert study_mod.parse_results_option(None, config) == {"world": folder / "results/world.json"}
+    assert study_mod.parse_results_option("world=x.json", config) == {"world": Path("x.json")}
+    assert study_mod.parse_results_option(str(tmp_path), config) == {
+        "world": tmp_path / "world.json"
+    }
+    assert study_mod.parse_results_option("y.json", config) == {"world": Path("y.json")}
+    with pytest.raises(BadInputError, match="'nope' is not a results key"):
+        study_mod.parse_results_option("nope=x.json", config)
+
+
+def test_missing_study_folder_and_config(tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="does not exist"):
+        study_mod.load_study(tmp_path / "nowhere")
+    with pytest.raises(BadInputError, match="has no report.toml"):
+        study_mod.load_study(tmp_path)
+
+
+# --------------------------------------------------------------------------- the real study
+
+
+def test_porcher_study_definition_is_consistent() -> None:
+    """Every model and group the report and the facts name exists in the specs."""
+    config = study_mod.load_study(PORCHER)
+    names: dict[str, set[str]] = {}
+    groups: dict[str, set[str]] = {}
+    for key, ref in config.results.items():
+        spec = load_spec(ref.spec)
+        names[key] = {m.name for m in spec.models}
+        groups[key] = {m.group for m in spec.models if m.group}
+    for item in (*config.tables, *config.figures):
+        key = item["results"]
+        assert set(item.get("models", [])) <= names[key], item["id"]
+        wanted = set(item.get("groups", [])) | ({item["group"]} if "group" in item else set())
+        assert wanted <= groups[key], item["id"]
+    for fact in config.facts.facts:
+        assert fact.model in names["world"], fact.id
+        assert fact.than_model is None or fact.than_model in names["world"]
+    for planted in config.planted:
+        assert planted.model in names["world"]
+    assert {p.value for p in config.planted} >= {380.0}
+
+
+def test_porcher_specs_cover_the_issue() -> None:
+    """The headline, country and levels models and the whole robustness battery are specified."""
+    world = {m.name: m for m in load_spec(PORCHER / "study.toml").models}
+    headline = world["headline"]
+    assert "np.log(L(GPR, 4))" in headline.formula and "trend" in headline.formula
+    assert "C(month)" in headline.formula
+    assert "L(GPR, 4)" in world["levels"].formula and "log" not in world["levels"].formula
+    for iso in ("USA", "AUS", "CHN", "JPN"):
+        assert f"GPRC_{iso}" in world[f"country_{iso}"].formula
+    lags = sorted(int(m.variant["lag"]) for m in world.values() if m.group == "lag_profile")
+    assert lags == list(range(13))
+    assert world["excl_2022"].sample is not None
+    assert world["excl_2022"].sample.exclude_years == (2022,)
+    left_out = sorted(m.sample.exclude_years for m in world.values() if m.group == "leave_out")
+    assert left_out == [(y,) for y in range(2017, 2025)]
+    assert {"component_GPRT", "component_GPRA", "log_log"} <= world.keys()
+    assert sorted(m.cov.lags for m in world.values() if m.group == "hac") == [0, 2, 6, 8, 12]
+    panel = {m.name: m for m in load_spec(PORCHER / "destination.toml").models}
+    assert panel["dest_cluster"].cov.type == "cluster"
+    assert panel["dest_dk"].cov.type == "driscoll-kraay"
+    assert panel["dest_ppml"].estimator == "ppml"
+    assert all(m.effects == ("entity", "time") for m in panel.values())
