@@ -566,3 +566,26 @@ def test_parse_refuses_other_sources(data_root: Path) -> None:
     assert writer.vintage is not None
     with pytest.raises(BadInputError, match="not comtrade"):
         comtrade.parse(writer.vintage)
+
+
+def test_rejected_key_exits_3_without_revealing_it(
+    data_root: Path,
+    comtrade_url: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    comtrade_url.route(
+        KEYED,
+        json.dumps({"statusCode": 401, "message": f"Invalid key {FAKE_KEY}"}),
+        status=401,
+        content_type="application/json",
+    )
+    monkeypatch.setenv("COMTRADE_API_KEY", FAKE_KEY)
+    caplog.set_level(logging.DEBUG)
+    assert main(["-vv", "fetch", "comtrade", "--start", "2017-01", "--end", "2017-12"]) == 3
+    out, err = capsys.readouterr()
+    assert "HTTP 401" in err and "\n" not in err.strip()
+    for text in (out, err, caplog.text):
+        assert FAKE_KEY not in text
+    assert tree(data_root / "raw") in ([], ["comtrade"])
