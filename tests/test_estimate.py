@@ -162,6 +162,7 @@ def test_fit_panel_two_way_cluster_by_entity() -> None:
     assert result.effects == ("entity", "time")
     assert result.group == "fe" and dict(result.variant) == {"effects": "two-way"}
     assert result.cov.df == 11 and result.cov.clusters == {"firm": 12}
+    assert result.cov.convention == "Stata: reghdfe, absorb(firm period) vce(cluster firm)"
     assert result.r2_within is not None and 0 < result.r2_within < result.r2  # type: ignore[operator]
     direct = fit_fe(
         frame["y"],
@@ -195,6 +196,7 @@ def test_fit_ppml_with_entity_effects() -> None:
     assert result.dropped_rows["separated"] == int((frame["firm"] == "f03").sum())
     assert result.params["x1"] == pytest.approx(0.3, abs=0.1)
     assert result.cov.df is None
+    assert result.cov.convention == "Stata: ppmlhdfe, absorb(firm) vce(cluster firm)"
 
 
 def test_fit_rejects_unknown_estimator_and_missing_columns() -> None:

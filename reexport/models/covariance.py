@@ -291,6 +291,47 @@ class CovEstimator:
         """Return the covariance matrix and its inference convention."""
         raise NotImplementedError
 
+    def describe(self, data: CovData) -> str:
+        """The convention text for this estimator applied to ``data``.
+
+        Pooled OLS: :meth:`convention`.  With absorbed effects the Stata
+        equivalent is ``reghdfe`` (``ivreghdfe`` for kernel estimators); for
+        Poisson it is ``ppmlhdfe`` (nonrobust: the inverse Hessian, as ``poisson``).
+        """
+        base = self.convention()
+        options = self.options
+        absorb = " ".join(e.name for e in data.effects)
+        bw = int(options.lags or 0) + 1
+        small = "" if options.small_sample else " (no small-sample factor)"
+        by = " ".join(options.by)
+        if data.family == "poisson":
+            absorb_text = f" absorb({absorb})" if absorb else ""
+            vce = {
+                "nonrobust": "",
+                "robust": " vce(robust)",
+                "cluster": f" vce(cluster {by})",
+            }.get(options.type)
+            if options.type == "nonrobust":
+                return "Stata: poisson / ppmlhdfe inverse Hessian (vce(oim))"
+            if vce is None:
+                return f"Poisson scores with {base.removeprefix('Stata: ')}"
+            return f"Stata: ppmlhdfe,{absorb_text}{vce}{small}"
+        if not data.effects:
+            return base
+        if options.type == "nonrobust":
+            return f"Stata: reghdfe, absorb({absorb}){small}"
+        if options.type == "robust":
+            return f"Stata: reghdfe, absorb({absorb}) vce(robust){small}"
+        if options.type == "cluster":
+            return f"Stata: reghdfe, absorb({absorb}) vce(cluster {by}){small}"
+        kernel = "" if options.kernel == "bartlett" else f" kernel({options.kernel})"
+        if options.type == "hac":
+            tail = " small" if options.small_sample else ""
+            return f"Stata: ivreghdfe, absorb({absorb}) robust bw({bw}){kernel}{tail}"
+        if options.small_sample:
+            return f"xtscc scaling, lag({options.lags}){kernel}, after absorbing {absorb}"
+        return f"Stata: ivreghdfe, absorb({absorb}) dkraay({bw}){kernel}"
+
     # -- helpers shared by subclasses ------------------------------------------------
     def _sandwich(self, data: CovData, meat: np.ndarray) -> np.ndarray:
         bread = data.bread
@@ -328,13 +369,11 @@ class Nonrobust(CovEstimator):
     def compute(self, data: CovData) -> CovResult:
         df = data.nobs - data.k_total
         if data.family == "poisson":
-            return CovResult(
-                data.bread.copy(), None, 1.0, {}, "Stata: ppmlhdfe / poisson (inverse Hessian)"
-            )
+            return CovResult(data.bread.copy(), None, 1.0, {}, self.describe(data))
         _check_df(df, "nonrobust covariance")
         sigma2 = data.rss / df if self.options.small_sample else data.rss / data.nobs
         return CovResult(
-            sigma2 * data.bread, self._t_or_normal(data, df), 1.0, {}, self.convention()
+            sigma2 * data.bread, self._t_or_normal(data, df), 1.0, {}, self.describe(data)
         )
 
 
@@ -355,7 +394,7 @@ class Robust(CovEstimator):
         meat = data.scores.T @ data.scores
         factor = data.nobs / df if self.options.small_sample else 1.0
         cov = factor * self._sandwich(data, meat)
-        return CovResult(cov, self._t_or_normal(data, df), factor, {}, self.convention())
+        return CovResult(cov, self._t_or_normal(data, df), factor, {}, self.describe(data))
 
 
 def bartlett_weights(lags: int) -> np.ndarray:
@@ -462,7 +501,9 @@ class HAC(CovEstimator):
         cov = factor * self._sandwich(data, meat)
         periods = len(np.unique(time))
         warnings = _few_periods_warning("hac", periods, lags)
-        return CovResult(cov, self._t_or_normal(data, df), factor, {}, self.convention(), warnings)
+        return CovResult(
+            cov, self._t_or_normal(data, df), factor, {}, self.describe(data), warnings
+        )
 
 
 @register
@@ -522,7 +563,9 @@ class Cluster(CovEstimator):
             (g_min / (g_min - 1)) * ((n - 1) / (n - k_eff)) if self.options.small_sample else 1.0
         )
         cov = factor * self._sandwich(data, meat)
-        return CovResult(cov, self._t_or_normal(data, g_min - 1), factor, counts, self.convention())
+        return CovResult(
+            cov, self._t_or_normal(data, g_min - 1), factor, counts, self.describe(data)
+        )
 
 
 def _n_groups(codes: np.ndarray) -> int:
@@ -594,7 +637,7 @@ class DriscollKraay(CovEstimator):
             self._t_or_normal(data, n_panels - 1),
             1.0,
             {"periods": periods},
-            self.convention(),
+            self.describe(data),
             warnings,
         )
 
