@@ -409,13 +409,16 @@ def _one_value_per_period(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Dat
 
 def _wide_indices(indices: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """Index series ``names`` as columns, keyed by period (NaN where duplicates conflict)."""
-    columns: dict[str, pd.Series] = {}
-    for name in names:
-        rows = indices[indices["series"] == name]
-        columns[name] = _one_value_per_period(rows, ["value"])["value"]
-    if not columns:
-        return pd.DataFrame()
-    return pd.DataFrame(columns)
+    names = list(names)
+    rows = indices.loc[indices["series"].isin(names), ["series", "period", "value"]]
+    distinct = rows.drop_duplicates()
+    conflicting = distinct.loc[distinct.duplicated(["series", "period"], keep=False)]
+    wide = distinct.drop_duplicates(["series", "period"]).pivot(
+        index="period", columns="series", values="value"
+    )
+    for series, period in zip(conflicting["series"], conflicting["period"], strict=True):
+        wide.loc[period, series] = np.nan
+    return wide.reindex(columns=names).astype(float)
 
 
 def study_series_names(indices: pd.DataFrame) -> list[str]:

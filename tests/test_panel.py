@@ -205,6 +205,25 @@ def test_index_units_changes_and_gaps_are_reported() -> None:
     assert world["GPRC_USA"].isna().tolist() == [False, True, False, True]
 
 
+def test_conflicting_index_duplicates_become_missing() -> None:
+    gpr = index_rows(
+        "GPR", [MONTHS[0], MONTHS[1], MONTHS[1], MONTHS[2], MONTHS[2]], [1, 2, 9, 3, 3]
+    )
+    indices = panel.combine_indices([gpr])
+    assert len(indices) == 5
+    report = panel.index_quality(indices)
+    assert [(d["key"]["period"], d["conflicting"]) for d in report.duplicates] == [
+        (MONTHS[1], True),
+        (MONTHS[2], False),
+    ]
+    trade = panel.combine_trade([pd.DataFrame([trade_row(m) for m in MONTHS[:3]])])
+    world = panel.study_world(
+        trade, indices, months=MONTHS[:3], export_series="x", export_rows=world_rows(trade)
+    )
+    assert world["GPR"].iloc[0] == 1.0 and math.isnan(world["GPR"].iloc[1])
+    assert world["GPR"].iloc[2] == 3.0
+
+
 def test_study_months_must_be_consecutive() -> None:
     trade = panel.combine_trade([pd.DataFrame([trade_row("2019-01")])])
     with pytest.raises(BadInputError, match="consecutive"):
