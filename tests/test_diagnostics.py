@@ -81,6 +81,14 @@ def test_chow_refuses_a_regime_with_too_few_observations() -> None:
         chow_test(np.arange(10.0), x, np.arange(10) >= 8)
 
 
+def test_chow_refuses_a_regime_where_a_regressor_is_constant() -> None:
+    rng = np.random.default_rng(4)
+    dummy = (np.arange(30) < 10).astype(float)  # only set before the break
+    x = np.column_stack([np.ones(30), rng.normal(size=30), dummy])
+    with pytest.raises(BadInputError, match="regime after the break"):
+        chow_test(rng.normal(size=30), x, np.arange(30) >= 20)
+
+
 # --- VIF and warnings -----------------------------------------------------------------
 
 

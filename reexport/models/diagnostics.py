@@ -114,6 +114,14 @@ def chow_test(y: np.ndarray, x: np.ndarray, after: np.ndarray) -> dict[str, Any]
             f"Chow test needs more than {k} observations on each side of the break "
             f"(have {n1} before, {n2} after)"
         )
+    for regime, rows in (("before", ~after), ("after", after)):
+        rank = int(np.linalg.matrix_rank(x[rows]))
+        if rank < k:
+            # F(k, n - 2k) assumes k free coefficients in each regime.
+            raise BadInputError(
+                f"Chow test: the regressors are collinear within the regime {regime} the "
+                f"break (rank {rank} < {k}), e.g. a dummy that never varies there"
+            )
     ssr_pooled = _ssr(y, x)
     ssr_before = _ssr(y[~after], x[~after])
     ssr_after = _ssr(y[after], x[after])

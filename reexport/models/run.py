@@ -385,8 +385,15 @@ def print_diagnostics(report: Mapping[str, Any], out: TextIO | None = None) -> N
     for test in report.get("tests", []):
         stat = test.get("statistic")
         pvalue = test.get("pvalue")
-        stat_text = "" if stat is None else f"stat = {stat:.4g}"
-        p_text = "" if pvalue is None else f", p = {pvalue:.4g}"
+        label = "stat"
+        if test.get("df_num") is not None and test.get("df_denom") is not None:
+            label = f"F({test['df_num']}, {test['df_denom']})"
+        stat_text = "" if stat is None else f"{label} = {stat:.4g}"
+        relation = "="
+        if test.get("pvalue_bounded") and pvalue is not None:
+            # KPSS p-values come from a table and stop at its ends.
+            relation = "<=" if pvalue <= 0.01 else ">="
+        p_text = "" if pvalue is None else f", p {relation} {pvalue:.4g}"
         settings = test.get("settings") or ""
         series = f" [{test['series']}]" if test.get("series") else ""
         print(f"     {test['test']}{series}: {stat_text}{p_text}  ({settings})", file=out)
