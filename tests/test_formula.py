@@ -323,3 +323,20 @@ def test_required_variables_and_data_columns() -> None:
         data_columns(formula, ["exports_t", "GPR", "x"], time="period")
     with pytest.raises(BadInputError, match="'month' .* needs a \\[data\\] time"):
         data_columns(formula, ["exports_t", "GPR", "x", "z"], time=None)
+
+
+def test_plain_formulas_do_not_go_through_formulaic(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The million-row benchmark depends on this path: numeric columns are used as they are.
+    import formulaic
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("formulaic was called for a plain formula")
+
+    monkeypatch.setattr(formulaic, "model_matrix", refuse)
+    frame = pd.DataFrame(
+        {"firm": [1, 1, 2, 2], "t": [1, 2, 1, 2], "y": [1.0, 2, 3, 5], "x1": [0.0, 1, 0, 2]}
+    )
+    design = materialize("y ~ x1", frame, time="t", entity="firm")
+    assert list(design.X.columns) == ["Intercept", "x1"]
+    with pytest.raises(AssertionError, match="formulaic was called"):
+        materialize("y ~ L(x1)", frame, time="t", entity="firm")
