@@ -43,7 +43,7 @@ from reexport.models.spec import SampleSpec
 from reexport.periods import parse_month
 
 #: Names usable in formulas that are functions or derived series, not data columns.
-TRANSFORMS = ("L", "D", "log", "np", "C", "I", "Q", "center", "scale", "poly", "lag")
+TRANSFORMS = ("L", "D", "log", "np", "C", "I", "Q", "center", "scale", "poly")
 DERIVED = ("trend", "month", "year")
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -377,7 +377,8 @@ def materialize(
     if sample is not None:
         assert index is not None  # needs_time_index covers sample
         keep = sample_mask(sample, index, where)
-    valid = np.isfinite(y_full) & np.isfinite(x_full).all(axis=1)
+    x_values = x_full.to_numpy(dtype=np.float64)
+    valid = np.isfinite(y_full) & np.isfinite(x_values).all(axis=1)
     in_sample_invalid = keep & ~valid
     lag_drops = int(np.count_nonzero(in_sample_invalid & lag_absent))
     missing_drops = int(np.count_nonzero(in_sample_invalid & ~lag_absent))
@@ -388,9 +389,8 @@ def materialize(
             f"({lag_drops} dropped for lags, {missing_drops} for missing values)"
         )
     rows = frame.index[final]
-    columns = list(x_full.columns) if isinstance(x_full, pd.DataFrame) else []
     y = pd.Series(y_full[final], index=rows, name=lhs)
-    x = pd.DataFrame(np.asarray(x_full)[final], index=rows, columns=columns)
+    x = pd.DataFrame(x_values[final], index=rows, columns=list(x_full.columns))
     empty = _empty_levels(x, categorical_terms)
     if empty:
         x = x.drop(columns=list(empty))
