@@ -111,6 +111,20 @@ def test_estimate_grunfeld_end_to_end(
     assert [m.name for m in loaded.models] == list(models)
 
 
+def test_cluster_by_the_entity_alias(
+    tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = '[[model]]\nname = "{name}"\nformula = "invest ~ value"\ncov = {{type="cluster", by="{by}"}}\n'
+    spec = _spec(
+        tmp_path, body.format(name="alias", by="entity") + body.format(name="col", by="firm")
+    )
+    output = tmp_path / "out.json"
+    code, _, err = _run(["estimate", str(spec), "-o", str(output)], capsys)
+    assert code == 0, err
+    alias, column = json.loads(output.read_text(encoding="utf-8"))["models"]
+    assert alias["std_errors"] == column["std_errors"]
+
+
 def test_estimate_without_output_writes_nothing(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

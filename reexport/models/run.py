@@ -73,7 +73,8 @@ def needed_columns(spec: StudySpec, header: Iterable[str]) -> list[str]:
     for model in spec.models:
         found = data_columns(model.formula, available, time=model.time, where=model.where)
         needed |= found
-        for column in model.cov.by:
+        for by in model.cov.by:
+            column = _cluster_column(by, model)
             if column not in available:
                 raise BadInputError(
                     f"{model.where} cov: cluster column {column!r} is not in {spec.data.path}"
@@ -82,11 +83,24 @@ def needed_columns(spec: StudySpec, header: Iterable[str]) -> list[str]:
     return [column for column in header if column in needed]
 
 
+def _cluster_column(by: str, model: ModelSpec) -> str:
+    """``by = "entity"`` / ``"time"`` stand for the spec's columns (as the estimator reads them)."""
+    if by == "entity" and model.entity:
+        return model.entity
+    if by == "time" and model.time:
+        return model.time
+    return by
+
+
 def _hash_file(path: Path, out: list[str]) -> None:
+    # Runs in a thread: failures are reported by the caller (empty ``out``), not raised here.
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+    except OSError:
+        return
     out.append(digest.hexdigest())
 
 
@@ -123,7 +137,11 @@ def load_data(spec: StudySpec) -> LoadedData:
         raise BadInputError(f"{where}: cannot read {path} to hash it")
     if frame.empty:
         raise BadInputError(f"{where}: data file {path} has no rows")
-    keys = {spec.data.entity, spec.data.time, *(c for m in spec.models for c in m.cov.by)}
+    keys = {
+        spec.data.entity,
+        spec.data.time,
+        *(_cluster_column(by, m) for m in spec.models for by in m.cov.by),
+    }
     _refuse_mixed_columns(frame, [c for c in frame.columns if c not in keys], path)
     n_periods: int | None = None
     if spec.data.time is not None:
