@@ -276,3 +276,35 @@ def test_scorecard_json_is_stable() -> None:
     second = scorecard.scorecard_json(scorecard.build_scorecard(facts, [res]))
     assert first == second
     assert json.loads(first)["verdict_counts"]["reproduced"] == 4
+
+
+def test_parameter_recovery_lists_every_planted_effect() -> None:
+    models = {"m": _model(400.0, 100.0)}
+    rows = scorecard.parameter_recovery(
+        models,
+        {("m", "np.log(L(GPR, 4))"): 380.0, ("absent", "x"): 1.0, ("m", "trend"): 5.0},
+    )
+    by_model = {(r["model"], r["term"]): r for r in rows}
+    assert by_model[("m", "np.log(L(GPR, 4))")]["recovered"] is True
+    assert by_model[("m", "trend")]["recovered"] is False  # CI of trend is [0.8, 1.2]
+    assert by_model[("absent", "x")]["recovered"] is None
+    with pytest.raises(BadInputError, match="has no term 'nope'"):
+        scorecard.parameter_recovery(models, {("m", "nope"): 1.0})
+
+
+def test_recovery_section_only_on_synthetic_data(tmp_path: Path) -> None:
+    facts = scorecard.load_facts(STUDY_FACTS)
+    planted = {("headline", "np.log(L(GPR, 4))"): 380.0}
+    real = scorecard.build_scorecard(facts, [tables.load_results(FIXTURE)], planted=planted)
+    assert real["parameter_recovery"] == []
+    doc = json.loads(FIXTURE.read_text())
+    doc["data"]["synthetic"] = True
+    path = tmp_path / "synthetic.json"
+    path.write_text(json.dumps(doc))
+    card = scorecard.build_scorecard(facts, [tables.load_results(path)], planted=planted)
+    assert [r["recovered"] for r in card["parameter_recovery"]] == [True]
+    assert "Parameter recovery on the synthetic demo data" in scorecard.scorecard_markdown(card)
+    assert (
+        card["data"]["series_statement"]
+        == "The export series used is not recorded in the study frame."
+    )

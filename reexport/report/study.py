@@ -494,12 +494,17 @@ def build_figures(
 # --------------------------------------------------------------------------- the index
 
 
-def _command_lines(study: StudyConfig, key: str, results_path: Path) -> list[str]:
+def _command_lines(
+    study: StudyConfig, key: str, results_paths: Mapping[str, Path], output: Path
+) -> list[str]:
+    """The commands that produce one output, as they were (or would be) run."""
     ref = study.results[key]
-    return [
-        f"reexport estimate {ref.spec} --output {results_path}",
-        f"reexport report {study.folder}",
-    ]
+    report = f"reexport report {study.folder}"
+    if output != study.folder / "output":
+        report += f" --output {output}"
+    if any(results_paths[k] != r.file for k, r in study.results.items()):
+        report += " --results " + ",".join(f"{k}={p}" for k, p in results_paths.items())
+    return [f"reexport estimate {ref.spec} --output {results_paths[key]}", report]
 
 
 def report_markdown(
@@ -507,6 +512,7 @@ def report_markdown(
     outputs: Sequence[Output],
     card: Mapping[str, Any],
     results_paths: Mapping[str, Path],
+    output: Path,
 ) -> str:
     """The report index: status, data, and every table and figure with its command and spec."""
     esc = tables.markdown_escape
@@ -532,6 +538,14 @@ def report_markdown(
     counts = ", ".join(f"{k}: {v}" for k, v in card["verdict_counts"].items() if v)
     out.append(f"[scorecard.md](scorecard.md) ([JSON](scorecard.json)); verdicts: {esc(counts)}.")
     out.append("")
+    recovery = card.get("parameter_recovery") or []
+    if recovery:
+        hits = sum(1 for row in recovery if row["recovered"])
+        out.append(
+            f"Parameter recovery (synthetic demo): {hits} of {len(recovery)} planted effects "
+            "lie inside the 95% confidence interval of their estimate."
+        )
+        out.append("")
     for kind, heading in (("table", "Tables"), ("figure", "Figures")):
         out.append(f"## {heading}")
         out.append("")
@@ -547,9 +561,7 @@ def report_markdown(
             if item.models:
                 shown = ", ".join(item.models)
                 out.append(f"- models: {esc(shown)}")
-            commands = " && ".join(
-                _command_lines(study, item.results_key, results_paths[item.results_key])
-            )
+            commands = " && ".join(_command_lines(study, item.results_key, results_paths, output))
             out.append(f"- produced by: `{commands}`")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -576,11 +588,33 @@ def _scorecard_html(card: Mapping[str, Any]) -> str:
             )
             + "</tr>"
         )
-    return (
+    page = (
         '<table class="reexport-table"><caption>Replication scorecard</caption>'
         "<thead><tr><th>Fact</th><th>Reading</th><th>Reproduced</th><th>Verdict</th>"
         "<th>Why</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
+    recovery = card.get("parameter_recovery") or []
+    if recovery:
+        cells = []
+        for row in recovery:
+            found = {True: "yes", False: "NO", None: "-"}[row["recovered"]]
+            estimate = "-" if row["estimate"] is None else f"{row['estimate']:.3f}"
+            cells.append(
+                "<tr>"
+                + "".join(
+                    f"<td>{html.escape(str(x))}</td>"
+                    for x in (row["model"], row["term"], f"{row['planted']:g}", estimate, found)
+                )
+                + "</tr>"
+            )
+        page += (
+            '<table class="reexport-table"><caption>Parameter recovery on the synthetic demo '
+            "data</caption><thead><tr><th>Model</th><th>Term</th><th>Planted</th>"
+            "<th>Estimate</th><th>Recovered (95% CI)</th></tr></thead><tbody>"
+            + "".join(cells)
+            + "</tbody></table>"
+        )
+    return page
 
 
 def report_html(
@@ -734,7 +768,8 @@ def run_report(
         atomic_write_text(staging / "scorecard.md", scorecard.scorecard_markdown(card))
         atomic_write_text(staging / "report.html", report_html(study, outputs, card, staging))
         atomic_write_bytes(
-            staging / "report.md", report_markdown(study, outputs, card, paths).encode("utf-8")
+            staging / "report.md",
+            report_markdown(study, outputs, card, paths, out_dir).encode("utf-8"),
         )
         _move_into_place(staging, out_dir)
     finally:
