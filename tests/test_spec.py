@@ -188,6 +188,11 @@ def test_bad_variants(tmp_path: Path, body: str, needle: str) -> None:
     assert needle in _error(tmp_path, "[[model]]\n" + body)
 
 
+def test_placeholder_without_vary(tmp_path: Path) -> None:
+    message = _error(tmp_path, '[[model]]\nname = "lag{lag}"\nformula = "y ~ x"\n')
+    assert "{lag}" in message and "no [model.vary]" in message
+
+
 def test_duplicate_model_names(tmp_path: Path) -> None:
     body = '[[model]]\nname = "m"\nformula = "y ~ x"\n' * 2
     assert "duplicate model name 'm'" in _error(tmp_path, body)

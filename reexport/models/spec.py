@@ -367,6 +367,11 @@ def _parse_model(
     if not isinstance(vary, dict):
         raise BadInputError(f"{where}: 'vary' must be a table of lists")
     if not vary:
+        stray = _PLACEHOLDER.search(name + (label or ""))
+        if stray:
+            raise BadInputError(
+                f"{where}: placeholder {stray.group(0)} in name or label but no [model.vary] table"
+            )
         return [_build_model(raw, name, formula, label, data, where, group=None, variant={})]
     return _expand(raw, name, formula, label, vary, data, where)
 
