@@ -39,6 +39,7 @@ from __future__ import annotations
 import logging
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -197,17 +198,51 @@ def study_tasks() -> list[Task]:
     ]
 
 
-def probe(url: str, timeout: float = PROBE_TIMEOUT) -> str | None:
-    """Try one TCP connection to ``url``'s host; ``None`` if it connects, else the reason."""
+def probe(url: str, timeout: float | None = None) -> str | None:
+    """Try one TCP connection to ``url``'s host; ``None`` if it connects, else the reason.
+
+    Both the name lookup and the connect are bounded by ``timeout`` (the lookup runs
+    in a daemon thread, since :func:`socket.getaddrinfo` has no timeout of its own).
+    """
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    found: dict[str, object] = {}
+
+    def lookup() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    worker = threading.Thread(target=lookup, name=f"probe-{host}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        return f"{host}: name lookup timed out after {timeout:g} s ({LOOKUP_TIMEOUT_MARK})"
+    if "error" in found:
+        return f"{host}: name lookup failed ({_reason(found['error'])})"
+    addresses = found.get("addresses")
+    assert isinstance(addresses, list)
+    family, kind, proto, _name, address = addresses[0]
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
+        with socket.socket(family, kind, proto) as connection:
+            connection.settimeout(timeout)
+            connection.connect(address)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        return f"{host}:{port} unreachable ({reason})"
+        return f"{host}:{port} unreachable ({_reason(exc)})"
+    return None
+
+
+#: Marks a probe failure that means "no network at all", so other hosts are not probed.
+LOOKUP_TIMEOUT_MARK = "no network?"
+
+
+def _reason(exc: object) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
 
 
 def acquire(
@@ -262,6 +297,7 @@ class _Runner:
         self.client = client
         self._own_client = client is None
         self._unreachable: dict[str, str | None] = {}
+        self._network_down: str | None = None
 
     def _http(self) -> HttpClient:
         if self.client is None:
@@ -282,7 +318,10 @@ class _Runner:
         if not self.offline:
             host = urlsplit(task.url).netloc
             if host not in self._unreachable:
-                self._unreachable[host] = probe(task.url)
+                self._unreachable[host] = self._network_down or probe(task.url)
+                if LOOKUP_TIMEOUT_MARK in (self._unreachable[host] or ""):
+                    # Name lookups hang: the machine is offline; don't wait on every host.
+                    self._network_down = self._unreachable[host]
             problem = self._unreachable[host]
             if problem is not None:
                 reason = f"{problem}; not fetched"
@@ -345,7 +384,7 @@ def summary_lines(result: AcquireResult) -> list[str]:
 DEMO_BANNER = [
     "SYNTHETIC DEMO DATA -- NOT REAL",
     "No source could be reached and no real vintage is stored,",
-    "so `reexport data` fell back to the demo vintage (docs/demo_dgp.md).",
+    "so `reexport data` fell back to the demo (docs/demo_dgp.md).",
     "Every table, estimate and report built from it is made up.",
 ]
 

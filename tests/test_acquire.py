@@ -154,3 +154,30 @@ def test_a_stored_vintage_of_another_request_is_used_when_the_source_fails(
 
 def test_probe_reports_a_closed_port() -> None:
     assert "unreachable" in str(acquire.probe("http://127.0.0.1:9/x", timeout=2))
+
+
+def test_hanging_name_lookups_are_bounded(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A machine without network whose DNS hangs: one bounded probe, then the demo."""
+    lookups: list[str] = []
+
+    def hanging_lookup(host: str, *args: object, **kwargs: object) -> list[object]:
+        lookups.append(host)
+        time.sleep(3)
+        raise OSError("lookup gave up")
+
+    monkeypatch.setattr(acquire.socket, "getaddrinfo", hanging_lookup)
+    monkeypatch.setattr(acquire, "PROBE_TIMEOUT", 0.2)
+    for variable, url in (
+        ("REEXPORT_GPR_URL", "https://gpr.example.invalid/x.xls"),
+        ("REEXPORT_COMTRADE_URL", "https://comtrade.example.invalid"),
+        ("REEXPORT_FRED_URL", "https://fred.example.invalid/f.csv"),
+    ):
+        monkeypatch.setenv(variable, url)
+    started = time.monotonic()
+    assert main(["data"]) == 0
+    assert time.monotonic() - started < 2.5
+    assert lookups == ["gpr.example.invalid"]
+    out = capsys.readouterr().out
+    assert out.count("name lookup timed out") == 4 and "SYNTHETIC DEMO DATA" in out

@@ -251,3 +251,10 @@ def test_demo_cli_writes_and_announces(data_root: Path, capsys: pytest.CaptureFi
     assert (data_root / "raw" / "gpr" / "demo-9" / "demo_data_gpr_export.xls").is_file()
     assert main(["demo", "--seed", "-4"]) == 2
     assert "seed" in capsys.readouterr().err
+
+
+def test_banner_is_a_closed_box() -> None:
+    box = demo.banner(["SYNTHETIC DEMO DATA -- NOT REAL", "x" * 100]).splitlines()
+    assert len({len(line) for line in box}) == 1
+    assert box[0] == box[-1] == "#" * len(box[0])
+    assert all(line.startswith("## ") and line.endswith(" ##") for line in box[1:-1])

@@ -876,8 +876,9 @@ BANNER_WIDTH = 72
 
 def banner(lines: list[str]) -> str:
     """A box of ``#`` around ``lines``, for messages nobody should miss."""
-    rule = "#" * BANNER_WIDTH
-    body = [f"## {line:<{BANNER_WIDTH - 6}} ##" for line in lines]
+    width = max(BANNER_WIDTH, *(len(line) + 6 for line in lines))
+    rule = "#" * width
+    body = [f"## {line:<{width - 6}} ##" for line in lines]
     return "\n".join([rule, *body, rule])
 
 
