@@ -110,16 +110,35 @@ def test_demeaned_columns_have_zero_group_means(seed: int, n: int, g1: int, g2: 
     effects = [fe.factorize("a", rng.integers(0, g1, n)), fe.factorize("b", rng.integers(0, g2, n))]
     weights = rng.uniform(0.5, 2.0, n)
     matrix = rng.normal(size=(n, 2))
-    for w in (None, weights):
-        out, _ = fe.demean(matrix, effects, weights=w)
+    for w, method in ((None, "exact"), (weights, "exact"), (None, "map"), (weights, "map")):
+        out, _ = fe.demean(matrix, effects, weights=w, method=method)
         for effect in effects:
             wt = np.ones(n) if w is None else w
             for j in range(2):
                 sums = np.bincount(effect.codes, weights=out[:, j] * wt)
                 assert np.abs(sums).max() < 1e-8 * max(1.0, np.abs(matrix).max() * n)
         # Projection: demeaning twice changes nothing.
-        again, _ = fe.demean(out, effects, weights=w)
+        again, _ = fe.demean(out, effects, weights=w, method=method)
         np.testing.assert_allclose(again, out, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_exact_two_way_demeaning_equals_alternating_projections(weighted: bool) -> None:
+    """Unbalanced, two connected components, singleton-free: both methods agree."""
+    rng = np.random.default_rng(8)
+    pair = np.repeat(np.arange(400), 30)
+    month = np.tile(np.arange(30), 400)
+    start = rng.integers(0, 24, 400)[pair]
+    keep = (month >= start) & (month < start + 6) & (rng.random(len(pair)) < 0.8)
+    month = np.where(pair < 50, month + 100, month)  # pairs 0..49 live in other months
+    effects = [fe.factorize("pair", pair[keep]), fe.factorize("month", month[keep])]
+    matrix = rng.normal(size=(int(keep.sum()), 3)) * [1, 10, 1000]
+    weights = rng.uniform(0.1, 5.0, len(matrix)) if weighted else None
+    exact, sweeps = fe.demean(matrix, effects, weights=weights, method="exact")
+    iterated, iterations = fe.demean(matrix, effects, weights=weights, method="map")
+    assert sweeps == 1 and iterations > 10
+    np.testing.assert_allclose(exact, iterated, atol=1e-8 * np.abs(matrix).max())
+    assert fe.absorbed_df(effects) == effects[0].n_levels + effects[1].n_levels - 2
 
 
 # -- singular designs --------------------------------------------------------------------------
