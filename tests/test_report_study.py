@@ -28,6 +28,12 @@ citation = "Depraiter, Goutte & Porcher (2025), Energy Economics 146, 108496"
 [results.world]
 spec = "study.toml"
 file = "results/world.json"
+columns = ["period", "exports_t", "GPR"]
+
+[recipe]
+commands = ["reexport data", "reexport build"]
+period = ["2017-01", "2024-12"]
+sources = ["test source"]
 
 [style]
 hide = ["^C\\\\(month\\\\)"]
@@ -213,6 +219,21 @@ def test_synthetic_inputs_are_marked_everywhere(tmp_path: Path) -> None:
     assert "SYNTHETIC DEMO DATA" in (out / "report.html").read_text()
 
 
+def test_synthetic_sidecar_marks_unflagged_results(baseline: Path, tmp_path: Path) -> None:
+    folder = copy_baseline(baseline, tmp_path)
+    meta = folder.parent / "processed" / "study_world.meta.json"
+    meta.write_text(json.dumps({"synthetic": True}))
+    summary = study_mod.run_report(folder, output=tmp_path / "out")
+    assert summary.synthetic
+    assert "SYNTHETIC DEMO DATA" in (tmp_path / "out" / "tables" / "table1_main.md").read_text()
+
+
+def test_report_index_names_recipe_and_coverage(baseline: Path) -> None:
+    index = (baseline / "study" / "output" / "report.md").read_text()
+    assert "Recipe: `reexport data` && `reexport build`" in index
+    assert "world data cover 2017-01..2024-12 (96 months)" in index
+
+
 def test_cli_report_prints_summary(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -250,6 +271,7 @@ def _break_results(folder: Path, change: str) -> None:
         ("no_facts", "has no published facts"),
         ("empty_battery", "robustness battery is empty"),
         ("data_changed", "changed since"),
+        ("missing_column", "lacks the column(s) the study needs: GPRC_XYZ"),
     ],
 )
 def test_bad_input_exits_2_and_leaves_outputs_untouched(
@@ -267,6 +289,9 @@ def test_bad_input_exits_2_and_leaves_outputs_untouched(
             1,
         )
         (folder / "report.toml").write_text(text)
+    elif change == "missing_column":
+        text = (folder / "report.toml").read_text()
+        (folder / "report.toml").write_text(text.replace('"GPR"]', '"GPR", "GPRC_XYZ"]', 1))
     elif change == "data_changed":
         csv = folder.parent / "processed" / "study_world.csv"
         csv.write_text(csv.read_text() + "\n")  # same numbers, different bytes

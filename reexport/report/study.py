@@ -20,6 +20,7 @@ byte-identical files.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import html
 import json
@@ -56,11 +57,21 @@ OWNED_OUTPUTS = ("tables", "figures", "scorecard.md", "scorecard.json", "report.
 
 @dataclass(frozen=True)
 class ResultsRef:
-    """A results file the study reads: its key, the spec that produces it and its path."""
+    """A results file the study reads: its key, spec, path and the columns its data must hold."""
 
     key: str
     spec: Path
     file: Path
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the study's data are obtained (shown in the report index)."""
+
+    commands: tuple[str, ...] = ()
+    period: tuple[str, str] | None = None
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ class StudyConfig:
     citation: str
     facts: scorecard.PublishedFacts
     results: Mapping[str, ResultsRef]
+    recipe: Recipe
     style: Style
     planted: tuple[Planted, ...]
     tables: tuple[Mapping[str, Any], ...]
@@ -162,7 +174,12 @@ def load_study(folder: str | Path) -> StudyConfig:
     for key, ref in _table(raw, "results", where).items():
         if not isinstance(ref, dict) or not isinstance(ref.get("file"), str):
             raise BadInputError(f"{where}: [results.{key}] needs a 'file'")
-        results[key] = ResultsRef(key, folder / str(ref.get("spec", "")), folder / ref["file"])
+        results[key] = ResultsRef(
+            key,
+            folder / str(ref.get("spec", "")),
+            folder / ref["file"],
+            tuple(_str_list(ref, "columns", f"{where} [results.{key}]")),
+        )
     if not results:
         raise BadInputError(f"{where}: no [results.*] tables")
     style_raw = _table(raw, "style", where)
@@ -207,12 +224,22 @@ def load_study(folder: str | Path) -> StudyConfig:
             ids.append(item["id"])
     if len(set(ids)) != len(ids):
         raise BadInputError(f"{where}: table and figure ids must be unique")
+    recipe_raw = _table(raw, "recipe", where)
+    period = _str_list(recipe_raw, "period", f"{where} [recipe]")
+    if period and len(period) != 2:
+        raise BadInputError(f"{where} [recipe]: period must be [first, last]")
+    recipe = Recipe(
+        commands=tuple(_str_list(recipe_raw, "commands", f"{where} [recipe]")),
+        period=(period[0], period[1]) if period else None,
+        sources=tuple(_str_list(recipe_raw, "sources", f"{where} [recipe]")),
+    )
     return StudyConfig(
         folder=folder,
         title=str(study.get("title", folder.name)),
         citation=str(study.get("citation", facts.citation)),
         facts=facts,
         results=results,
+        recipe=recipe,
         style=style,
         planted=_resolve_planted(raw.get("demo", {}).get("planted"), where),
         tables=tuple(table_list),
@@ -273,7 +300,7 @@ def _meta_for(path: Path) -> dict[str, Any]:
     return {}
 
 
-def load_study_data(results: Results) -> StudyData:
+def load_study_data(results: Results, columns: Sequence[str] = ()) -> StudyData:
     """Read the data file a results file names and check it is the one estimated on.
 
     Raises
@@ -302,7 +329,23 @@ def load_study_data(results: Results) -> StudyData:
         frame = pd.read_csv(path, dtype={"period": str})
     except (ValueError, pd.errors.ParserError) as exc:
         raise BadInputError(f"data file {path} cannot be read: {exc}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise BadInputError(
+            f"data file {path} lacks the column(s) the study needs: {', '.join(missing)}"
+        )
     return StudyData(frame=frame, path=path, meta=_meta_for(path))
+
+
+def describe_coverage(data: Mapping[str, StudyData]) -> dict[str, str]:
+    """``first..last (N months)`` of each study frame's ``period`` column."""
+    spans = {}
+    for key, item in data.items():
+        if "period" not in item.frame.columns or item.frame.empty:
+            continue
+        periods = sorted(set(item.frame["period"].astype(str)))
+        spans[key] = f"{periods[0]}..{periods[-1]} ({len(periods)} months)"
+    return spans
 
 
 # --------------------------------------------------------------------------- building
@@ -513,9 +556,11 @@ def report_markdown(
     card: Mapping[str, Any],
     results_paths: Mapping[str, Path],
     output: Path,
+    coverage: Mapping[str, str] | None = None,
 ) -> str:
     """The report index: status, data, and every table and figure with its command and spec."""
     esc = tables.markdown_escape
+    coverage = coverage or {}
     synthetic = bool(card["synthetic"])
     out = [f"# {esc(tables.synthetic_title(study.title, synthetic))}", ""]
     out.append(f"Replication of {esc(study.citation)}, written by reexport {__version__}.")
@@ -532,6 +577,17 @@ def report_markdown(
     out.append("## Data")
     out.append("")
     out.append(esc(card["data"]["series_statement"]))
+    out.append("")
+    recipe = study.recipe
+    if recipe.commands:
+        out.append("Recipe: " + " && ".join(f"`{c}`" for c in recipe.commands) + ".")
+        out.append("")
+    out.extend(f"- source: {esc(source)}" for source in recipe.sources)
+    for key, span in sorted(coverage.items()):
+        wanted = (
+            "" if recipe.period is None else f" (the paper: {recipe.period[0]}..{recipe.period[1]})"
+        )
+        out.append(f"- {esc(key)} data cover {esc(span)}{esc(wanted)}")
     out.append("")
     out.append("## Scorecard")
     out.append("")
@@ -748,7 +804,13 @@ def run_report(
     out_dir = Path(output) if output is not None else study.folder / "output"
     paths = parse_results_option(results, study)
     loaded = {key: tables.load_results(path) for key, path in paths.items()}
-    data = {key: load_study_data(res) for key, res in loaded.items()}
+    data = {key: load_study_data(res, study.results[key].columns) for key, res in loaded.items()}
+    for key, frame_data in data.items():
+        # A synthetic sidecar marks the estimates synthetic even if the results file
+        # did not record the flag: demo data must never pass for real data.
+        if frame_data.meta.get("synthetic") and not loaded[key].synthetic:
+            res = loaded[key]
+            loaded[key] = dataclasses.replace(res, data={**res.data, "synthetic": True})
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-tmp-", dir=out_dir))
     try:
@@ -769,7 +831,9 @@ def run_report(
         atomic_write_text(staging / "report.html", report_html(study, outputs, card, staging))
         atomic_write_bytes(
             staging / "report.md",
-            report_markdown(study, outputs, card, paths, out_dir).encode("utf-8"),
+            report_markdown(study, outputs, card, paths, out_dir, describe_coverage(data)).encode(
+                "utf-8"
+            ),
         )
         _move_into_place(staging, out_dir)
     finally:
