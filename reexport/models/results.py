@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from reexport.errors import BadInputError
 from reexport.models.covariance import (
@@ -157,12 +157,13 @@ def inference(
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(np.where(variances >= 0, variances, np.nan))
         tstat = params / se
+    # scipy.special rather than scipy.stats: same functions, a fraction of the import time.
     if df is None:
-        pvalues = 2 * stats.norm.sf(np.abs(tstat))
-        crit = float(stats.norm.ppf(0.5 + CONFIDENCE / 2))
+        pvalues = 2 * special.ndtr(-np.abs(tstat))
+        crit = float(special.ndtri(0.5 + CONFIDENCE / 2))
     else:
-        pvalues = 2 * stats.t.sf(np.abs(tstat), df)
-        crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df))
+        pvalues = 2 * special.stdtr(df, -np.abs(tstat))
+        crit = float(special.stdtrit(df, 0.5 + CONFIDENCE / 2))
     ci = np.column_stack([params - crit * se, params + crit * se])
     return se, tstat, pvalues, ci
 
