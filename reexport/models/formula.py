@@ -127,7 +127,7 @@ class TimeIndex:
                 raise BadInputError(f"{_at(where)}entity column {entity!r} is not in the data")
             if frame[entity].isna().any():
                 raise BadInputError(f"{_at(where)}entity column {entity!r} has missing values")
-            raw_codes, uniques = pd.factorize(frame[entity], sort=False)
+            raw_codes, uniques = _factorize(frame[entity])
             codes = raw_codes.astype(np.int64)
             labels = tuple(uniques)
         return cls(
@@ -175,6 +175,15 @@ class TimeIndex:
         return np.where(target < 0, -1, positions)
 
 
+def _factorize(column: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize``, twice as fast for text columns via their object array."""
+    if pd.api.types.is_string_dtype(column.dtype) and not isinstance(
+        column.dtype, pd.CategoricalDtype
+    ):
+        return pd.factorize(column.to_numpy(dtype=object), sort=False)
+    return pd.factorize(column, sort=False)
+
+
 def period_ordinals(frame: pd.DataFrame, time: str, where: str = "") -> tuple[np.ndarray, str]:
     """Period numbers of ``frame[time]`` and the frequency (``"M"`` or ``"int"``).
 
@@ -201,7 +210,7 @@ def period_ordinals(frame: pd.DataFrame, time: str, where: str = "") -> tuple[np
         if not np.all(values == np.round(values)):
             raise BadInputError(f"{_at(where)}time column {time!r} has non-integer numbers")
         return values.astype(np.int64), INTEGER
-    codes, uniques = pd.factorize(column, sort=False)
+    codes, uniques = _factorize(column)
     parsed = np.empty(len(uniques), dtype=np.int64)
     for i, value in enumerate(uniques):
         try:
