@@ -45,9 +45,10 @@ def _make(tmp_path: Path, *args: str, check: bool = True) -> subprocess.Complete
         f"STUDY_OUT={tmp_path / 'out'}",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
-    return subprocess.run(
-        command, capture_output=True, text=True, check=check, timeout=900, env=env
-    )
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    if check:
+        assert done.returncode == 0, f"make {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
 
 
 @pytest.mark.slow
