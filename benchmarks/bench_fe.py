@@ -5,8 +5,9 @@ effects, writes the panel to CSV once (cached in the system temp folder), then t
 each in a fresh Python process so peak memory is per tool:
 
 * ``reexport estimate SPEC`` end to end from the CSV (the CLI as a user runs it:
-  interpreter start, imports, reading, formula, estimation, JSON output), and
-  the same work in-process after a warm-up run;
+  interpreter start, imports, reading, formula, estimation, JSON output), run
+  twice (the first run may pay for cold OS file caches), and the same work
+  in-process after a warm-up run;
 * ``pyfixest.feols("y ~ x1 + x2 | pair + month", vcov={"CRV1": "pair"})``
   reading the same CSV (warm: run once first, so numba compilation is excluded);
 * ``linearmodels.PanelOLS`` with entity and time effects, clustered by pair.
@@ -173,17 +174,13 @@ def main() -> None:
         out_json = spec_dir / "results.json"
         cli = [sys.executable, "-m", "reexport", "estimate", str(spec_dir / "spec.toml"),
                "--output", str(out_json)]  # fmt: skip
-        _, cli_seconds, cli_peak = _child(cli)
-        document = json.loads(out_json.read_text(encoding="utf-8"))
-        model = document["models"][0]
-        rows.append(
-            (
-                "reexport estimate (CLI, cold process)",
-                cli_seconds,
-                cli_peak,
-                {"params": model["params"], "se": model["std_errors"]},
-            )
-        )
+        # First run: cold OS caches for the libraries; repeat: warm, like pyfixest's timed run.
+        for label in ("reexport estimate CLI (first run)", "reexport estimate CLI (repeat)"):
+            _, cli_seconds, cli_peak = _child(cli)
+            document = json.loads(out_json.read_text(encoding="utf-8"))
+            model = document["models"][0]
+            fitted = {"params": model["params"], "se": model["std_errors"]}
+            rows.append((label, cli_seconds, cli_peak, fitted))
         for tool in ("reexport", "pyfixest", "linearmodels"):
             cmd = [sys.executable, __file__, "--worker", tool, "--csv", str(csv),
                    "--spec-dir", str(spec_dir)]  # fmt: skip
@@ -202,11 +199,14 @@ def main() -> None:
     for label, seconds, peak, _ in rows:
         peak_text = "-" if peak is None else f"{peak:.0f}"
         print(f"{label:<42}{seconds:>9.2f}{peak_text:>10}")
-    pyfixest_seconds = next(s for label, s, _, _ in rows if label.startswith("pyfixest"))
-    warm = next(s for label, s, _, _ in rows if label.startswith("reexport load"))
+    seconds = {label: s for label, s, _, _ in rows}
+    pyfixest_seconds = seconds["pyfixest read_csv+feols (warm)"]
     print(
-        f"\nreexport / pyfixest: in-process {warm / pyfixest_seconds:.2f}x, "
-        f"CLI end to end {rows[0][1] / pyfixest_seconds:.2f}x (target <= 2x)"
+        "\nreexport / pyfixest: "
+        f"in-process {seconds['reexport load+fit (in-process, warm)'] / pyfixest_seconds:.2f}x, "
+        f"CLI repeat {seconds['reexport estimate CLI (repeat)'] / pyfixest_seconds:.2f}x, "
+        f"CLI first run {seconds['reexport estimate CLI (first run)'] / pyfixest_seconds:.2f}x "
+        "(target <= 2x; the CLI includes interpreter start and imports, pyfixest's run does not)"
     )
     print(f"\n{'run':<42}{'x1':>14}{'se(x1)':>12}{'x2':>14}{'se(x2)':>12}")
     for label, _, _, result in rows:
