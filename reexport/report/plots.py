@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,6 @@ from reexport.report.tables import (  # noqa: E402
     ModelRecord,
     describe_variant,
     focus_term,
-    synthetic_title,
 )
 from reexport.store import atomic_write_bytes  # noqa: E402
 
@@ -89,6 +89,14 @@ def _styled(func: Callable[_P, _R]) -> Callable[_P, _R]:
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def figure_title(title: str, synthetic: bool, width: int = 80) -> str:
+    """The title wrapped to ``width`` characters, the synthetic warning on a line of its own."""
+    lines = textwrap.wrap(title, width) or [""]
+    if synthetic:
+        lines.insert(0, "SYNTHETIC DEMO DATA (not real trade data)")
+    return "\n".join(lines)
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -178,12 +186,13 @@ def plot_timeseries(
             pd.PeriodIndex([pd.Period(note.start, freq="M"), pd.Period(note.end, freq="M") + 1])
         )
         ax.axvspan(lo, hi, color="0.88", zorder=0, linewidth=0)
+        # Labelled at the bottom of the span: the tops of the series peak there.
         ax.text(
             lo,
-            1.0,
+            0.02,
             f" {note.text}",
             transform=ax.get_xaxis_transform(),
-            va="top",
+            va="bottom",
             ha="left",
             fontsize=8,
             color="0.2",
@@ -206,7 +215,7 @@ def plot_timeseries(
         bbox_to_anchor=(0.0, 0.9),
         frameon=False,
     )
-    ax.set_title(synthetic_title(title, synthetic))
+    ax.set_title(figure_title(title, synthetic))
     ax.set_xlabel("Month")
     ax.xaxis.set_major_locator(mdates.YearLocator())
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
@@ -299,7 +308,7 @@ def plot_coefficients(
     ax.set_yticks(ys, [p.label for p in points])
     ax.set_ylim(-0.7, len(points) - 0.3)
     ax.set_xlabel(f"{xlabel}\nFilled: p<0.05; hollow: not significant. Bars: 95% CI.")
-    ax.set_title(synthetic_title(title, synthetic), pad=14 if references else 6)
+    ax.set_title(figure_title(title, synthetic), pad=14 if references else 6)
     return fig
 
 
@@ -349,7 +358,7 @@ def plot_lag_profile(
     ax.set_xlabel("Lag of the risk index (months)")
     ax.set_ylabel(ylabel)
     ax.legend(frameon=False, loc="best")
-    ax.set_title(synthetic_title(title, synthetic))
+    ax.set_title(figure_title(title, synthetic))
     return fig
 
 
@@ -405,7 +414,7 @@ def plot_spec_curve(
         )
     top.axhline(0.0, color="0.4", linewidth=0.8, linestyle=":")
     top.set_ylabel(ylabel)
-    top.set_title(synthetic_title(title, synthetic))
+    top.set_title(figure_title(title, synthetic))
     bottom.set_yticks(range(len(groups)), groups)
     bottom.set_ylim(-0.6, len(groups) - 0.4)
     bottom.invert_yaxis()
