@@ -570,8 +570,9 @@ def report_markdown(
             "**SYNTHETIC DEMO DATA.** Every table, figure and the scorecard below were "
             "computed from the seeded synthetic demo vintage, not from real trade data. "
             "They show that the pipeline recovers effects planted in made-up data; they are "
-            "not a replication. Fetch the real data (`reexport data` with network access) "
-            "and run `make reproduce` again for the real replication."
+            "not a replication. For the real replication, fetch the real data with network "
+            "access (`make data`, or `reexport import-series` for a China-customs series) "
+            "and run `make reproduce` again."
         )
         out.append("")
     out.append("## Data")
