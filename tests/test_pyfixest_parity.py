@@ -219,3 +219,36 @@ def test_linearmodels_panelols_conventions(panel: pd.DataFrame) -> None:
     np.testing.assert_allclose(
         ours.std_errors.to_numpy() * np.sqrt(scale), theirs.std_errors.to_numpy(), rtol=1e-8
     )
+
+
+def test_driscoll_kraay_meat_matches_linearmodels_kernel_covariance() -> None:
+    """Driscoll-Kraay pooled and with entity effects against linearmodels' kernel covariance.
+
+    linearmodels (``debiased=False``): ``bandwidth=L`` is Stata's ``lag(L)``.  Pooled,
+    its unscaled matrix equals ``ivreg2, dkraay(L+1)``; with effects it multiplies by
+    ``N/(N - absorbed)``, which is the only difference.
+    """
+    from linearmodels import PanelOLS, PooledOLS
+    from statsmodels.datasets import grunfeld
+
+    data = grunfeld.load_pandas().data.iloc[:200].copy()
+    data["year"] = data["year"].astype(int)
+    indexed = data.set_index(["firm", "year"])
+    cov = {"type": "driscoll-kraay", "lags": 4, "small_sample": False}
+    common: dict[str, Any] = {"cov": cov, "time": data["year"], "entity": data["firm"]}
+    X = data[["value", "capital"]]
+
+    theirs = PooledOLS(indexed["invest"], indexed[["value", "capital"]].assign(const=1.0)).fit(
+        cov_type="kernel", kernel="bartlett", bandwidth=4, debiased=False
+    )
+    ours = fit_fe(data["invest"], X.assign(Intercept=1.0), effects={}, **common)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), theirs.std_errors.to_numpy(), rtol=1e-10)
+
+    theirs = PanelOLS(indexed["invest"], indexed[["value", "capital"]], entity_effects=True).fit(
+        cov_type="kernel", kernel="bartlett", bandwidth=4, debiased=False
+    )
+    ours = fit_fe(data["invest"], X, effects={"firm": data["firm"]}, **common)
+    scale = ours.nobs / (ours.nobs - 10)
+    np.testing.assert_allclose(
+        ours.std_errors.to_numpy() * np.sqrt(scale), theirs.std_errors.to_numpy(), rtol=1e-10
+    )
