@@ -280,7 +280,9 @@ def acquire(
     result = AcquireResult()
     try:
         for task in tasks if tasks is not None else study_tasks():
-            result.outcomes.append(runner.run(task))
+            outcome = runner.run(task)
+            log.info("data: %s -> %s %s", task.role, outcome.status, outcome.message)
+            result.outcomes.append(outcome)
     finally:
         runner.close()
     if not any(o.ok for o in result.outcomes) and not _has_real_data(store):

@@ -540,7 +540,7 @@ def study_destination(
     gprc = {m[1] for s in set(indices["series"]) if (m := _GPRC_RE.match(s))}
     report.dropped_partners = [p for p in countries if p not in gprc]
     kept = [p for p in countries if p in gprc]
-    # The study_months the reporter reported: its world row, else any partner row.
+    # The months the reporter reported: its World row, else any partner row.
     reported = set(world_rows["period"]) if len(world_rows) else set(rows["period"])
     report.missing_months["destination"] = [m for m in study_months if m not in reported]
     wide = _wide_indices(indices, ["GPR", *(f"GPRC_{p}" for p in kept)]).reindex(study_months)
@@ -981,6 +981,8 @@ def build(
     store = store if store is not None else RawStore()
     out_dir = out_dir if out_dir is not None else config.processed_dir()
     inputs = select_inputs(store, vintage)
+    for role, chosen in inputs.roles().items():
+        log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
     result = build_frames(inputs)
     result.written = write_outputs(result, out_dir)
     return result

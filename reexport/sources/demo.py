@@ -770,6 +770,7 @@ def _write_vintage(
     """Write one synthetic vintage, or return the demo vintage already holding this request."""
     existing = store.find(source, request, synthetic=True)
     if existing is not None:
+        log.info("demo: %s/%s already stored", source, existing.id)
         return existing
     with store.writer(source, request, synthetic=True, vintage_id=vintage_id) as writer:
         for name, content, params, content_type in files:
