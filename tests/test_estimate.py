@@ -202,6 +202,17 @@ def test_fit_lags_and_hac_within_entity() -> None:
     assert result.cov.convention == "Stata: newey, lag(2)"
 
 
+@pytest.mark.parametrize("kind", ["period", "timestamp"])
+def test_fit_accepts_period_and_datetime_time_columns(kind: str) -> None:
+    frame = _panel(seed=6)
+    as_strings = fit(_model(cov=CovSpec(type="driscoll-kraay", lags=3)), frame)
+    converted = pd.PeriodIndex(frame["period"], freq="M")
+    frame["period"] = converted if kind == "period" else converted.to_timestamp()
+    typed = fit(_model(cov=CovSpec(type="driscoll-kraay", lags=3)), frame)
+    np.testing.assert_allclose(typed.std_errors.to_numpy(), as_strings.std_errors.to_numpy())
+    assert typed.cov.clusters == {"periods": 30}
+
+
 def test_fit_ppml_with_entity_effects() -> None:
     frame = _panel(seed=5)
     frame.loc[frame["firm"] == "f03", "flow"] = 0  # never exports: separated

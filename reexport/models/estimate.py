@@ -91,7 +91,8 @@ def time_ordinals(values: ArrayLike | pd.Series, *, where: str = "") -> np.ndarr
     -------
     numpy.ndarray of int64
     """
-    series = pd.Series(np.asarray(values) if not isinstance(values, pd.Series) else values)
+    # pd.Series keeps a Period/datetime dtype of an Index or array (np.asarray would not).
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
     series = series.reset_index(drop=True)
     if series.isna().any():
         raise BadInputError(f"{_prefix(where)}the time column has missing values")
@@ -574,7 +575,13 @@ def fit_ppml(
     weights = mu
     if fixed:
         x_within, _ = fe_mod.demean(matrix, fixed, weights=weights)
-    check_rank(x_within * np.sqrt(weights)[:, None], names, where=where, reference=reference)
+    root = np.sqrt(weights)[:, None]
+    check_rank(
+        x_within * root,
+        names,
+        where=where,
+        reference=None if reference is None else reference * root,
+    )
     if k:
         _, bread = _solve_ls(x_within * np.sqrt(weights)[:, None], np.zeros(n))
     else:
@@ -664,7 +671,7 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
 
     # Each label column is factorised once and its integer codes reused for effects,
     # clusters, entity and time (hashing a million strings repeatedly dominated runtime).
-    encoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    encoded: dict[str, tuple[np.ndarray, Any]] = {}
 
     def codes_of(name: str, role: str) -> np.ndarray:
         if name not in sample.columns:
@@ -673,7 +680,7 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
             codes, uniques = pd.factorize(sample[name], sort=False)
             if (codes < 0).any():
                 raise BadInputError(f"{where}: {role} column {name!r} has missing values")
-            encoded[name] = (codes.astype(np.intp), np.asarray(uniques))
+            encoded[name] = (codes.astype(np.intp), uniques)
         return encoded[name][0]
 
     effect_columns: dict[str, np.ndarray] = {}
