@@ -373,3 +373,26 @@ def test_porcher_specs_cover_the_issue() -> None:
     assert panel["dest_dk"].cov.type == "driscoll-kraay"
     assert panel["dest_ppml"].estimator == "ppml"
     assert all(m.effects == ("entity", "time") for m in panel.values())
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("[study]", "[studdy]", "unknown key 'studdy'"),
+        ('id = "table1_main"', 'id = "table1_main"\nmodel = ["x"]', "unknown key 'model'"),
+        ('id = "table1_main"', 'id = "../escape"', "must be a plain file name"),
+        ("highlight = 4", 'highlight = "4"', "'highlight' must be an integer"),
+        ('groups = ["lag_profile", "excl_2022"]\n', 'groups = "lag_profile"\n', "list of strings"),
+        ('results = "world"', 'results = "panel"', "results 'panel' is not a [results] key"),
+        ('kind = "focus"', 'kind = "pie"', "kind 'pie'"),
+        ('text = "published" }', 'texts = "published" }', "reference needs"),
+        ('focus = "(?i)gpr"', 'focus = "(?i)gpr"\ndigits = -1', "'digits' must be"),
+    ],
+)
+def test_bad_report_config(tmp_path: Path, old: str, new: str, message: str) -> None:
+    folder = make_study(tmp_path)
+    text = (folder / "report.toml").read_text()
+    assert old in text
+    (folder / "report.toml").write_text(text.replace(old, new, 1))
+    with pytest.raises(BadInputError, match=message.replace("[", "\\[").replace("(", "\\(")):
+        study_mod.load_study(folder)

@@ -26,6 +26,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import tomllib
@@ -120,6 +121,13 @@ def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadInputError(f"{where}: {key!r} must be a non-negative integer")
+    return value
+
+
 def _str_list(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
     value = raw.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -149,6 +157,86 @@ def _resolve_planted(raw: Any, where: str) -> tuple[Planted, ...]:
     return tuple(planted)
 
 
+_TOP_KEYS = ("study", "recipe", "results", "style", "demo", "table", "figure")
+_LIST_KEYS = ("models", "groups", "columns", "terms", "forms")
+_INT_KEYS = ("lag", "highlight")
+_STR_KEYS = (
+    "id",
+    "title",
+    "kind",
+    "results",
+    "focus",
+    "group",
+    "series",
+    "series_label",
+    "index",
+    "index_label",
+    "xlabel",
+    "ylabel",
+)
+_ITEM_KEYS = {
+    "table": ("id", "title", "kind", "results", "models", "groups", "columns", "terms", "focus"),
+    "figure": (
+        "id",
+        "title",
+        "kind",
+        "results",
+        "models",
+        "groups",
+        "group",
+        "series",
+        "series_label",
+        "index",
+        "index_label",
+        "lag",
+        "annotations",
+        "xlabel",
+        "ylabel",
+        "references",
+        "highlight",
+        "forms",
+        "focus",
+    ),
+}
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _check_item(item: Any, kind_key: str, here: str) -> None:
+    """Validate one ``[[table]]`` / ``[[figure]]`` entry: known keys with the right types."""
+    if not isinstance(item, dict):
+        raise BadInputError(f"{here}: must be a table")
+    for key in item:
+        if key not in _ITEM_KEYS[kind_key]:
+            allowed = ", ".join(_ITEM_KEYS[kind_key])
+            raise BadInputError(f"{here}: unknown key {key!r} (allowed: {allowed})")
+    for key in ("id", "title", "results"):
+        if not isinstance(item.get(key), str) or not item[key]:
+            raise BadInputError(f"{here}: needs a string {key!r}")
+    if not _SAFE_ID.fullmatch(item["id"]):
+        raise BadInputError(f"{here}: id {item['id']!r} must be a plain file name")
+    for key, value in item.items():
+        if key in _LIST_KEYS and not (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            raise BadInputError(f"{here}: {key!r} must be a list of strings")
+        if key in _INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BadInputError(f"{here}: {key!r} must be an integer")
+        if key in _STR_KEYS and not isinstance(value, str):
+            raise BadInputError(f"{here}: {key!r} must be a string")
+    for note in item.get("annotations", []):
+        if not isinstance(note, dict) or not all(
+            isinstance(note.get(k), str) for k in ("start", "end", "text")
+        ):
+            raise BadInputError(f"{here}: each annotation needs string start, end and text")
+    for ref in item.get("references", []):
+        if not (
+            isinstance(ref, dict)
+            and isinstance(ref.get("value"), int | float)
+            and isinstance(ref.get("text"), str)
+        ):
+            raise BadInputError(f"{here}: each reference needs a numeric value and a text")
+
+
 def load_study(folder: str | Path) -> StudyConfig:
     """Read a study folder's ``report.toml`` and ``published_facts.json``.
 
@@ -168,6 +256,9 @@ def load_study(folder: str | Path) -> StudyConfig:
         raise BadInputError(f"study folder {folder} has no {REPORT_CONFIG}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInputError(f"{where}: bad TOML: {exc}") from None
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise BadInputError(f"{where}: unknown key {key!r} (allowed: {', '.join(_TOP_KEYS)})")
     study = _table(raw, "study", where)
     facts = scorecard.load_facts(folder / str(study.get("facts", "published_facts.json")))
     results: dict[str, ResultsRef] = {}
@@ -195,7 +286,7 @@ def load_study(folder: str | Path) -> StudyConfig:
     )
     style = Style(
         statistic=statistic,
-        digits=int(style_raw.get("digits", 3)),
+        digits=_int(style_raw, "digits", 3, f"{where} [style]"),
         formats=formats,
         hide=tuple(_str_list(style_raw, "hide", where)),
         focus=str(style_raw.get("focus", "(?i)gpr")),
@@ -212,8 +303,7 @@ def load_study(folder: str | Path) -> StudyConfig:
     ):
         for i, item in enumerate(items):
             here = f"{where} [[{kind_key}]] #{i + 1}"
-            if not isinstance(item.get("id"), str) or not isinstance(item.get("title"), str):
-                raise BadInputError(f"{here}: needs 'id' and 'title'")
+            _check_item(item, kind_key, here)
             kind = item.get("kind", "models" if kind_key == "table" else None)
             if kind not in kinds:
                 raise BadInputError(f"{here}: kind {kind!r} is not one of {', '.join(kinds)}")
@@ -839,6 +929,7 @@ def run_report(
         _move_into_place(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    log.info("report for %s written to %s", study.folder, out_dir)
     return ReportSummary(
         output=out_dir,
         outputs=tuple(outputs),
