@@ -429,3 +429,56 @@ def test_a_failed_build_writes_nothing(demo_store: RawStore, data_root: Path) ->
     target.write_bytes(target.read_bytes()[:-10])
     assert main(["build"]) == 2
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.shared
+def test_real_build_from_published_figures_keeps_gaps(
+    shared_data: Path, data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Real inputs: the publisher's GPR file and the published monthly CN 85051110 figures.
+
+    Only 26 months of China-customs exports were published in the news quoted in
+    ../shared/data/repm_published_figures.csv; the other months must stay empty rows
+    and be listed as missing, never interpolated.
+    """
+    from reexport.sources import userseries
+
+    store = RawStore()
+    gpr_file = shared_data / "gpr" / "data_gpr_export.xls"
+    with store.writer("gpr", {"dataset": "gpr", "file": gpr_file.name}) as writer:
+        writer.add(gpr_file.name, gpr_file.read_bytes())
+    figures = pd.read_csv(shared_data / "repm_published_figures.csv", dtype=str)
+    monthly = figures[
+        (figures["measure"] == "export_quantity")
+        & (figures["hs_code"] == "85051110")
+        & figures["period"].str.fullmatch(r"\d{4}-\d{2}")
+    ][["period", "value"]].drop_duplicates()
+    assert not monthly["period"].duplicated().any()
+    series_file = tmp_path / "published_monthly.csv"
+    monthly.to_csv(series_file, index=False)
+    userseries.import_series(series_file, userseries.make_spec(series_file), store=store)
+
+    processed = data_root / "processed"
+    # A destination frame left by an earlier build must not sit beside the new tables.
+    (processed / "study_destination.csv").write_text("stale\n")
+    (processed / "study_destination.meta.json").write_text("{}\n")
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" not in out and "build (real)" in out
+    world = pd.read_csv(processed / "study_world.csv", dtype={"period": str})
+    months = panel.full_months(monthly["period"].min(), monthly["period"].max())
+    assert world["period"].tolist() == months
+    assert world["exports_t"].notna().sum() == len(monthly)
+    assert world.set_index("period").loc["2017-12", "exports_t"] == 2910
+    report = json.loads((processed / "build_report.json").read_text())
+    assert report["synthetic"] is False
+    assert report["export_series"] == "userseries:published_monthly"
+    assert len(report["quality"]["missing_months"]["exports"]) == len(months) - len(monthly)
+    # Checked values of the publisher's file (../shared/data/gpr/PROVENANCE.md).
+    assert world.set_index("period").loc["2022-03", "GPR"] == pytest.approx(319.0, abs=0.05)
+    window = world[(world["period"] >= "2017-01") & (world["period"] <= "2024-12")]
+    assert window["GPRC_USA"].mean() == pytest.approx(2.56, abs=0.005)
+    assert window["GPR"].mean() == pytest.approx(108.7, abs=0.05)
+    assert not (processed / "study_destination.csv").exists()
+    assert not (processed / "study_destination.meta.json").exists()
+    assert json.loads((processed / "study_world.meta.json").read_text())["synthetic"] is False
