@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -734,8 +735,6 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
         if source not in values.columns:
             raise BadInputError(f"{where}: cluster column {source!r} is not in the data")
         return cluster_codes({name: values[source].to_numpy()})[name]
-
-    from dataclasses import replace
 
     dropped = {str(k): int(v) for k, v in dict(design.dropped).items()}
     dropped.update(result.dropped_rows)
