@@ -109,6 +109,54 @@ def test_no_row_lost_or_duplicated_and_missing_months_reported(
     assert list(world["year"]) == [int(m[:4]) for m in MONTHS]
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cells=st.sets(
+        st.tuples(st.sampled_from(MONTHS[:12]), st.sampled_from(["USA", "DEU", "SGP"])),
+        max_size=36,
+    ),
+    reported=st.sets(st.sampled_from(MONTHS[:12]), max_size=12),
+)
+def test_destination_cells_are_value_zero_or_missing_by_rule(
+    cells: set[tuple[str, str]], reported: set[str]
+) -> None:
+    months = MONTHS[:12]
+    rows = [trade_row(m, p, net_weight_t=float(i + 1)) for i, (m, p) in enumerate(sorted(cells))]
+    rows += [trade_row(m, "WLD", net_weight_t=1000.0) for m in sorted(reported)]
+    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=panel.TRADE_COLUMNS)
+    trade = panel.combine_trade([frame])
+    indices = panel.combine_indices(
+        [index_rows(f"GPRC_{p}", months, [1.0] * 12) for p in ("USA", "DEU")]
+        + [index_rows("GPR", months, [100.0] * 12)]
+    )
+    report = panel.QualityReport()
+    dest = panel.study_destination(
+        trade, indices, months=months, destination_rows=trade["source"] == "comtrade", report=report
+    )
+    kept = sorted({p for _m, p in cells} & {"USA", "DEU"})
+    assert len(dest) == 12 * len(kept)
+    assert list(zip(dest["partner"], dest["period"], strict=True)) == [
+        (p, m) for p in kept for m in months
+    ]
+    # Without any World row, the months with any partner row count as reported.
+    marked = reported if reported else {m for m, _p in cells}
+    values = {(m, p): float(i + 1) for i, (m, p) in enumerate(sorted(cells))}
+    zeros = 0
+    for partner, period, exported in zip(
+        dest["partner"], dest["period"], dest["exports_t"], strict=True
+    ):
+        if (period, partner) in values:
+            assert exported == values[(period, partner)]
+        elif period in marked:
+            assert exported == 0.0
+            zeros += 1
+        else:
+            assert math.isnan(exported)
+    assert report.implied_zero_flows == zeros
+    assert report.missing_months["destination"] == [m for m in months if m not in marked]
+    assert report.dropped_partners == (["SGP"] if any(p == "SGP" for _m, p in cells) else [])
+
+
 def test_conflicting_duplicates_become_missing_and_are_reported() -> None:
     trade = panel.combine_trade(
         [
