@@ -636,34 +636,64 @@ def _request_text(vintage: Vintage, key: str) -> str:
     return str(vintage.request.get(key, "")).strip().lower()
 
 
-def _comtrade(store: RawStore, synthetic: bool, partner: str) -> Vintage | None:
-    """Newest Comtrade vintage of China's HS 850511 exports for ``partner`` (world/all)."""
-    found = [
-        v
-        for v in store.vintages("comtrade", synthetic=synthetic)
-        if _request_text(v, "partner") == partner
-        and _request_text(v, "hs") == COMTRADE_HS
-        and _request_text(v, "flow") == "x"
-        and _request_text(v, "reporter") in ("156", "chn")
-    ]
-    return found[-1] if found else None
+def _demo_seed(vintage: Vintage) -> object:
+    """The seed of a demo vintage (``None`` for real ones)."""
+    block = vintage.request.get("demo")
+    return block.get("seed") if isinstance(block, dict) else None
 
 
-def _customs_series(store: RawStore, synthetic: bool) -> Vintage | None:
-    """Newest user series of China's CN 85051110 world exports in tonnes (or kg)."""
-    found = []
-    for v in store.vintages("userseries", synthetic=synthetic):
-        columns = v.request.get("columns") or {}
-        if (
-            _request_text(v, "hs") == CUSTOMS_HS
+class _Candidates:
+    """The store's vintages of one kind; for the demo, only those of the newest demo's seed.
+
+    Demo vintages of different seeds are different draws of the DGP, so one build
+    never combines them (the seed of the newest demo GPR vintage wins).
+    """
+
+    def __init__(self, store: RawStore, synthetic: bool) -> None:
+        self.store = store
+        self.synthetic = synthetic
+        self.seed: object = None
+        if synthetic:
+            newest = store.latest("gpr", synthetic=True)
+            self.seed = _demo_seed(newest) if newest is not None else None
+
+    def of(self, source: str) -> list[Vintage]:
+        found = self.store.vintages(source, synthetic=self.synthetic)
+        if self.synthetic and self.seed is not None:
+            found = [v for v in found if _demo_seed(v) == self.seed]
+        return found
+
+    def newest(self, source: str) -> Vintage | None:
+        found = self.of(source)
+        return found[-1] if found else None
+
+    def comtrade(self, partner: str) -> Vintage | None:
+        """Newest Comtrade vintage of China's HS 850511 exports for ``partner`` (world/all)."""
+        found = [
+            v
+            for v in self.of("comtrade")
+            if _request_text(v, "partner") == partner
+            and _request_text(v, "hs") == COMTRADE_HS
             and _request_text(v, "flow") == "x"
-            and _request_text(v, "reporter") in ("chn", "156")
-            and _request_text(v, "unit") in ("t", "kg")
-            # A series with a partner column is by destination, not the world total.
-            and not columns.get("partner")
-        ):
-            found.append(v)
-    return found[-1] if found else None
+            and _request_text(v, "reporter") in ("156", "chn")
+        ]
+        return found[-1] if found else None
+
+    def customs_series(self) -> Vintage | None:
+        """Newest user series of China's CN 85051110 world exports in tonnes (or kg)."""
+        found = []
+        for v in self.of("userseries"):
+            columns = v.request.get("columns") or {}
+            if (
+                _request_text(v, "hs") == CUSTOMS_HS
+                and _request_text(v, "flow") == "x"
+                and _request_text(v, "reporter") in ("chn", "156")
+                and _request_text(v, "unit") in ("t", "kg")
+                # A series with a partner column is by destination, not the world total.
+                and not columns.get("partner")
+            ):
+                found.append(v)
+        return found[-1] if found else None
 
 
 def _series_name(vintage: Vintage) -> str:
@@ -671,19 +701,19 @@ def _series_name(vintage: Vintage) -> str:
 
 
 def _pick(store: RawStore, synthetic: bool) -> dict[str, Any]:
-    gpr = store.latest("gpr", synthetic=synthetic)
-    customs = _customs_series(store, synthetic)
-    world = _comtrade(store, synthetic, "world")
-    export = customs if customs is not None else world
+    candidates = _Candidates(store, synthetic)
+    customs = candidates.customs_series()
+    world = candidates.comtrade("world")
+    fred = candidates.newest("fred")
     return {
-        "gpr": gpr,
-        "export": export,
+        "gpr": candidates.newest("gpr"),
+        "export": customs if customs is not None else world,
         "export_series": (
             f"userseries:{_series_name(customs)}" if customs is not None else COMTRADE_EXPORT_SERIES
         ),
         "comtrade_world": world,
-        "destination": _comtrade(store, synthetic, "all"),
-        "controls": tuple(v for v in [store.latest("fred", synthetic=synthetic)] if v is not None),
+        "destination": candidates.comtrade("all"),
+        "controls": () if fred is None else (fred,),
     }
 
 

@@ -530,3 +530,21 @@ def test_real_build_from_published_figures_keeps_gaps(
     assert not (processed / "study_destination.csv").exists()
     assert not (processed / "study_destination.meta.json").exists()
     assert json.loads((processed / "study_world.meta.json").read_text())["synthetic"] is False
+
+
+def test_a_demo_build_never_combines_seeds(data_root: Path) -> None:
+    store = RawStore()
+    demo.write_demo(3, store)
+    demo.write_demo(5, store)
+    # Remove seed 5's user series: the build must fall back to seed 5's Comtrade world
+    # series, not borrow seed 3's customs series.
+    for vintage in store.vintages("userseries"):
+        if vintage.id == "demo-5":
+            for entry in vintage.path.iterdir():
+                entry.chmod(0o644)
+                entry.unlink()
+            vintage.path.rmdir()
+    result = panel.build("demo")
+    seeds = {v.request["demo"]["seed"] for v in result.inputs.roles().values()}
+    assert len(seeds) == 1
+    assert result.inputs.export_series == "comtrade_850511"
