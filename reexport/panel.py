@@ -723,7 +723,8 @@ def select_inputs(store: RawStore, vintage: VintageKind = "auto") -> Inputs:
     ``auto`` builds from real vintages when a real GPR vintage and a real export
     series both exist, from the demo when neither does, and refuses a mix
     (real GPR with only demo trade, or the reverse).  ``real``/``demo`` insist on
-    that kind.  Within a kind the newest vintage of each input is used; the
+    that kind.  Within a kind the newest vintage of each input is used (for the
+    demo, all from the seed of the newest demo GPR vintage); the
     export series is a China-customs user series (CN 85051110, world, tonnes)
     when one exists, else Comtrade's HS 850511 world exports.
 
