@@ -10,11 +10,13 @@ checked against the planted effects below.
 Nothing here is real data.  Every number of the DGP is a module constant and is
 documented, with its sources, in ``docs/demo_dgp.md``.
 
-Marking: every manifest says ``"synthetic": true``; every file name starts
-with ``demo_``; the GPR workbook's ``var_label`` dictionary carries a
-``SYNTHETIC DEMO`` note; the JSON envelopes' ``elapsedTime`` reads
-``"SYNTHETIC DEMO"``.  CSV files carry no comment lines (the parsers must read
-them as real), so their marking is the file name and the manifest.
+Marking: every manifest says ``"synthetic": true`` and its request carries a
+``demo`` block; file names start with ``demo_`` (except ``EXCHUS.csv`` and
+``INDPRO.csv``: the FRED parser reads the series id from the file name); the GPR
+workbook's ``var_label`` dictionary carries a ``SYNTHETIC DEMO`` note; the JSON
+envelopes' ``elapsedTime`` reads ``"SYNTHETIC DEMO"``.  CSV files carry no
+comment lines (the parsers must read them as real), so their marking is the
+file name and the manifest.
 
 Determinism: the same seed gives byte-identical files.  Timestamps inside the
 files (the manifest's per-file ``retrieved``) are a constant, not the wall
