@@ -69,7 +69,10 @@ def test_make_reproduce_offline_demo_chain(tmp_path: Path) -> None:
             assert "SYNTHETIC DEMO DATA" in (out / name).read_text(), name
 
     # Nothing changed: `make -q` says up to date and a second run runs no command.
-    assert _make(tmp_path, "-q", "reproduce", check=False).returncode == 0
+    question = _make(tmp_path, "-q", "reproduce", check=False)
+    if question.returncode != 0:  # show why make thinks something is out of date
+        debug = _make(tmp_path, "-n", "--debug=b", "reproduce", check=False)
+        raise AssertionError(debug.stdout[-3000:])
     second = _make(tmp_path, "reproduce")
     assert "reexport" not in second.stdout
 
