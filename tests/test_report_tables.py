@@ -271,3 +271,18 @@ def test_clustered_covariance_is_described_with_counts() -> None:
     assert clustered.inference_df == 21
     legacy = tables.ModelRecord(**{**model.__dict__, "cov": {"type": "cluster", "clusters": 22}})
     assert legacy.inference_df == 21
+
+
+def test_indicator_rows_absent_from_every_model_are_left_out() -> None:
+    res = tables.load_results(FIXTURE)
+    table = tables.build_table(
+        [res.model("headline")],
+        labels={},
+        title="t",
+        indicators=[
+            IndicatorRow("Month-of-year dummies", r"^C\(month\)"),
+            IndicatorRow("Year dummies", r"^C\(year\)"),
+        ],
+    )
+    labels = [row.cells[0].text for row in table.rows]
+    assert "Month-of-year dummies" in labels and "Year dummies" not in labels

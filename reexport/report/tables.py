@@ -474,7 +474,8 @@ def build_table(
     hide
         Regular expressions of terms not shown as rows (e.g. month dummies).
     indicators
-        ``Yes``/``No`` rows saying whether a model has any term matching a pattern.
+        ``Yes``/``No`` rows saying whether a model has any term matching a pattern (left
+        out when no model has one).
     column_titles
         Column headings (default: model names).
     statistic
@@ -543,17 +544,10 @@ def build_table(
 
     footer: list[Row] = []
     for indicator in indicators:
-        footer.append(
-            Row(
-                _cells(
-                    indicator.label,
-                    *(
-                        "Yes" if any(re.search(indicator.pattern, t) for t in m.params) else "No"
-                        for m in models
-                    ),
-                )
-            )
-        )
+        present = [any(re.search(indicator.pattern, t) for t in m.params) for m in models]
+        if not any(present):
+            continue  # a row of "No" says nothing (e.g. month dummies in a panel with time FE)
+        footer.append(Row(_cells(indicator.label, *("Yes" if p else "No" for p in present))))
     footer.append(
         Row(
             _cells(
