@@ -43,6 +43,14 @@ def _make(tmp_path: Path, *args: str, check: bool = True) -> subprocess.Complete
         *args,
         f"DATA_DIR={tmp_path / 'data'}",
         f"STUDY_OUT={tmp_path / 'out'}",
+        # The chain also depends on the package's source files; in a working tree that
+        # others edit while the test runs, those mtimes move, so the test pins them out.
+        "REPRO_BUILD_CODE=",
+        "REPRO_MODEL_CODE=",
+        "REPRO_REPORT_CODE=",
+        # Never (re)install the virtual environment from a test: treat its stamp as done.
+        "-o",
+        ".venv/.installed",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
