@@ -214,7 +214,12 @@ def build_parser() -> _Parser:
         "write tables, figures, the replication scorecard and the report index for a study",
     )
     rep.add_argument("study", help="study folder, e.g. analyses/porcher2025")
-    rep.add_argument("--results", default=None, help="results JSON (default: the study's)")
+    rep.add_argument(
+        "--results",
+        default=None,
+        help="results JSON: KEY=PATH[,KEY=PATH], a folder of KEY.json files, or one file "
+        "for a single-results study (default: the files named in STUDY/report.toml)",
+    )
     rep.add_argument("--output", "-o", default=None, help="output folder (default STUDY/output)")
 
     return parser
