@@ -78,6 +78,9 @@ def test_value_fact_verdicts(coef: float, se: float, verdict: str) -> None:
     result = scorecard.evaluate_fact(_fact(), {"m": _model(coef, se)}, synthetic=False)
     assert result.verdict == verdict
     assert result.estimate is not None and result.estimate.coef == coef
+    # An insignificant estimate whose wide interval covers the value says so.
+    if verdict == scorecard.REPRODUCED:
+        assert ("not significant" in result.detail) == (se > 500)
 
 
 @pytest.mark.parametrize(

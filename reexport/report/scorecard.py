@@ -334,9 +334,10 @@ def judge(fact: Fact, estimate: Estimate, reference: Estimate | None = None) -> 
         assert fact.value is not None
         lo, hi = estimate.ci
         if lo <= fact.value <= hi:
+            caveat = "" if significant else f"; the estimate itself is not significant ({p_text})"
             return REPRODUCED, (
                 f"published {format_number(fact.value)} lies inside the 95% CI "
-                f"[{format_number(lo)}, {format_number(hi)}]"
+                f"[{format_number(lo)}, {format_number(hi)}]{caveat}"
             )
         return SAME_SIGN, (
             f"published {format_number(fact.value)} lies outside the 95% CI "
@@ -490,27 +491,27 @@ def describe_series(export_series: Sequence[str], *, synthetic: bool = False) ->
     for name in export_series:
         if synthetic:
             parts.append(
-                f"SYNTHETIC: the export series ({name}) is made up by the seeded demo "
+                f"SYNTHETIC: the export series (`{name}`) is made up by the seeded demo "
                 "data-generating process (docs/demo_dgp.md) in the format of the real source; "
                 "it stands in for a China-customs CN 85051110 series."
             )
         elif name.startswith("comtrade_"):
             hs = name.split("_", 1)[1]
             parts.append(
-                f"UN Comtrade HS6 {hs} (China's monthly exports, net weight in tonnes). "
-                "HS6 850511 covers all permanent magnets of metal, so it is broader than "
-                "China customs' CN 85051110 (rare-earth permanent magnets) used by the paper; "
-                "the annual-total ratios below show by how much."
+                f"UN Comtrade HS6 {hs} (`{name}`: China's monthly exports, net weight in "
+                "tonnes). HS6 850511 covers all permanent magnets of metal, so it is broader "
+                "than China customs' CN 85051110 (rare-earth permanent magnets) used by the "
+                "paper; the scorecard compares its annual sums with published CN 85051110 totals."
             )
         elif name.startswith("userseries:"):
             parts.append(
-                f"User-supplied series {name.split(':', 1)[1]!r} imported with "
+                f"User-supplied series `{name.split(':', 1)[1]}` imported with "
                 "`reexport import-series` (e.g. a China-customs CN 85051110 extract)."
             )
         elif name.startswith("demo"):
-            parts.append(f"The synthetic demo export series ({name}).")
+            parts.append(f"The synthetic demo export series (`{name}`).")
         else:
-            parts.append(f"Export series {name!r}.")
+            parts.append(f"Export series `{name}`.")
     swap = (
         " To use another China-customs CN 85051110 series, run "
         "`reexport import-series FILE.csv --name customs_85051110 --unit t` and rebuild."
@@ -685,7 +686,8 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
     data = card["data"]
     out.append("## Data")
     out.append("")
-    out.append(esc(data["series_statement"]))
+    # Our own sentence with code spans: written as Markdown, not escaped.
+    out.append(data["series_statement"])
     out.append("")
     for res in data["results"]:
         out.append(

@@ -667,7 +667,7 @@ def report_markdown(
         out.append("")
     out.append("## Data")
     out.append("")
-    out.append(esc(card["data"]["series_statement"]))
+    out.append(card["data"]["series_statement"])  # Markdown with code spans, not escaped
     out.append("")
     recipe = study.recipe
     if recipe.commands:
@@ -793,7 +793,8 @@ def report_html(
             "were computed from the seeded synthetic demo vintage, not from real trade data. "
             "This is a parameter recovery check, not a replication.</p>"
         )
-    parts.append(f"<p>{html.escape(card['data']['series_statement'])}</p>")
+    statement = html.escape(card["data"]["series_statement"])
+    parts.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", statement) + "</p>")
     parts.append("<h2>Scorecard</h2>")
     parts.append(_scorecard_html(card))
     parts.append("<h2>Tables</h2>")
