@@ -387,6 +387,9 @@ def test_porcher_specs_cover_the_issue() -> None:
         ('kind = "focus"', 'kind = "pie"', "kind 'pie'"),
         ('text = "published" }', 'texts = "published" }', "reference needs"),
         ('focus = "(?i)gpr"', 'focus = "(?i)gpr"\ndigits = -1', "'digits' must be"),
+        ('focus = "(?i)gpr"', 'focus = "(gpr"', "bad regular expression '(gpr'"),
+        ('label = "Month-of-year dummies"', 'name = "Month-of-year dummies"', "needs label"),
+        ("[[demo.planted]]", "[[demo.plants]]", "unknown key 'plants'"),
     ],
 )
 def test_bad_report_config(tmp_path: Path, old: str, new: str, message: str) -> None:

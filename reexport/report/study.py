@@ -121,6 +121,23 @@ def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     return value
 
 
+def _demo_table(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    demo = _table(raw, "demo", where)
+    for key in demo:
+        if key != "planted":
+            raise BadInputError(f"{where} [demo]: unknown key {key!r} (allowed: planted)")
+    return demo
+
+
+def _regex(pattern: str, where: str) -> str:
+    """``pattern`` if it compiles as a regular expression, else :class:`BadInputError`."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise BadInputError(f"{where}: bad regular expression {pattern!r} ({exc})") from None
+    return pattern
+
+
 def _int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -228,6 +245,8 @@ def _check_item(item: Any, kind_key: str, here: str) -> None:
             isinstance(note.get(k), str) for k in ("start", "end", "text")
         ):
             raise BadInputError(f"{here}: each annotation needs string start, end and text")
+    if "focus" in item:
+        _regex(item["focus"], here)
     for ref in item.get("references", []):
         if not (
             isinstance(ref, dict)
@@ -281,17 +300,25 @@ def load_study(folder: str | Path) -> StudyConfig:
     for fmt in formats:
         if fmt not in tables.FORMATS:
             raise BadInputError(f"{where} [style]: unknown format {fmt!r}")
-    indicators = tuple(
-        IndicatorRow(str(i["label"]), str(i["pattern"])) for i in style_raw.get("indicator", [])
-    )
+    indicators = []
+    for i, item in enumerate(style_raw.get("indicator", [])):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) for k in ("label", "pattern")
+        ):
+            raise BadInputError(f"{where} [[style.indicator]] #{i + 1}: needs label and pattern")
+        indicators.append(IndicatorRow(item["label"], _regex(item["pattern"], where)))
+    for key in ("effect_labels", "group_labels"):
+        labels = style_raw.get(key, {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise BadInputError(f"{where} [style]: {key!r} must be a table of strings")
     style = Style(
         statistic=statistic,
         digits=_int(style_raw, "digits", 3, f"{where} [style]"),
         formats=formats,
-        hide=tuple(_str_list(style_raw, "hide", where)),
-        focus=str(style_raw.get("focus", "(?i)gpr")),
+        hide=tuple(_regex(p, where) for p in _str_list(style_raw, "hide", where)),
+        focus=_regex(str(style_raw.get("focus", "(?i)gpr")), where),
         effect_labels=dict(style_raw.get("effect_labels", {})),
-        indicators=indicators,
+        indicators=tuple(indicators),
         group_labels=dict(style_raw.get("group_labels", {})),
     )
     table_list = raw.get("table", [])
@@ -331,7 +358,7 @@ def load_study(folder: str | Path) -> StudyConfig:
         results=results,
         recipe=recipe,
         style=style,
-        planted=_resolve_planted(raw.get("demo", {}).get("planted"), where),
+        planted=_resolve_planted(_demo_table(raw, where).get("planted"), where),
         tables=tuple(table_list),
         figures=tuple(figure_list),
     )
