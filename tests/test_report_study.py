@@ -390,6 +390,8 @@ def test_porcher_specs_cover_the_issue() -> None:
         ('focus = "(?i)gpr"', 'focus = "(gpr"', "bad regular expression '(gpr'"),
         ('label = "Month-of-year dummies"', 'name = "Month-of-year dummies"', "needs label"),
         ("[[demo.planted]]", "[[demo.plants]]", "unknown key 'plants'"),
+        ('file = "results/world.json"', 'file = "results/world.json"\nspecs = "x"', "'specs'"),
+        ('focus = "(?i)gpr"', 'focus = "(?i)gpr"\nstatistics = "t"', "'statistics'"),
     ],
 )
 def test_bad_report_config(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -114,10 +114,36 @@ class StudyConfig:
     figures: tuple[Mapping[str, Any], ...]
 
 
+#: Keys allowed in each table of report.toml (typos are errors, not silently ignored).
+_SECTION_KEYS = {
+    "study": ("title", "citation", "facts"),
+    "recipe": ("commands", "period", "sources"),
+    "style": (
+        "statistic",
+        "digits",
+        "formats",
+        "hide",
+        "focus",
+        "effect_labels",
+        "indicator",
+        "group_labels",
+    ),
+}
+_RESULTS_KEYS = ("spec", "file", "columns")
+
+
+def _known(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise BadInputError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+
+
 def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
     value = raw.get(key, {})
     if not isinstance(value, dict):
         raise BadInputError(f"{where}: [{key}] must be a table")
+    if key in _SECTION_KEYS:
+        _known(value, _SECTION_KEYS[key], f"{where} [{key}]")
     return value
 
 
@@ -284,6 +310,7 @@ def load_study(folder: str | Path) -> StudyConfig:
     for key, ref in _table(raw, "results", where).items():
         if not isinstance(ref, dict) or not isinstance(ref.get("file"), str):
             raise BadInputError(f"{where}: [results.{key}] needs a 'file'")
+        _known(ref, _RESULTS_KEYS, f"{where} [results.{key}]")
         results[key] = ResultsRef(
             key,
             folder / str(ref.get("spec", "")),
