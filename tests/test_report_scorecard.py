@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,25 @@ def test_recovery_section_only_on_synthetic_data(tmp_path: Path) -> None:
         card["data"]["series_statement"]
         == "The export series used is not recorded in the study frame."
     )
+
+
+def test_scorecard_matches_golden() -> None:
+    """The rendered scorecard (fixture results, a fixed frame) is stable, byte for byte."""
+    periods = pd.period_range("2017-01", "2024-12", freq="M").astype(str)
+    frame = pd.DataFrame(
+        {"period": periods, "exports_t": 3000.0, "export_series": "comtrade_850511"}
+    )
+    card = scorecard.build_scorecard(
+        scorecard.load_facts(STUDY_FACTS),
+        [tables.load_results(FIXTURE)],
+        frame=frame,
+        data_meta={"vintages": {"gpr": "20261128T151200Z", "comtrade": "20261128T151300Z"}},
+    )
+    for name, text in (
+        ("scorecard.md", scorecard.scorecard_markdown(card)),
+        ("scorecard.json", scorecard.scorecard_json(card)),
+    ):
+        golden = FIXTURE.parent / name
+        if os.environ.get("REEXPORT_UPDATE_GOLDEN") == "1":
+            golden.write_text(text, encoding="utf-8")
+        assert text == golden.read_text(encoding="utf-8"), f"{name} differs from the golden file"
