@@ -62,23 +62,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from reexport.errors import BadInputError
 from reexport.models.fe import FixedEffect, dense_codes, is_nested
+from reexport.models.spec import KERNELS, CovSpec
 
 log = logging.getLogger(__name__)
 
-#: Kernels accepted for HAC and Driscoll-Kraay.  Bartlett is what ``newey`` and
-#: ``xtscc`` use; Parzen and quadratic spectral (``qs``) follow ``ivreg2``'s
-#: ``kernel()`` definitions with bandwidth ``L + 1``.
-KERNELS = ("bartlett", "parzen", "qs")
-
-#: Fields a covariance spec may carry.
-COV_FIELDS = ("type", "lags", "by", "small_sample", "kernel")
+#: Fields a covariance request may carry: those of :class:`~reexport.models.spec.CovSpec`.
+COV_FIELDS = tuple(f.name for f in fields(CovSpec))
 
 
 class CovSpecLike(Protocol):
@@ -94,26 +90,6 @@ class CovSpecLike(Protocol):
     def small_sample(self) -> bool: ...
     @property
     def kernel(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class CovOptions:
-    """A validated covariance request (same fields as ``spec.CovSpec``)."""
-
-    type: str = "nonrobust"
-    lags: int | None = None
-    by: tuple[str, ...] = ()
-    small_sample: bool = True
-    kernel: str = "bartlett"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "lags": self.lags,
-            "by": list(self.by),
-            "small_sample": self.small_sample,
-            "kernel": self.kernel,
-        }
 
 
 @dataclass(frozen=True)
@@ -190,7 +166,7 @@ class CovResult:
     warnings: tuple[str, ...] = ()
 
 
-def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str = "") -> CovOptions:
+def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str = "") -> CovSpec:
     """Normalise a covariance request and reject options the type does not use.
 
     Parameters
@@ -204,7 +180,7 @@ def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str 
 
     Returns
     -------
-    CovOptions
+    CovSpec
 
     Raises
     ------
@@ -239,7 +215,7 @@ def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str 
     if not isinstance(small, bool):
         raise BadInputError(f"{prefix}covariance option 'small_sample' must be true or false")
     kernel = str(raw.get("kernel") or "bartlett").lower()
-    options = CovOptions(type=cov_type, lags=lags, by=by, small_sample=small, kernel=kernel)
+    options = CovSpec(type=cov_type, lags=lags, by=by, small_sample=small, kernel=kernel)
     estimator_class.validate(options, prefix)
     return options
 
@@ -254,11 +230,11 @@ class CovEstimator:
     name: ClassVar[str] = ""
     uses: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, options: CovOptions) -> None:
+    def __init__(self, options: CovSpec) -> None:
         self.options = options
 
     @classmethod
-    def validate(cls, options: CovOptions, prefix: str) -> None:
+    def validate(cls, options: CovSpec, prefix: str) -> None:
         """Reject options this type does not use and check the ones it does."""
         if "lags" not in cls.uses and options.lags is not None:
             raise BadInputError(
@@ -514,7 +490,7 @@ class Cluster(CovEstimator):
     uses = frozenset({"by"})
 
     @classmethod
-    def validate(cls, options: CovOptions, prefix: str) -> None:
+    def validate(cls, options: CovSpec, prefix: str) -> None:
         super().validate(options, prefix)
         if len(options.by) not in (1, 2):
             raise BadInputError(
@@ -642,7 +618,7 @@ class DriscollKraay(CovEstimator):
         )
 
 
-def compute_cov(options: CovOptions, data: CovData) -> CovResult:
+def compute_cov(options: CovSpec, data: CovData) -> CovResult:
     """Compute the covariance requested by ``options`` (see the module docstring)."""
     return COV_ESTIMATORS[options.type](options).compute(data)
 

@@ -40,7 +40,6 @@ from reexport.errors import BadInputError
 from reexport.models import fe as fe_mod
 from reexport.models.covariance import (
     CovData,
-    CovOptions,
     CovSpecLike,
     cluster_codes,
     coerce_cov,
@@ -50,7 +49,7 @@ from reexport.models.results import ModelResult, RecomputeState
 from reexport.periods import parse_month
 
 if TYPE_CHECKING:
-    from reexport.models.spec import ModelSpec
+    from reexport.models.spec import CovSpec, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +219,7 @@ def _cluster_lookup_from(
     return cluster_codes(columns)
 
 
-def _require_clusters(options: CovOptions, codes: Mapping[str, np.ndarray], where: str) -> None:
+def _require_clusters(options: CovSpec, codes: Mapping[str, np.ndarray], where: str) -> None:
     for name in options.by:
         if name not in codes:
             raise BadInputError(f"{_prefix(where)}cluster variable {name!r} was not supplied")
@@ -326,7 +325,7 @@ def fit_ols(
     )
 
 
-def _compute(options: CovOptions, data: CovData, where: str) -> Any:
+def _compute(options: CovSpec, data: CovData, where: str) -> Any:
     try:
         return compute_cov(options, data)
     except BadInputError as exc:

@@ -25,12 +25,12 @@ from scipy import special
 from reexport.errors import BadInputError
 from reexport.models.covariance import (
     CovData,
-    CovOptions,
     CovResult,
     CovSpecLike,
     coerce_cov,
     compute_cov,
 )
+from reexport.models.spec import CovSpec
 
 #: Version of the results JSON layout this module writes and reads.
 SCHEMA_VERSION = 1
@@ -46,7 +46,7 @@ class CovInfo:
     Attributes
     ----------
     type, lags, by, small_sample, kernel
-        The request (see :class:`reexport.models.covariance.CovOptions`).
+        The request (see :class:`reexport.models.spec.CovSpec`).
     convention : str
         Stata equivalent, e.g. ``"Stata: newey, lag(4)"``.
     df : int or None
@@ -70,7 +70,7 @@ class CovInfo:
     factor: float
 
     @classmethod
-    def from_result(cls, options: CovOptions, result: CovResult) -> CovInfo:
+    def from_result(cls, options: CovSpec, result: CovResult) -> CovInfo:
         return cls(
             type=options.type,
             lags=options.lags,
@@ -213,7 +213,7 @@ class ModelResult:
         formula: str,
         terms: tuple[str, ...],
         params: np.ndarray,
-        options: CovOptions,
+        options: CovSpec,
         cov_result: CovResult,
         nobs: int,
         df_resid: int,

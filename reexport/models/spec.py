@@ -32,7 +32,9 @@ ESTIMATORS = ("ols", "panel", "ppml")
 COV_TYPES = ("nonrobust", "robust", "hac", "cluster", "driscoll-kraay")
 #: Covariance types that need an explicit ``lags``.
 LAGGED_COV_TYPES = ("hac", "driscoll-kraay")
-#: Kernels accepted for ``hac`` and ``driscoll-kraay``.
+#: Kernels accepted for ``hac`` and ``driscoll-kraay``.  Bartlett is what ``newey`` and
+#: ``xtscc`` use; Parzen and quadratic spectral (``qs``) follow ``ivreg2``'s
+#: ``kernel()`` definitions with bandwidth ``L + 1``.
 KERNELS = ("bartlett", "parzen", "qs")
 #: Fixed-effect dimensions, in canonical order.
 EFFECTS = ("entity", "time")
