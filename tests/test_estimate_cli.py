@@ -111,6 +111,28 @@ def test_estimate_grunfeld_end_to_end(
     assert [m.name for m in loaded.models] == list(models)
 
 
+def test_short_hac_sample_carries_one_warning(
+    tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One firm, 18 years: a short HAC sample.  The estimator and the diagnose command
+    # apply one rule (T < 30 or L > T/4) and word it the same way; the results record
+    # must not repeat it in other words.
+    frame = pd.read_csv(grunfeld_csv)
+    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
+    short.to_csv(tmp_path / "gm.csv", index=False)
+    body = '[[model]]\nname = "nw"\nformula = "invest ~ value"\ncov = { type = "hac", lags = 4 }\n'
+    spec = _spec(tmp_path, body, data='[data]\npath = "gm.csv"\ntime = "year"\n')
+    output = tmp_path / "results.json"
+    code, _, err = _run(["estimate", str(spec), "--output", str(output)], capsys)
+    assert code == 0, err
+    warnings = json.loads(output.read_text())["models"][0]["warnings"]
+    assert len(warnings) == 1 and "only 18 periods" in warnings[0]
+    diagnosed = tmp_path / "diagnostics.json"
+    code, _, err = _run(["diagnose", str(spec), "--output", str(diagnosed)], capsys)
+    assert code == 0, err
+    assert json.loads(diagnosed.read_text())["models"][0]["diagnostics"]["warnings"] == warnings
+
+
 def test_cluster_by_the_entity_alias(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -139,7 +161,8 @@ def test_estimate_with_diagnostics(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frame = pd.read_csv(grunfeld_csv)
-    frame[frame["firm"] == "General Motors"].to_csv(tmp_path / "gm.csv", index=False)
+    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
+    short.to_csv(tmp_path / "gm.csv", index=False)
     spec = _spec(
         tmp_path,
         '[[model]]\nname = "gm"\nformula = "invest ~ value + capital"\n'
@@ -353,7 +376,8 @@ def test_bad_break_date(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     frame = pd.read_csv(grunfeld_csv)
-    frame[frame["firm"] == "General Motors"].to_csv(tmp_path / "gm.csv", index=False)
+    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
+    short.to_csv(tmp_path / "gm.csv", index=False)
     spec = _spec(
         tmp_path,
         '[[model]]\nname = "gm"\nformula = "invest ~ value"\n',

@@ -54,8 +54,10 @@ Hessian; its nonrobust covariance is the inverse Hessian with no factor and
 all its inference is normal (``z``), as ``ppmlhdfe`` and ``poisson`` report.
 
 Too few periods for a kernel estimator: HAC and Driscoll-Kraay warn (log
-and ``warnings`` in the result) when the number of periods ``T`` is below
-``max(20, 4 * (L + 1))``; the long-run variance is then poorly estimated.
+and ``warnings`` in the result) when the number of periods ``T`` in the
+estimation sample is below 30 or the lags exceed a quarter of it
+(``T < 30`` or ``L > T/4``, :func:`few_periods_warning`); the long-run
+variance is then poorly estimated.
 """
 
 from __future__ import annotations
@@ -412,16 +414,50 @@ def kernel_weights(kernel: str, lags: int, max_lag: int) -> np.ndarray:
     raise BadInputError(f"unknown kernel {kernel!r} (known: {', '.join(KERNELS)})")
 
 
-def _few_periods_warning(name: str, periods: int, lags: int) -> tuple[str, ...]:
-    floor = max(20, 4 * (lags + 1))
-    if periods < floor:
-        message = (
-            f"{name} with lags={lags} on only {periods} periods (< {floor} = max(20, 4*(L+1))): "
-            "the long-run variance is poorly estimated"
-        )
-        log.warning(message)
-        return (message,)
-    return ()
+#: Kernel covariances (HAC, Driscoll-Kraay) are consistent in ``T``: with fewer
+#: periods than this the long-run variance is poorly estimated (simulations such
+#: as Driscoll & Kraay 1998 use ``T >= 25``).
+MIN_PERIODS_FOR_HAC = 30
+
+_KERNEL_COV_NAMES = {"hac": "HAC (Newey-West)", "driscoll-kraay": "Driscoll-Kraay"}
+
+
+def few_periods_warning(cov_type: str, periods: int, lags: int) -> str | None:
+    """The one warning for a kernel covariance on too short a sample, or ``None``.
+
+    The rule (the only one; :func:`reexport.models.diagnostics.cov_warnings` uses
+    it too): warn when ``T < 30`` or ``L > T/4``.
+
+    Parameters
+    ----------
+    cov_type : str
+        ``"hac"`` or ``"driscoll-kraay"``.
+    periods : int
+        Distinct periods ``T`` in the sample.
+    lags : int
+        Stata's ``lag(L)``.
+    """
+    reasons = []
+    if periods < MIN_PERIODS_FOR_HAC:
+        reasons.append(f"fewer than {MIN_PERIODS_FOR_HAC} periods")
+    if 4 * lags > periods:
+        reasons.append("lags above a quarter of the periods")
+    if not reasons:
+        return None
+    only = "only " if periods < MIN_PERIODS_FOR_HAC else ""
+    return (
+        f"{_KERNEL_COV_NAMES.get(cov_type, cov_type)} standard errors with lags = {lags} on "
+        f"{only}{periods} periods are unreliable ({' and '.join(reasons)}): "
+        "the long-run variance is poorly estimated"
+    )
+
+
+def _few_periods_warnings(cov_type: str, periods: int, lags: int) -> tuple[str, ...]:
+    message = few_periods_warning(cov_type, periods, lags)
+    if message is None:
+        return ()
+    log.warning(message)
+    return (message,)
 
 
 @register
@@ -476,7 +512,7 @@ class HAC(CovEstimator):
         factor = n / df if self.options.small_sample else 1.0
         cov = factor * self._sandwich(data, meat)
         periods = len(np.unique(time))
-        warnings = _few_periods_warning("hac", periods, lags)
+        warnings = _few_periods_warnings("hac", periods, lags)
         return CovResult(
             cov, self._t_or_normal(data, df), factor, {}, self.describe(data), warnings
         )
@@ -606,7 +642,7 @@ class DriscollKraay(CovEstimator):
                 "driscoll-kraay (xtscc) needs a panel with at least 2 entities; "
                 "for a single time series use hac"
             )
-        warnings = _few_periods_warning("driscoll-kraay", periods, lags)
+        warnings = _few_periods_warnings("driscoll-kraay", periods, lags)
         # xtscc: no scaling of the matrix; t with (number of panels - 1) df.
         return CovResult(
             cov,

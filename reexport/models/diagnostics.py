@@ -32,17 +32,17 @@ import numpy as np
 import pandas as pd
 
 from reexport.errors import BadInputError
+from reexport.models.covariance import few_periods_warning
 from reexport.models.formula import MONTHLY, Design, TimeIndex, materialize
 from reexport.models.spec import LAGGED_COV_TYPES, ModelSpec
 from reexport.periods import parse_month
 
-#: Fewer periods than this make HAC / Driscoll-Kraay standard errors unreliable
-#: (their consistency is in T; simulations such as Driscoll & Kraay 1998 use T >= 25).
-MIN_PERIODS_FOR_HAC = 30
-
 
 def cov_warnings(model: ModelSpec, n_periods: int | None) -> list[str]:
-    """Warnings for HAC / Driscoll-Kraay with too few periods or a large bandwidth.
+    """The warning for HAC / Driscoll-Kraay on too few periods or with too wide a bandwidth.
+
+    The rule and wording are :func:`reexport.models.covariance.few_periods_warning`'s
+    (``T < 30`` or ``L > T/4``), the same the estimator attaches to its results.
 
     Parameters
     ----------
@@ -52,20 +52,10 @@ def cov_warnings(model: ModelSpec, n_periods: int | None) -> list[str]:
         Distinct time periods in the model's sample (``None`` when unknown).
     """
     cov = model.cov
-    if cov.type not in LAGGED_COV_TYPES or n_periods is None:
+    if cov.type not in LAGGED_COV_TYPES or n_periods is None or cov.lags is None:
         return []
-    name = "Driscoll-Kraay" if cov.type == "driscoll-kraay" else "HAC (Newey-West)"
-    out: list[str] = []
-    if n_periods < MIN_PERIODS_FOR_HAC:
-        out.append(
-            f"{name} standard errors with only {n_periods} periods "
-            f"(< {MIN_PERIODS_FOR_HAC}) are unreliable; they are asymptotic in T"
-        )
-    if cov.lags is not None and cov.lags > n_periods // 4:
-        out.append(
-            f"{name} bandwidth lags = {cov.lags} exceeds a quarter of the {n_periods} periods"
-        )
-    return out
+    message = few_periods_warning(cov.type, n_periods, cov.lags)
+    return [] if message is None else [message]
 
 
 # --------------------------------------------------------------------------------------

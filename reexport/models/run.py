@@ -348,12 +348,9 @@ def estimate_spec(
     records: list[dict[str, Any]] = []
     for model in spec.models:
         result = fit(model, data.frame)
+        # The estimator's result already carries the short-sample warning of a kernel
+        # covariance (on its estimation sample), so none is added here.
         record = _model_record(model, result)
-        warnings = list(record.get("warnings") or [])
-        for warning in cov_warnings(model, _periods_in_sample(model, data)):
-            if warning not in warnings:
-                warnings.append(warning)
-        record["warnings"] = warnings
         if diagnostics:
             record["diagnostics"] = diagnose(model, data.frame)
         records.append(record)
