@@ -133,6 +133,29 @@ def test_short_hac_sample_carries_one_warning(
     assert json.loads(diagnosed.read_text())["models"][0]["diagnostics"]["warnings"] == warnings
 
 
+def test_results_file_has_one_writer(
+    tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `estimate --output` writes through ResultsFile.save: loading the file and saving
+    # it again gives the same bytes (a model's label and sample survive the round trip).
+    body = (
+        GRUNFELD_MODELS
+        + '[[model]]\nname = "late"\nlabel = "After 1940"\nformula = "invest ~ value"\n'
+        + "sample = { start = 1941, exclude_years = [1945] }\n"
+    )
+    spec = _spec(tmp_path, body)
+    output = tmp_path / "results.json"
+    code, _, err = _run(["estimate", str(spec), "--output", str(output)], capsys)
+    assert code == 0, err
+    late = json.loads(output.read_text())["models"][-1]
+    assert late["label"] == "After 1940"
+    assert late["sample"] == {"start": 1941, "exclude_years": [1945]}
+    again = ResultsFile.load(output).save(tmp_path / "again.json")
+    assert again.read_bytes() == output.read_bytes()
+    # An ordinary readable file, not mkstemp's private 0600.
+    assert output.stat().st_mode & 0o777 == 0o644
+
+
 def test_cluster_by_the_entity_alias(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

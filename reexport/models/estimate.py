@@ -738,12 +738,15 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     dropped = {str(k): int(v) for k, v in dict(design.dropped).items()}
     dropped.update(result.dropped_rows)
     state = result._state
+    sample_spec = getattr(model, "sample", None)
     return replace(
         result,
         estimator=model.estimator,
         effects=tuple(model.effects),
         group=model.group,
         variant=dict(model.variant),
+        label=getattr(model, "label", None),
+        sample=None if sample_spec is None else sample_spec.to_dict(),
         dropped_rows=dropped,
         _state=None if state is None else RecomputeState(state.cov_data, lookup),
     )

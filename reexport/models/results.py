@@ -31,6 +31,7 @@ from reexport.models.covariance import (
     compute_cov,
 )
 from reexport.models.spec import CovSpec
+from reexport.store import atomic_write_text
 
 #: Version of the results JSON layout this module writes and reads.
 SCHEMA_VERSION = 1
@@ -198,6 +199,8 @@ class ModelResult:
     diagnostics: Mapping[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     depvar: str = ""
+    label: str | None = None
+    sample: Mapping[str, object] | None = None
     _resid: np.ndarray | None = field(default=None, repr=False)
     _fitted: np.ndarray | None = field(default=None, repr=False)
     _rows: pd.Index | None = field(default=None, repr=False)
@@ -384,7 +387,7 @@ class ModelResult:
         def by_term(values: np.ndarray) -> dict[str, float | None]:
             return {t: _json_float(v) for t, v in zip(self.terms, values, strict=True)}
 
-        return {
+        record: dict[str, Any] = {
             "name": self.name,
             "group": self.group,
             "variant": dict(self.variant),
@@ -409,6 +412,12 @@ class ModelResult:
             "warnings": list(self.warnings),
             "diagnostics": None if self.diagnostics is None else dict(self.diagnostics),
         }
+        # The spec's display label and sample restriction, only when the model has them.
+        if self.label is not None:
+            record["label"] = self.label
+        if self.sample is not None:
+            record["sample"] = dict(self.sample)
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = "results") -> ModelResult:
@@ -443,6 +452,8 @@ class ModelResult:
                 diagnostics=data.get("diagnostics"),
                 warnings=tuple(data.get("warnings") or ()),
                 depvar=str(data.get("depvar", "")),
+                label=data.get("label"),
+                sample=data.get("sample"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInputError(f"{where}: malformed model entry ({exc!r})") from None
@@ -478,23 +489,27 @@ class ResultsFile:
     reexport_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The document :meth:`save` writes: plain JSON types, NaN and infinities as ``null``."""
         from reexport import __version__
 
-        return {
-            "schema": SCHEMA_VERSION,
-            "reexport_version": self.reexport_version or __version__,
-            "spec": self.spec,
-            "data": None if self.data is None else dict(self.data),
-            "labels": dict(self.labels),
-            "models": [model.to_dict() for model in self.models],
-        }
+        return jsonable(
+            {
+                "schema": SCHEMA_VERSION,
+                "reexport_version": self.reexport_version or __version__,
+                "spec": self.spec,
+                "data": None if self.data is None else dict(self.data),
+                "labels": dict(self.labels),
+                "models": [model.to_dict() for model in self.models],
+            }
+        )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the file atomically (temp file + rename); returns the path."""
-        target = Path(path)
+        """Write the file atomically (temp file + rename); returns the path.
+
+        This is the one writer of results files (``reexport estimate --output`` uses it).
+        """
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-        _atomic_write_text(target, text)
-        return target
+        return atomic_write_text(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ResultsFile:
@@ -529,9 +544,33 @@ class ResultsFile:
         )
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write through ``reexport.store.atomic_write_text`` (temp file + rename)."""
-    from reexport.store import atomic_write_text
+def jsonable(value: Any) -> Any:
+    """``value`` with plain JSON types only; NaN and infinities become ``null``.
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, text)
+    Mappings get string keys, tuples and arrays become lists, numpy scalars
+    Python numbers and paths strings.
+
+    Raises
+    ------
+    TypeError
+        For any other object (as :func:`json.dumps` would): a value that is not
+        data is a bug to surface, not a string to write.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON data")

@@ -12,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,9 +26,9 @@ from reexport import __version__
 from reexport.errors import BadInputError
 from reexport.models.diagnostics import cov_warnings, diagnose
 from reexport.models.formula import TimeIndex, data_columns, sample_mask
+from reexport.models.results import SCHEMA_VERSION, ResultsFile, jsonable
 from reexport.models.spec import LAGGED_COV_TYPES, ModelSpec, StudySpec, load_spec
-
-RESULTS_SCHEMA = 1
+from reexport.store import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -208,59 +206,9 @@ def _periods_in_sample(model: ModelSpec, data: LoadedData) -> int | None:
 # results
 
 
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types; NaN and infinities become ``null``."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return number if math.isfinite(number) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
 def atomic_write_json(path: Path, document: Mapping[str, Any]) -> None:
-    """Write ``document`` as JSON via a temporary file in the same folder, then rename."""
-    text = json.dumps(_jsonable(document), indent=2, allow_nan=False) + "\n"
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise BadInputError(f"--output: folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
-def _model_record(model: ModelSpec, result: Any) -> dict[str, Any]:
-    record: dict[str, Any] = dict(result.to_dict())
-    # The spec is the authority on how a model was declared.
-    record["name"] = model.name
-    record["group"] = model.group
-    record["variant"] = dict(model.variant)
-    record.setdefault("estimator", model.estimator)
-    record.setdefault("formula", model.formula)
-    record.setdefault("effects", list(model.effects))
-    if model.label is not None:
-        record["label"] = model.label
-    if model.sample is not None:
-        record["sample"] = model.sample.to_dict()
-    record.setdefault("diagnostics", None)
-    return record
+    """Write ``document`` as JSON (NaN as ``null``) atomically: temp file + rename."""
+    atomic_write_text(path, json.dumps(jsonable(document), indent=2, allow_nan=False) + "\n")
 
 
 def _fmt(value: object, width: int = 11) -> str:
@@ -319,7 +267,7 @@ def _check_output(output: str | None) -> Path | None:
 
 def _header(spec: StudySpec, data: LoadedData) -> dict[str, Any]:
     return {
-        "schema": RESULTS_SCHEMA,
+        "schema": SCHEMA_VERSION,
         "reexport_version": __version__,
         "spec": str(spec.path),
         "data": data.describe(spec),
@@ -336,29 +284,42 @@ def _synthetic_banner(data: LoadedData) -> None:
         )
 
 
-def estimate_spec(
+def estimate_results(
     spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO | None = None
-) -> dict[str, Any]:
-    """Fit every model of ``spec`` on ``data`` and return the results document."""
+) -> ResultsFile:
+    """Fit every model of ``spec`` on ``data``, printing a summary of each."""
     out = out or sys.stdout
     from reexport.models.estimate import fit
 
     for model in spec.models:
         check_model(model, data)
-    records: list[dict[str, Any]] = []
+    results = []
     for model in spec.models:
+        # The result already carries the short-sample warning of a kernel covariance
+        # (on its estimation sample), so none is added here.
         result = fit(model, data.frame)
-        # The estimator's result already carries the short-sample warning of a kernel
-        # covariance (on its estimation sample), so none is added here.
-        record = _model_record(model, result)
         if diagnostics:
-            record["diagnostics"] = diagnose(model, data.frame)
-        records.append(record)
+            result = result.with_diagnostics(diagnose(model, data.frame))
+        record = result.to_dict()
         print_summary(record, out)
         if diagnostics:
             print_diagnostics(record["diagnostics"], out)
         print(file=out)
-    return {**_header(spec, data), "models": records}
+        results.append(result)
+    return ResultsFile(
+        models=tuple(results),
+        spec=str(spec.path),
+        data=data.describe(spec),
+        labels=dict(spec.labels),
+        reexport_version=__version__,
+    )
+
+
+def estimate_spec(
+    spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO | None = None
+) -> dict[str, Any]:
+    """Fit every model of ``spec`` on ``data`` and return the results document (as written)."""
+    return estimate_results(spec, data, diagnostics=diagnostics, out=out).to_dict()
 
 
 def estimate_cli(spec: str, output: str | None = None, diagnostics: bool = False) -> int:
@@ -382,10 +343,10 @@ def estimate_cli(spec: str, output: str | None = None, diagnostics: bool = False
     study = load_spec(spec)
     data = load_data(study)
     _synthetic_banner(data)
-    document = estimate_spec(study, data, diagnostics=diagnostics)
+    results = estimate_results(study, data, diagnostics=diagnostics)
     if output_path is not None:
-        atomic_write_json(output_path, document)
-        print(f"wrote {output_path} ({len(document['models'])} models)")
+        results.save(output_path)
+        print(f"wrote {output_path} ({len(results.models)} models)")
     return 0
 
 
