@@ -219,10 +219,47 @@ def _cluster_lookup_from(
     return cluster_codes(columns)
 
 
-def _require_clusters(options: CovSpec, codes: Mapping[str, np.ndarray], where: str) -> None:
+def _cov_data(
+    options: CovSpec,
+    *,
+    scores: np.ndarray,
+    bread: np.ndarray,
+    rss: float,
+    clusters: Mapping[str, ArrayLike] | pd.DataFrame | None,
+    time: ArrayLike | None,
+    entity: ArrayLike | None,
+    keep: np.ndarray | None,
+    where: str,
+    effects: Sequence[fe_mod.FixedEffect] = (),
+    absorbed_df: int = 0,
+    family: str = "gaussian",
+) -> CovData:
+    """Covariance inputs of a fit, with clusters, time and entity cut to the kept rows.
+
+    ``clusters``, ``time`` and ``entity`` are aligned with the rows of the design
+    as given; ``keep`` (``None`` = all) selects the estimation sample.  Raises
+    naming a requested cluster variable that was not supplied.
+    """
+    codes = _cluster_lookup_from(clusters, keep)
     for name in options.by:
         if name not in codes:
             raise BadInputError(f"{_prefix(where)}cluster variable {name!r} was not supplied")
+    time_codes = None if time is None else time_ordinals(time, where=where)
+    if time_codes is not None and keep is not None:
+        time_codes = time_codes[keep]
+    return CovData(
+        scores=scores,
+        bread=bread,
+        rss=rss,
+        nobs=scores.shape[0],
+        n_slopes=scores.shape[1],
+        effects=tuple(effects),
+        absorbed_df=absorbed_df,
+        family=family,
+        clusters=codes,
+        time=time_codes,
+        entity=_entity_codes(entity, keep),
+    )
 
 
 def _entity_codes(entity: ArrayLike | None, keep: np.ndarray | None) -> np.ndarray | None:
@@ -233,12 +270,6 @@ def _entity_codes(entity: ArrayLike | None, keep: np.ndarray | None) -> np.ndarr
         values = values[keep]
     codes, _ = fe_mod.dense_codes(values)
     return codes.astype(np.int64)
-
-
-def _subset(values: np.ndarray | None, keep: np.ndarray | None) -> np.ndarray | None:
-    if values is None or keep is None:
-        return values
-    return values[keep]
 
 
 # -- OLS ---------------------------------------------------------------------------------
@@ -292,17 +323,16 @@ def fit_ols(
     n, k = matrix.shape
     has_intercept = INTERCEPT in names
     tss = float(((target - target.mean()) ** 2).sum()) if has_intercept else float(target @ target)
-    codes = _cluster_lookup_from(clusters, None)
-    _require_clusters(options, codes, where)
-    data = CovData(
+    data = _cov_data(
+        options,
         scores=matrix * resid[:, None],
         bread=bread,
         rss=rss,
-        nobs=n,
-        n_slopes=k,
-        clusters=codes,
-        time=None if time is None else time_ordinals(time, where=where),
-        entity=_entity_codes(entity, None),
+        clusters=clusters,
+        time=time,
+        entity=entity,
+        keep=None,
+        where=where,
     )
     cov_result = _compute(options, data, where)
     index = X.index
@@ -406,19 +436,18 @@ def fit_fe(
     rss = float(resid @ resid)
     tss = float(((target - target.mean()) ** 2).sum())
     tss_within = float(y_within @ y_within)
-    codes = _cluster_lookup_from(clusters, keep)
-    _require_clusters(options, codes, where)
-    data = CovData(
+    data = _cov_data(
+        options,
         scores=x_within * resid[:, None],
         bread=bread,
         rss=rss,
-        nobs=n,
-        n_slopes=k,
-        effects=tuple(fixed),
+        clusters=clusters,
+        time=time,
+        entity=entity,
+        keep=keep,
+        where=where,
+        effects=fixed,
         absorbed_df=absorbed,
-        clusters=codes,
-        time=_subset(None if time is None else time_ordinals(time, where=where), keep),
-        entity=_entity_codes(entity, keep),
     )
     cov_result = _compute(options, data, where)
     index = X.index if keep is None else X.index[keep]
@@ -588,20 +617,19 @@ def fit_ppml(
         bread = np.zeros((0, 0))
     response_resid = target - mu
     absorbed = fe_mod.absorbed_df(fixed)
-    codes = _cluster_lookup_from(clusters, keep)
-    _require_clusters(options, codes, where)
-    data = CovData(
+    data = _cov_data(
+        options,
         scores=x_within * response_resid[:, None],
         bread=bread,
         rss=float(response_resid @ response_resid),
-        nobs=n,
-        n_slopes=k,
-        effects=tuple(fixed),
+        clusters=clusters,
+        time=time,
+        entity=entity,
+        keep=keep,
+        where=where,
+        effects=fixed,
         absorbed_df=absorbed,
         family="poisson",
-        clusters=codes,
-        time=_subset(None if time is None else time_ordinals(time, where=where), keep),
-        entity=_entity_codes(entity, keep),
     )
     cov_result = _compute(options, data, where)
     corr = np.corrcoef(target, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
