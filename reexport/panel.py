@@ -279,6 +279,29 @@ def _json_scalar(value: Any) -> Any:
     return value
 
 
+def _duplicates(
+    frame: pd.DataFrame, key: Sequence[str], values: Sequence[str]
+) -> list[dict[str, Any]]:
+    """One finding per ``key`` that has more than one row, in key order.
+
+    ``conflicting`` says whether those rows disagree on any of ``values``.
+    """
+    grouped = frame.groupby(list(key), sort=True, dropna=False)
+    sizes = grouped.size()
+    findings = []
+    for group in sizes[sizes > 1].index:
+        rows = grouped.get_group(group)
+        distinct = rows[list(values)].astype(str).drop_duplicates()
+        findings.append(
+            {
+                "key": dict(zip(key, map(_json_scalar, group), strict=True)),
+                "rows": int(len(rows)),
+                "conflicting": bool(len(distinct) > 1),
+            }
+        )
+    return findings
+
+
 def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> QualityReport:
     """Find duplicates, negative amounts, unit changes and HS-edition changes in a trade frame.
 
@@ -295,19 +318,9 @@ def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> Q
         The report, with the trade findings appended.
     """
     report = report if report is not None else QualityReport()
-    amounts = ["net_weight_t", "value_usd", "qty", "qty_unit"]
-    grouped = trade.groupby(TRADE_KEY, sort=True, dropna=False)
-    sizes = grouped.size()
-    for key in sizes[sizes > 1].index:
-        rows = grouped.get_group(key)
-        distinct = rows[amounts].astype(str).drop_duplicates()
-        report.duplicates.append(
-            {
-                "key": dict(zip(TRADE_KEY, map(_json_scalar, key), strict=True)),
-                "rows": int(len(rows)),
-                "conflicting": bool(len(distinct) > 1),
-            }
-        )
+    report.duplicates.extend(
+        _duplicates(trade, TRADE_KEY, ["net_weight_t", "value_usd", "qty", "qty_unit"])
+    )
     for column in ("net_weight_t", "qty", "value_usd"):
         negative = trade[trade[column] < 0]
         for _, row in negative.iterrows():
@@ -372,18 +385,7 @@ def index_quality(indices: pd.DataFrame, report: QualityReport | None = None) ->
         The report, with the index findings appended.
     """
     report = report if report is not None else QualityReport()
-    grouped = indices.groupby(INDEX_KEY, sort=True, dropna=False)
-    sizes = grouped.size()
-    for key in sizes[sizes > 1].index:
-        rows = grouped.get_group(key)
-        distinct = rows[["value", "unit"]].astype(str).drop_duplicates()
-        report.duplicates.append(
-            {
-                "key": dict(zip(INDEX_KEY, map(_json_scalar, key), strict=True)),
-                "rows": int(len(rows)),
-                "conflicting": bool(len(distinct) > 1),
-            }
-        )
+    report.duplicates.extend(_duplicates(indices, INDEX_KEY, ["value", "unit"]))
     for key, rows in indices.groupby(["series", "source", "vintage"], sort=True):
         ordered = rows.sort_values("period", kind="mergesort")
         series = dict(zip(["series", "source", "vintage"], key, strict=True))
