@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -147,6 +147,21 @@ def _host_of(url: str) -> str:
         return url
     host = parts.hostname or url
     return f"{host}:{port}" if port else host
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url``, default ports made explicit.
+
+    An unparsable port gives an origin that matches nothing (the request itself
+    then reports the bad URL).
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        return scheme, url, -1
+    return scheme, (parts.hostname or "").lower(), port
 
 
 def _status_text(status: int) -> str:
@@ -303,6 +318,46 @@ class HttpClient:
             log.debug("throttle: waiting %.2f s before calling %s", wait, host)
             self._sleep(wait)
 
+    def _send(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        secret_headers: Mapping[str, str],
+    ) -> requests.Response:
+        """One GET, following redirects; secret headers go to ``url``'s origin only.
+
+        ``requests`` strips only ``Authorization`` when a redirect leaves the
+        host, so with secret headers the redirects are followed here and the
+        secrets are dropped for any other scheme, host or port.
+        """
+        if not secret_headers:
+            return self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+        origin = _origin(url)
+        response = self.session.get(
+            url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
+        )
+        history: list[requests.Response] = []
+        while response.is_redirect:
+            if len(history) >= self.session.max_redirects:
+                raise requests.exceptions.TooManyRedirects(
+                    f"exceeded {self.session.max_redirects} redirects"
+                )
+            target = urljoin(response.url, response.headers["Location"])
+            history.append(response)
+            response.close()
+            allowed = _origin(target) == origin
+            send = (
+                headers
+                if allowed
+                else {k: v for k, v in headers.items() if k not in secret_headers}
+            )
+            response = self.session.get(
+                target, headers=send, timeout=self.timeout, allow_redirects=False
+            )
+        response.history = history
+        return response
+
     def _backoff_delay(self, attempt: int) -> float:
         return float(self.backoff * (2 ** (attempt - 1)))
 
@@ -356,9 +411,7 @@ class HttpClient:
             self.calls += 1
             wait: float | None = None
             try:
-                response = self.session.get(
-                    url, params=params, headers=send_headers, timeout=self.timeout
-                )
+                response = self._send(url, params, send_headers, secret_headers or {})
                 read_complete_body(response)
             except _RETRYABLE_EXCEPTIONS as exc:
                 last_problem = _describe(exc)

@@ -285,6 +285,26 @@ def test_throttle_spaces_calls_to_one_host(replay_server: ReplayServer) -> None:
     assert len(gaps) == 2 and all(gap >= 0.19 for gap in gaps), gaps
 
 
+def test_secret_header_does_not_follow_a_redirect_to_another_host() -> None:
+    # requests drops only Authorization on a cross-host redirect; a subscription key in
+    # its own header would be handed to whatever host the redirect names.
+    with ReplayServer() as origin, ReplayServer() as elsewhere:
+        elsewhere.route("/landing", BODY)
+        origin.route("/moved", status=302, headers={"Location": elsewhere.url("/landing")})
+        origin.route("/same", status=302, headers={"Location": origin.url("/data")})
+        origin.route("/data", BODY)
+        client = _client()
+        key = {"Ocp-Apim-Subscription-Key": SECRET}
+        assert client.get(origin.url("/moved"), secret_headers=key).content == BODY
+        (landed,) = elsewhere.requests
+        assert landed.header("ocp-apim-subscription-key") is None
+        assert SECRET not in str(landed.headers)
+        # A redirect within the origin keeps the key (the keyed API needs it).
+        assert client.get(origin.url("/same"), secret_headers=key).content == BODY
+        assert origin.requests[-1].path == "/data"
+        assert origin.requests[-1].header("ocp-apim-subscription-key") == SECRET
+
+
 def test_throttle_is_per_host() -> None:
     with ReplayServer() as first, ReplayServer() as second:
         first.route("/a", b"1")
