@@ -118,6 +118,13 @@ WORLD_2017_2024 = comtrade.make_request()
 # --------------------------------------------------------------------------- real recorded bodies
 
 
+def test_api_error_text_is_reported_on_one_line() -> None:
+    body = {"elapsedTime": "0.1 secs", "count": 0, "data": [], "error": "quota\r\n  exceeded"}
+    with pytest.raises(SourceError) as caught:
+        comtrade.read_envelope(json.dumps(body).encode(), origin="comtrade call x.json")
+    assert str(caught.value) == "comtrade call x.json: the API reports an error: quota exceeded"
+
+
 @pytest.mark.shared
 def test_real_recorded_envelope_and_record_schema(shared_data: Path) -> None:
     content = (shared_data / "comtrade" / RECORDED).read_bytes()
@@ -566,6 +573,30 @@ def test_parse_refuses_other_sources(data_root: Path) -> None:
     assert writer.vintage is not None
     with pytest.raises(BadInputError, match="not comtrade"):
         comtrade.parse(writer.vintage)
+
+
+def test_key_echoed_in_a_200_body_is_not_revealed(
+    data_root: Path,
+    comtrade_url: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A gateway answering 200 with a non-envelope body that quotes the key: the body's
+    # text goes into the error and the retry log lines, so it must be scrubbed there.
+    comtrade_url.route(
+        KEYED,
+        json.dumps({"statusCode": 401, "message": f"Invalid key {FAKE_KEY}"}),
+        content_type="application/json",
+    )
+    monkeypatch.setenv("COMTRADE_API_KEY", FAKE_KEY)
+    caplog.set_level(logging.DEBUG)
+    assert main(["-vv", "fetch", "comtrade", "--start", "2017-01", "--end", "2017-12"]) == 3
+    out, err = capsys.readouterr()
+    assert "Invalid key" in err and "\n" not in err.strip()
+    for text in (out, err, caplog.text):
+        assert FAKE_KEY not in text
+    assert tree(data_root / "raw") in ([], ["comtrade"])
 
 
 def test_rejected_key_exits_3_without_revealing_it(

@@ -54,6 +54,7 @@ from tqdm import tqdm
 from reexport import config
 from reexport.errors import BadInputError, SourceError
 from reexport.periods import Month, chunks, month_range, parse_month
+from reexport.store import redact
 
 if TYPE_CHECKING:
     from reexport.http import HttpClient
@@ -405,7 +406,9 @@ def read_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[
         raise SourceError(f"{origin}: JSON lacks envelope key(s) {', '.join(missing)}{extra}")
     error = envelope["error"]
     if error not in ("", None):
-        raise SourceError(f"{origin}: the API reports an error: {str(error)[:200]}")
+        # The server's text, on one line (the message must stay a single line).
+        said = " ".join(str(error).split())[:200]
+        raise SourceError(f"{origin}: the API reports an error: {said}")
     count, data = envelope["count"], envelope["data"]
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise SourceError(f"{origin}: envelope count {count!r} is not a non-negative integer")
@@ -777,8 +780,9 @@ def _get_envelope(
         try:
             return response, read_envelope(response.content, origin=f"comtrade call {name}")
         except SourceError as exc:
-            problem = exc
-            log.warning("%s (attempt %d/%d)", exc, attempt, BODY_ATTEMPTS)
+            # The message quotes the body, which may echo the key (a gateway's "Invalid key ...").
+            problem = SourceError(redact(str(exc), (secret_headers or {}).values()))
+            log.warning("%s (attempt %d/%d)", problem, attempt, BODY_ATTEMPTS)
     assert problem is not None
     raise SourceError(f"{problem}; gave up after {BODY_ATTEMPTS} attempts, nothing stored")
 
