@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -37,6 +37,8 @@ from reexport.errors import BadInputError, SourceError
 from reexport.store import is_secret_name, redact, redact_url
 
 log = logging.getLogger("reexport.http")
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 4
@@ -462,6 +464,54 @@ class HttpClient:
             with contextlib.suppress(requests.exceptions.RequestException):
                 url = requests.Request("GET", url, params=dict(params)).prepare().url or url
         return redact_url(url, secrets)
+
+    def get_checked(
+        self,
+        url: str,
+        check: Callable[[bytes], T],
+        *,
+        params: Mapping[str, Any] | None = None,
+        secret_headers: Mapping[str, str] | None = None,
+        attempts: int = 3,
+    ) -> tuple[requests.Response, T]:
+        """:meth:`get`, fetching again while ``check`` rejects the body.
+
+        Servers and gateways sometimes answer 200 with something else (an HTML
+        error page, a cut-off body); such a body is fetched again, up to
+        ``attempts`` times.
+
+        Parameters
+        ----------
+        url, params, secret_headers
+            As for :meth:`get`.
+        check
+            Reads the body and returns what the caller needs from it; raises
+            :class:`~reexport.errors.SourceError` for a body that is not the expected one.
+        attempts
+            How many bodies to try.
+
+        Returns
+        -------
+        tuple
+            The response and what ``check`` returned for it.
+
+        Raises
+        ------
+        SourceError
+            From :meth:`get`, or the last rejection with "gave up after N attempts,
+            nothing stored".  Rejection messages quote the body, so secret values
+            are scrubbed from them before they are logged or raised.
+        """
+        secrets = list(secret_headers.values()) if secret_headers else []
+        problem = ""
+        for attempt in range(1, attempts + 1):
+            response = self.get(url, params=params, secret_headers=secret_headers)
+            try:
+                return response, check(response.content)
+            except SourceError as exc:
+                problem = redact(str(exc), secrets)
+                log.warning("%s (attempt %d/%d)", problem, attempt, attempts)
+        raise SourceError(f"{problem}; gave up after {attempts} attempts, nothing stored")
 
     def get_bytes(
         self,

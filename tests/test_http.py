@@ -305,6 +305,26 @@ def test_secret_header_does_not_follow_a_redirect_to_another_host() -> None:
         assert origin.requests[-1].header("ocp-apim-subscription-key") == SECRET
 
 
+def test_get_checked_fetches_again_until_the_body_is_right(replay_server: ReplayServer) -> None:
+    def check(content: bytes) -> int:
+        if not content.startswith(b"{"):
+            raise SourceError(f"not JSON, it starts {content[:9]!r} ({SECRET})")
+        return len(content)
+
+    route = replay_server.route("/data", BODY).queue(html_error_page())
+    client = _client()
+    response, size = client.get_checked(replay_server.url("/data"), check)
+    assert size == len(BODY) and response.content == BODY and route.pending() == 0
+    replay_server.route("/bad", default=html_error_page())
+    with pytest.raises(SourceError) as caught:
+        client.get_checked(
+            replay_server.url("/bad"), check, attempts=2, secret_headers={"X-Key": SECRET}
+        )
+    message = str(caught.value)
+    assert message.endswith("gave up after 2 attempts, nothing stored")
+    assert SECRET not in message and "\n" not in message
+
+
 def test_throttle_is_per_host() -> None:
     with ReplayServer() as first, ReplayServer() as second:
         first.route("/a", b"1")

@@ -40,6 +40,7 @@ Switzerland 757); Comtrade reports Taiwan as area 490 "Other Asia, nes"
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -54,7 +55,6 @@ from tqdm import tqdm
 from reexport import config
 from reexport.errors import BadInputError, SourceError
 from reexport.periods import Month, chunks, month_range, parse_month
-from reexport.store import redact
 
 if TYPE_CHECKING:
     from reexport.http import HttpClient
@@ -748,8 +748,14 @@ def fetch(
     ):
         for call in calls:
             params = call_params(request, call, keyed=keyed)
-            response, envelope = _get_envelope(client, url, params, secret_headers, call.name)
             origin = f"comtrade call {call.name}"
+            response, envelope = client.get_checked(
+                url,
+                functools.partial(read_envelope, origin=origin),
+                params=params,
+                secret_headers=secret_headers,
+                attempts=BODY_ATTEMPTS,
+            )
             check_cap(envelope, cap=cap, origin=origin)
             # Parse now so a body we could not use later is refused before anything is stored.
             to_trade_frame(records_table(envelope["data"], origin=origin), origin=origin)
@@ -764,27 +770,6 @@ def fetch(
             bar.update(1)
     assert writer.vintage is not None  # set when the `with` block exits cleanly
     return writer.vintage
-
-
-def _get_envelope(
-    client: HttpClient,
-    url: str,
-    params: Mapping[str, str],
-    secret_headers: Mapping[str, str] | None,
-    name: str,
-) -> tuple[Any, dict[str, Any]]:
-    """GET one call, re-fetching a body that is not the envelope up to ``BODY_ATTEMPTS`` times."""
-    problem: SourceError | None = None
-    for attempt in range(1, BODY_ATTEMPTS + 1):
-        response = client.get(url, params=params, secret_headers=secret_headers)
-        try:
-            return response, read_envelope(response.content, origin=f"comtrade call {name}")
-        except SourceError as exc:
-            # The message quotes the body, which may echo the key (a gateway's "Invalid key ...").
-            problem = SourceError(redact(str(exc), (secret_headers or {}).values()))
-            log.warning("%s (attempt %d/%d)", problem, attempt, BODY_ATTEMPTS)
-    assert problem is not None
-    raise SourceError(f"{problem}; gave up after {BODY_ATTEMPTS} attempts, nothing stored")
 
 
 def _partner_text(partner: Partner) -> str:

@@ -18,6 +18,7 @@ Only monthly series are accepted (every date the first of a month).
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import math
@@ -273,7 +274,14 @@ def fetch(
     url = config.fred_url()
     with store.writer(SOURCE, request) as writer:
         for series_id in request["series"]:
-            response = _get_csv(client, url, series_id)
+            response, _ = client.get_checked(
+                url,
+                functools.partial(
+                    read_csv, series_id=series_id, origin=f"fred download of {series_id}"
+                ),
+                params={"id": series_id},
+                attempts=BODY_ATTEMPTS,
+            )
             writer.add(
                 f"{series_id}.csv",
                 response.content,
@@ -284,21 +292,6 @@ def fetch(
             )
     assert writer.vintage is not None  # set when the `with` block exits cleanly
     return writer.vintage
-
-
-def _get_csv(client: HttpClient, url: str, series_id: str) -> Any:
-    """GET one series, re-fetching a body that is not its CSV up to ``BODY_ATTEMPTS`` times."""
-    problem: SourceError | None = None
-    for attempt in range(1, BODY_ATTEMPTS + 1):
-        response = client.get(url, params={"id": series_id})
-        try:
-            read_csv(response.content, series_id, origin=f"fred download of {series_id}")
-            return response
-        except SourceError as exc:
-            problem = exc
-            log.warning("%s (attempt %d/%d)", exc, attempt, BODY_ATTEMPTS)
-    assert problem is not None
-    raise SourceError(f"{problem}; gave up after {BODY_ATTEMPTS} attempts, nothing stored")
 
 
 def fetch_cli(
