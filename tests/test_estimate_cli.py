@@ -111,15 +111,22 @@ def test_estimate_grunfeld_end_to_end(
     assert [m.name for m in loaded.models] == list(models)
 
 
+def _short_gm_csv(tmp_path: Path, grunfeld_csv: Path) -> Path:
+    """General Motors alone, 1935-1952: a single time series of 18 years."""
+    frame = pd.read_csv(grunfeld_csv)
+    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
+    path = tmp_path / "gm.csv"
+    short.to_csv(path, index=False)
+    return path
+
+
 def test_short_hac_sample_carries_one_warning(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # One firm, 18 years: a short HAC sample.  The estimator and the diagnose command
     # apply one rule (T < 30 or L > T/4) and word it the same way; the results record
     # must not repeat it in other words.
-    frame = pd.read_csv(grunfeld_csv)
-    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
-    short.to_csv(tmp_path / "gm.csv", index=False)
+    _short_gm_csv(tmp_path, grunfeld_csv)
     body = '[[model]]\nname = "nw"\nformula = "invest ~ value"\ncov = { type = "hac", lags = 4 }\n'
     spec = _spec(tmp_path, body, data='[data]\npath = "gm.csv"\ntime = "year"\n')
     output = tmp_path / "results.json"
@@ -183,9 +190,7 @@ def test_estimate_without_output_writes_nothing(
 def test_estimate_with_diagnostics(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    frame = pd.read_csv(grunfeld_csv)
-    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
-    short.to_csv(tmp_path / "gm.csv", index=False)
+    _short_gm_csv(tmp_path, grunfeld_csv)
     spec = _spec(
         tmp_path,
         '[[model]]\nname = "gm"\nformula = "invest ~ value + capital"\n'
@@ -398,9 +403,7 @@ def test_missing_spec_file_and_missing_output_folder(
 def test_bad_break_date(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    frame = pd.read_csv(grunfeld_csv)
-    short = frame[(frame["firm"] == "General Motors") & (frame["year"] <= 1952)]
-    short.to_csv(tmp_path / "gm.csv", index=False)
+    _short_gm_csv(tmp_path, grunfeld_csv)
     spec = _spec(
         tmp_path,
         '[[model]]\nname = "gm"\nformula = "invest ~ value"\n',
