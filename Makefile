@@ -9,6 +9,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REEXPORT := $(BIN)/reexport
 STAMP := $(VENV)/.installed
+# The data root (raw/ and processed/): DATA_DIR=..., else $REEXPORT_DATA_DIR, else ./data.
+DATA_DIR ?= $(or $(REEXPORT_DATA_DIR),data)
+DATA_ENV = REEXPORT_DATA_DIR=$(DATA_DIR)
 
 .PHONY: help install data build test lint typecheck unit bench clean reproduce
 
@@ -24,10 +27,10 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 install: $(STAMP) ## create .venv and install reexport (editable) with test extras, pinned by constraints.txt
 
 data: $(STAMP) ## fetch the real vintage; offline with nothing stored, write the SYNTHETIC demo vintage (loudly)
-	$(REEXPORT) data
+	$(DATA_ENV) $(REEXPORT) data
 
 build: $(STAMP) ## build tidy tables and study frames in data/processed from the newest raw vintages
-	$(REEXPORT) build
+	$(DATA_ENV) $(REEXPORT) build
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -54,15 +57,14 @@ clean: ## remove build artefacts and caches (never data/raw)
 #   REPRODUCE_DATA_FLAGS (e.g. --offline: never touch the network, demo if nothing stored).
 STUDY ?= analyses/porcher2025
 STUDY_OUT ?= $(STUDY)/output
-DATA_DIR ?= $(or $(REEXPORT_DATA_DIR),data)
 REPRODUCE_DATA_FLAGS ?=
-REPRO_ENV = REEXPORT_DATA_DIR=$(DATA_DIR)
+REPRO_ENV = $(DATA_ENV)
 REPRO_PROCESSED := $(DATA_DIR)/processed
 REPRO_FRAMES := $(REPRO_PROCESSED)/study_world.csv $(REPRO_PROCESSED)/study_destination.csv
 REPRO_RESULTS := $(STUDY_OUT)/results/world.json $(STUDY_OUT)/results/destination.json
 # New raw vintages (e.g. `make data` with network, `reexport import-series`) rebuild the chain.
 REPRO_RAW = $(wildcard $(DATA_DIR)/raw/*/*/manifest.json)
-REPRO_BUILD_CODE := $(wildcard reexport/panel.py reexport/sources/*.py)
+REPRO_BUILD_CODE := $(wildcard reexport/panel.py reexport/store.py reexport/periods.py reexport/sources/*.py)
 REPRO_MODEL_CODE := $(wildcard reexport/models/*.py)
 REPRO_REPORT_CODE := $(wildcard reexport/report/*.py)
 

@@ -26,7 +26,7 @@ from reexport.errors import BadInputError, ReexportError
 log = logging.getLogger("reexport")
 
 #: Keys of the parsed namespace that belong to the CLI, not to the handler.
-_CLI_KEYS = {"handler", "verbose", "command", "fetch_source"}
+_CLI_KEYS = {"handler", "verbose", "command", "fetch_source", "help_parser"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +76,7 @@ def build_parser() -> _Parser:
         help="download a source into the raw store",
         description="Download a source into the raw store (data/raw/), keeping every byte.",
     )
+    fetch.set_defaults(help_parser=fetch)
     fsub = fetch.add_subparsers(dest="fetch_source", metavar="SOURCE", parser_class=_Parser)
 
     gpr = _add(
@@ -247,9 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _configure_logging(args.verbose)
         handler = getattr(args, "handler", None)
         if handler is None:
-            # `reexport` or `reexport fetch` alone: show what can be run.
-            sub = parser if args.command is None else None
-            (sub or parser).print_help(sys.stderr)
+            # `reexport` or `reexport fetch` alone: show what can be run there.
+            getattr(args, "help_parser", parser).print_help(sys.stderr)
             if args.command == "fetch":
                 raise BadInputError("reexport fetch: name a source (gpr, comtrade, fred)")
             return 2
@@ -258,6 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReexportError as exc:
         print(f"reexport: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # A file-system refusal (data root is a file, output path exists as a
+        # file, permission denied, disk full) is bad input about files, not a
+        # bug: one line naming the path, exit 2.  Writes are atomic, so nothing
+        # half-written is left behind.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"reexport: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return BadInputError.exit_code
     except KeyboardInterrupt:
         print("reexport: interrupted; nothing partial was written", file=sys.stderr)
         return 130

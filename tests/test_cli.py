@@ -96,3 +96,28 @@ def test_make_help_documents_every_target() -> None:
     phony = set(re.findall(r"^\.PHONY:(.*)$", makefile, flags=re.M)[0].split())
     assert phony <= documented, f"undocumented phony targets: {phony - documented}"
     assert {"help", "install", "data", "test", "reproduce", "bench"} <= targets
+
+
+def test_fetch_without_source_shows_the_fetch_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["fetch"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: reexport fetch" in err
+    assert "{gpr,comtrade,fred}" in err or "gpr" in err.split("usage:")[1]
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["build", "--vintage", "demo"]])
+def test_data_root_that_is_a_file_is_one_line_exit_2(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("I am a file\n")
+    monkeypatch.setenv("REEXPORT_DATA_DIR", str(not_a_folder))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("reexport: error:")
+    assert not_a_folder.read_text() == "I am a file\n"
