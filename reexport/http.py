@@ -330,10 +330,12 @@ class HttpClient:
         """One GET, following redirects; secret headers go to ``url``'s origin only.
 
         ``requests`` strips only ``Authorization`` when a redirect leaves the
-        host, so with secret headers the redirects are followed here and the
+        host, so with secret headers (``secret_headers`` and ordinary headers
+        with a secret-looking name) the redirects are followed here and the
         secrets are dropped for any other scheme, host or port.
         """
-        if not secret_headers:
+        secret_names = {*secret_headers, *(k for k in headers if is_secret_name(k))}
+        if not secret_names:
             return self.session.get(url, params=params, headers=headers, timeout=self.timeout)
         origin = _origin(url)
         response = self.session.get(
@@ -350,9 +352,7 @@ class HttpClient:
             response.close()
             allowed = _origin(target) == origin
             send = (
-                headers
-                if allowed
-                else {k: v for k, v in headers.items() if k not in secret_headers}
+                headers if allowed else {k: v for k, v in headers.items() if k not in secret_names}
             )
             response = self.session.get(
                 target, headers=send, timeout=self.timeout, allow_redirects=False

@@ -299,6 +299,9 @@ def test_secret_header_does_not_follow_a_redirect_to_another_host() -> None:
         (landed,) = elsewhere.requests
         assert landed.header("ocp-apim-subscription-key") is None
         assert SECRET not in str(landed.headers)
+        # Likewise an ordinary header whose name says it is a secret.
+        client.get(origin.url("/moved"), headers={"X-Api-Token": SECRET})
+        assert elsewhere.requests[-1].header("x-api-token") is None
         # A redirect within the origin keeps the key (the keyed API needs it).
         assert client.get(origin.url("/same"), secret_headers=key).content == BODY
         assert origin.requests[-1].path == "/data"
