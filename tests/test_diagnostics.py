@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from statsmodels.stats.diagnostic import acorr_breusch_godfrey, het_breuschpagan
+from statsmodels.stats.diagnostic import acorr_breusch_godfrey, het_breuschpagan, linear_reset
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 from statsmodels.stats.stattools import durbin_watson
 from statsmodels.tsa.stattools import adfuller
 
 from reexport.errors import BadInputError
-from reexport.models.diagnostics import chow_test, cov_warnings, diagnose, vif
+from reexport.models.diagnostics import chow_test, cov_warnings, diagnose, ramsey_reset, vif
 from reexport.models.spec import CovSpec, ModelSpec
 
 DATA = Path(__file__).parent / "data"
@@ -203,3 +204,74 @@ def test_panel_models_skip_single_series_tests_with_a_note() -> None:
     assert names == {"Breusch-Pagan", "Ramsey RESET", "Jarque-Bera"}
     assert any("skipped" in note for note in report["notes"])
     assert any("fixed effects" in note for note in report["notes"])
+
+
+# --- Ramsey RESET ------------------------------------------------------------------------
+
+
+def _reset_of(report: dict[str, object]) -> dict[str, object]:
+    tests = report["tests"]
+    assert isinstance(tests, list)
+    return next(t for t in tests if t["test"] == "Ramsey RESET")
+
+
+def test_reset_on_standardised_fitted_values_equals_the_raw_power_version() -> None:
+    # Well conditioned (fitted values of order 1): the powers of the standardised and of
+    # the raw fitted values span the same space with the constant, so F is the same.
+    frame = _ar_series()
+    fit = sm.OLS(frame["y"], sm.add_constant(frame[["x", "z"]])).fit()
+    raw = linear_reset(fit, power=3, test_type="fitted", use_f=True)
+    ours = _reset_of(diagnose(_model("y ~ x + z"), frame))
+    assert ours["statistic"] == pytest.approx(float(np.squeeze(raw.fvalue)), rel=1e-8)
+    assert ours["pvalue"] == pytest.approx(float(np.squeeze(raw.pvalue)), rel=1e-6)
+    assert (ours["df_num"], ours["df_denom"]) == (2, int(raw.df_denom))
+
+
+def _large_mean_frame() -> pd.DataFrame:
+    # Exports of about 1200 t that a lead of x moves a little: the fitted values vary
+    # by a few tonnes around 1200, so their raw squares and cubes are nearly collinear
+    # with the constant.
+    rng = np.random.default_rng(5)
+    n = 96
+    x = rng.normal(size=n)
+    y = 1200 + 0.5 * np.roll(x, -1) + 20 * rng.normal(size=n)
+    periods = pd.period_range("2017-01", periods=n, freq="M").astype(str)
+    return pd.DataFrame({"period": periods, "x": x, "y": y})
+
+
+def test_reset_is_not_spurious_when_fitted_values_vary_little_around_a_large_mean(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    frame = _large_mean_frame()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = diagnose(_model("y ~ L(x, -1)"), frame)
+    assert [str(w.message) for w in caught] == []
+    assert capfd.readouterr().err == ""
+    ours = _reset_of(report)
+    # Reference: the same regression with y shifted by its mean level.  Shifting y by a
+    # constant shifts the fitted values and leaves RESET unchanged in exact arithmetic,
+    # and the shifted problem is well conditioned for statsmodels' raw powers.
+    kept = frame.iloc[:-1]  # the lead drops the last month
+    x = sm.add_constant(frame["x"].shift(-1).iloc[:-1].to_numpy())
+    shifted = sm.OLS(kept["y"].to_numpy() - 1200.0, x).fit()
+    reference = linear_reset(shifted, power=3, test_type="fitted", use_f=True)
+    assert ours["statistic"] == pytest.approx(float(np.squeeze(reference.fvalue)), rel=1e-6)
+    assert (ours["df_num"], ours["df_denom"]) == (2, int(reference.df_denom))
+    # The raw-power version on the unshifted data is what went wrong.
+    with warnings.catch_warnings(record=True) as raw_caught:
+        warnings.simplefilter("always")
+        raw = linear_reset(
+            sm.OLS(kept["y"].to_numpy(), x).fit(), power=3, test_type="fitted", use_f=True
+        )
+    assert raw_caught or int(raw.df_num) != 2
+
+
+def test_reset_refuses_fitted_values_that_cannot_carry_powers() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=40)
+    with pytest.raises(ValueError, match="constant"):
+        ramsey_reset(y, np.ones((40, 1)))
+    dummy = np.repeat([0.0, 1.0], 20)  # two fitted values: z**2 is the constant
+    with pytest.raises(ValueError, match="collinear"):
+        ramsey_reset(y, np.column_stack([np.ones(40), dummy]))

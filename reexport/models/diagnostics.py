@@ -11,7 +11,8 @@ knows exactly what was run:
 - VIF for every non-constant regressor (auxiliary regressions with a constant).
 - Breusch-Pagan (LM form, regressors = the model's X), Breusch-Godfrey
   (LM form; 12 lags for monthly data, 1 for integer periods), Durbin-Watson,
-  Ramsey RESET (F form, powers 2 and 3 of the fitted values), Jarque-Bera.
+  Ramsey RESET (F form, powers 2 and 3 of the *standardised* fitted values, see
+  :func:`ramsey_reset`), Jarque-Bera.
 - Chow test at a break period: ``F = ((S - S1 - S2)/k) / ((S1 + S2)/(n - 2k))``
   with ``F(k, n - 2k)`` degrees of freedom, identical to the F test that all
   interactions of the regressors with a post-break dummy are zero.
@@ -136,6 +137,74 @@ def _ssr(y: np.ndarray, x: np.ndarray) -> float:
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     resid = y - x @ coef
     return float(resid @ resid)
+
+
+def ramsey_reset(y: np.ndarray, x: np.ndarray, power: int = 3) -> dict[str, Any]:
+    """Ramsey (1969) RESET, F form, on powers of the standardised fitted values.
+
+    Adds ``z**2 .. z**power`` to ``x``, where ``z = (yhat - mean) / sd`` are the
+    standardised OLS fitted values, and tests that their coefficients are zero:
+    ``F = ((S_r - S_u) / q) / (S_u / (n - k - q))`` with ``q = power - 1``.
+
+    With a constant in ``x`` the powers of ``z`` together with the constant span
+    the same space as the powers of ``yhat`` (``z**j`` is a polynomial in ``yhat``
+    and vice versa), so in exact arithmetic ``F`` equals statsmodels'
+    ``linear_reset(test_type="fitted")``.  In floating point it does not when
+    ``yhat`` varies little around a large mean: ``yhat**2`` and ``yhat**3`` are
+    then nearly collinear with the constant, the auxiliary design is numerically
+    rank-deficient and the raw-power F is spurious.  Standardising avoids that.
+
+    Parameters
+    ----------
+    y
+        Dependent variable (n,).
+    x
+        Regressors (n, k), including a constant.
+    power
+        Highest power of the fitted values (at least 2).
+
+    Returns
+    -------
+    dict
+        ``statistic``, ``pvalue``, ``df_num``, ``df_denom``.
+
+    Raises
+    ------
+    ValueError
+        If the fitted values are (nearly) constant or take too few distinct values
+        for the powers to add information, or too few observations remain.
+    """
+    from scipy import stats
+
+    if power < 2:
+        raise ValueError(f"RESET power must be at least 2, got {power}")
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    fitted_values = x @ coef
+    resid = y - fitted_values
+    ssr_restricted = float(resid @ resid)
+    spread = float(np.std(fitted_values))
+    if not spread > 1e-12 * max(1.0, float(np.max(np.abs(fitted_values)))):
+        raise ValueError("the fitted values are constant")
+    z = (fitted_values - fitted_values.mean()) / spread
+    added = np.column_stack([z**j for j in range(2, power + 1)])
+    augmented = np.column_stack([x, added])
+    n, k = x.shape
+    q = added.shape[1]
+    df_denom = n - k - q
+    if df_denom <= 0:
+        raise ValueError(f"{n} observations are too few for {k + q} coefficients")
+    # Rank on unit-norm columns, so the check does not depend on the data's scale.
+    norms = np.linalg.norm(augmented, axis=0)
+    if np.linalg.matrix_rank(augmented / np.where(norms > 0, norms, 1.0)) < k + q:
+        raise ValueError("the powers of the fitted values are collinear with the regressors")
+    ssr_unrestricted = _ssr(y, augmented)
+    statistic = ((ssr_restricted - ssr_unrestricted) / q) / (ssr_unrestricted / df_denom)
+    return {
+        "statistic": float(statistic),
+        "pvalue": float(stats.f.sf(statistic, q, df_denom)),
+        "df_num": int(q),
+        "df_denom": int(df_denom),
+    }
 
 
 def unit_root_tests(series: pd.Series, name: str) -> list[dict[str, Any]]:
@@ -279,11 +348,7 @@ def diagnose(
         ``pvalue``, ``settings``...), ``vif``, ``chow`` (or ``None``),
         ``notes``, ``warnings``, ``nobs``, ``residuals_from``.
     """
-    from statsmodels.stats.diagnostic import (
-        acorr_breusch_godfrey,
-        het_breuschpagan,
-        linear_reset,
-    )
+    from statsmodels.stats.diagnostic import acorr_breusch_godfrey, het_breuschpagan
     from statsmodels.stats.stattools import durbin_watson, jarque_bera
 
     if design is None:
@@ -366,19 +431,19 @@ def diagnose(
 
     if has_constant and k > 1:
         try:
-            reset = linear_reset(fitted, power=3, test_type="fitted", use_f=True)
+            reset = ramsey_reset(y_values, x_values, power=3)
             tests.append(
                 _test(
                     "Ramsey RESET",
-                    float(np.squeeze(reset.fvalue)),
-                    float(np.squeeze(reset.pvalue)),
-                    "F form, fitted values to powers 2 and 3",
-                    df_num=int(reset.df_num),
-                    df_denom=int(reset.df_denom),
+                    reset["statistic"],
+                    reset["pvalue"],
+                    "F form, standardised fitted values to powers 2 and 3",
+                    df_num=reset["df_num"],
+                    df_denom=reset["df_denom"],
                 )
             )
         except (ValueError, np.linalg.LinAlgError) as exc:
-            notes.append(f"Ramsey RESET failed: {exc}")
+            notes.append(f"Ramsey RESET not computed: {exc}")
     jb, jb_p, skew, kurtosis = jarque_bera(fitted.resid)
     tests.append(
         _test(
