@@ -14,7 +14,9 @@ import pytest
 from reexport.cli import main
 from reexport.errors import BadInputError
 from reexport.models.spec import load_spec
+from reexport.report import scorecard as scorecard_mod
 from reexport.report import study as study_mod
+from reexport.report import tables as tables_mod
 
 ROOT = Path(__file__).resolve().parents[1]
 PORCHER = ROOT / "analyses" / "porcher2025"
@@ -303,6 +305,70 @@ def test_bad_input_exits_2_and_leaves_outputs_untouched(
     assert message in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert _snapshot(folder / "output") == before
+
+
+def _second_results(folder: Path, *, synthetic: bool) -> Path:
+    """Add a results key ``panel`` to the study whose file copies world.json under new names."""
+    doc = json.loads((folder / "results" / "world.json").read_text())
+    doc["data"]["synthetic"] = synthetic
+    for model in doc["models"]:
+        model["name"] = "panel_" + model["name"]
+    path = folder.parent / f"panel_{'demo' if synthetic else 'real'}.json"
+    path.write_text(json.dumps(doc))
+    text = (folder / "report.toml").read_text()
+    text = text.replace(
+        "[recipe]", '[results.panel]\nspec = "study.toml"\nfile = "results/panel.json"\n\n[recipe]'
+    )
+    (folder / "report.toml").write_text(text)
+    return path
+
+
+def test_demo_and_real_results_are_never_mixed(
+    baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = copy_baseline(baseline, tmp_path)
+    demo = _second_results(folder, synthetic=True)
+    real = folder / "results" / "world.json"
+    before = _snapshot(folder / "output")
+    capsys.readouterr()
+    code = main(["report", str(folder), "--results", f"world={real},panel={demo}"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "mix synthetic demo and real data" in err
+    assert f"panel={demo} is synthetic demo data (data.synthetic = true)" in err
+    assert f"world={real} is real data (data.synthetic = false)" in err
+    assert _snapshot(folder / "output") == before
+
+
+def test_a_synthetic_sidecar_counts_when_refusing_a_mix(baseline: Path, tmp_path: Path) -> None:
+    # Both results files say real, but the world frame's sidecar says synthetic: still a mix.
+    folder = copy_baseline(baseline, tmp_path)
+    real = _second_results(folder, synthetic=False)
+    real_doc = json.loads(real.read_text())
+    other_csv = tmp_path / "other" / "study_world.csv"
+    other_csv.parent.mkdir()
+    shutil.copy(folder.parent / "processed" / "study_world.csv", other_csv)
+    real_doc["data"]["path"] = str(other_csv)
+    real.write_text(json.dumps(real_doc))
+    meta = folder.parent / "processed" / "study_world.meta.json"
+    meta.write_text(json.dumps({"synthetic": True}))
+    with pytest.raises(BadInputError, match="metadata sidecar of .*study_world.csv.*is real data"):
+        study_mod.run_report(folder, results=f"panel={real}", output=tmp_path / "out")
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_scorecard_refuses_mixed_results(tmp_path: Path) -> None:
+    facts = scorecard_mod.load_facts(PORCHER / "published_facts.json")
+    real = tables_mod.load_results(FIXTURE)
+    doc = json.loads(FIXTURE.read_text())
+    doc["data"]["synthetic"] = True
+    for model in doc["models"]:
+        model["name"] = "demo_" + model["name"]
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(BadInputError, match="mix synthetic demo data .*demo.json.* and real data"):
+        scorecard_mod.build_scorecard(facts, [real, tables_mod.load_results(path)])
 
 
 def test_results_option_forms(tmp_path: Path) -> None:

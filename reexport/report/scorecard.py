@@ -589,8 +589,8 @@ def build_scorecard(
     Raises
     ------
     BadInputError
-        No results, a model name repeated across results files, or a named model
-        without the named term.
+        No results, results files mixing synthetic demo and real data, a model name
+        repeated across results files, or a named model without the named term.
     """
     if not results:
         raise BadInputError("scorecard: no results files given")
@@ -603,6 +603,15 @@ def build_scorecard(
                     f"and {res.path}"
                 )
             models[model.name] = model
+    kinds = {r.synthetic for r in results}
+    if len(kinds) > 1:
+        demo = next(r for r in results if r.synthetic)
+        real = next(r for r in results if not r.synthetic)
+        raise BadInputError(
+            f"scorecard: results files mix synthetic demo data ({demo.path}, data.synthetic = "
+            f"{json.dumps(demo.data.get('synthetic'))}) and real data ({real.path}, "
+            f"data.synthetic = {json.dumps(real.data.get('synthetic'))})"
+        )
     synthetic = any(r.synthetic for r in results) or bool((data_meta or {}).get("synthetic"))
     fact_results = [
         evaluate_fact(f, models, synthetic=synthetic, planted=planted) for f in facts.facts

@@ -908,6 +908,46 @@ def _move_into_place(staging: Path, output: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+def _results_kind(res: Results) -> str:
+    """What a results file says about its data, in words, e.g. ``real data (data.synthetic = false)``."""
+    flag = res.data.get("synthetic")
+    recorded = "not recorded" if flag is None else str(bool(flag)).lower()
+    kind = "synthetic demo data" if res.synthetic else "real data"
+    return f"{kind} (data.synthetic = {recorded})"
+
+
+def refuse_mixed_data(results: Mapping[str, Results], kinds: Mapping[str, str]) -> None:
+    """Refuse a report whose results files mix the synthetic demo vintage with real data.
+
+    A report is either a replication on real data or a parameter-recovery check on the
+    demo; a real table inside a report headed SYNTHETIC (or the reverse) would mislabel it.
+
+    Parameters
+    ----------
+    results
+        The loaded results files by key.
+    kinds
+        Key -> what the file's data are, in words (shown in the message).
+
+    Raises
+    ------
+    BadInputError
+        Naming one synthetic and one real results file, with their kinds.
+    """
+    synthetic = [key for key, res in results.items() if res.synthetic]
+    real = [key for key, res in results.items() if not res.synthetic]
+    if not synthetic or not real:
+        return
+    demo_key, real_key = synthetic[0], real[0]
+    raise BadInputError(
+        "results files mix synthetic demo and real data: "
+        f"{demo_key}={results[demo_key].path} is {kinds[demo_key]}, "
+        f"{real_key}={results[real_key].path} is {kinds[real_key]}; "
+        "estimate every spec on data built from the same kind of vintage "
+        "(`reexport build`, then `reexport estimate`)"
+    )
+
+
 @dataclass(frozen=True)
 class ReportSummary:
     """What :func:`run_report` wrote."""
@@ -942,14 +982,16 @@ def run_report(
     Raises
     ------
     BadInputError
-        A missing or older-schema results file, a model without a requested term, a study
-        without published facts, an empty robustness battery, or data that changed since
-        estimation.  Nothing is moved into the output folder in that case.
+        A missing or older-schema results file, results files that mix the synthetic demo
+        vintage with real data, a model without a requested term, a study without published
+        facts, an empty robustness battery, or data that changed since estimation.  Nothing is moved into the output folder in that case.
     """
     study = load_study(study_folder)
     out_dir = Path(output) if output is not None else study.folder / "output"
     paths = parse_results_option(results, study)
     loaded = {key: tables.load_results(path) for key, path in paths.items()}
+    kinds = {key: _results_kind(res) for key, res in loaded.items()}
+    refuse_mixed_data(loaded, kinds)
     data = {key: load_study_data(res, study.results[key].columns) for key, res in loaded.items()}
     for key, frame_data in data.items():
         # A synthetic sidecar marks the estimates synthetic even if the results file
@@ -957,6 +999,8 @@ def run_report(
         if frame_data.meta.get("synthetic") and not loaded[key].synthetic:
             res = loaded[key]
             loaded[key] = dataclasses.replace(res, data={**res.data, "synthetic": True})
+            kinds[key] = f"synthetic demo data (the metadata sidecar of {frame_data.path})"
+    refuse_mixed_data(loaded, kinds)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-tmp-", dir=out_dir))
     try:
