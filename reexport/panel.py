@@ -192,7 +192,8 @@ class QualityReport:
         Label (``exports``, ``GPR``, ``EXCHUS``, ``destination``...) -> months of the
         study range with no value.
     duplicates
-        One entry per duplicated key: the key, the row count and whether the values conflict.
+        One entry per duplicated key: the key, the row count, whether the values conflict
+        and the ``resolution`` (what the build did about it).
     negative_quantities
         Trade rows with a negative weight, quantity or value.
     unit_changes
@@ -237,7 +238,10 @@ class QualityReport:
                 lines.append(f"missing months in {label}: {_month_list(months)}")
         for dup in self.duplicates:
             what = "conflicting" if dup["conflicting"] else "identical"
-            lines.append(f"duplicate rows ({dup['rows']}, {what}): {_describe_key(dup['key'])}")
+            lines.append(
+                f"duplicate rows ({dup['rows']}, {what}): {_describe_key(dup['key'])} "
+                f"-- {dup['resolution']}"
+            )
         for neg in self.negative_quantities:
             lines.append(f"negative {neg['column']} {neg['value']}: {_describe_key(neg['key'])}")
         for change in self.unit_changes:
@@ -279,12 +283,18 @@ def _json_scalar(value: Any) -> Any:
     return value
 
 
+RESOLUTION_IDENTICAL = "all rows kept in the tidy table; the study frames use their one value"
+RESOLUTION_CONFLICTING = "all rows kept in the tidy table; the study frames leave the cell NaN"
+
+
 def _duplicates(
     frame: pd.DataFrame, key: Sequence[str], values: Sequence[str]
 ) -> list[dict[str, Any]]:
     """One finding per ``key`` that has more than one row, in key order.
 
-    ``conflicting`` says whether those rows disagree on any of ``values``.
+    ``conflicting`` says whether those rows disagree on any of ``values``;
+    ``resolution`` says what the build did with them (every row stays in the
+    tidy tables; the study frames need one value per cell).
     """
     grouped = frame.groupby(list(key), sort=True, dropna=False)
     sizes = grouped.size()
@@ -297,6 +307,7 @@ def _duplicates(
                 "key": dict(zip(key, map(_json_scalar, group), strict=True)),
                 "rows": int(len(rows)),
                 "conflicting": bool(len(distinct) > 1),
+                "resolution": RESOLUTION_CONFLICTING if len(distinct) > 1 else RESOLUTION_IDENTICAL,
             }
         )
     return findings

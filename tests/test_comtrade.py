@@ -239,9 +239,13 @@ def test_inconsistent_monthly_records(change: dict[str, Any], message: str) -> N
         comtrade.parse_bytes(envelope([record]))
 
 
-def test_conflicting_duplicates_are_refused_and_exact_repeats_dropped() -> None:
+def test_conflicting_duplicates_are_refused_and_exact_repeats_kept(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Exact repeats stay in the tidy frame so that `reexport build` reports them.
     record = template()
-    assert len(comtrade.parse_bytes(envelope([record, record]))) == 1
+    assert len(comtrade.parse_bytes(envelope([record, record]))) == 2
+    assert "1 exact duplicate record(s)" in caplog.text
     other = record | {"primaryValue": 1.0}
     with pytest.raises(SourceError, match="two different rows for period 2017-01"):
         comtrade.parse_bytes(envelope([record, other]))

@@ -192,6 +192,7 @@ def test_conflicting_duplicates_become_missing_and_are_reported() -> None:
             },
             "rows": 2,
             "conflicting": True,
+            "resolution": panel.RESOLUTION_CONFLICTING,
         }
     ]
     assert report.missing_months["exports"] == ["2019-02"]
@@ -451,11 +452,7 @@ def test_a_gap_in_months_is_reported_not_filled(data_root: Path) -> None:
             envelope["count"] = len(envelope["data"])
             writer.add(name, json.dumps(envelope).encode(), params=params)
     # Without the customs user series the Comtrade world series is the export series.
-    for vintage in store.vintages("userseries"):
-        for entry in vintage.path.iterdir():
-            entry.chmod(0o644)
-            entry.unlink()
-        vintage.path.rmdir()
+    _without_user_series(store)
     result = panel.build("demo")
     world = result.study_world
     assert result.inputs.export_series == "comtrade_850511"
@@ -463,6 +460,55 @@ def test_a_gap_in_months_is_reported_not_filled(data_root: Path) -> None:
     gap = world.loc[world["period"] == "2019-05"]
     assert gap["exports_t"].isna().item() and gap["GPR"].notna().item()
     assert result.report["quality"]["missing_months"]["exports"] == ["2019-05"]
+
+
+def _without_user_series(store: RawStore) -> None:
+    """Delete the stored user series: the Comtrade world series becomes the export series."""
+    for vintage in store.vintages("userseries"):
+        for entry in vintage.path.iterdir():
+            entry.chmod(0o644)
+            entry.unlink()
+        vintage.path.rmdir()
+
+
+def test_exact_duplicate_comtrade_records_reach_the_build_report(data_root: Path) -> None:
+    """A Comtrade body repeating 2019-05's record: one value in the study frame, and the
+    build report lists the duplicate and what the build did with it."""
+    store = RawStore()
+    vintages = demo.write_demo(4, store)
+    draw = demo.generate(4)
+    request = dict(vintages["comtrade_world"].request, test="duplicate")
+    with store.writer("comtrade", request, synthetic=True, vintage_id="demo-dup") as writer:
+        for name, body, params in demo.comtrade_bodies(draw, "world"):
+            envelope = json.loads(body)
+            envelope["data"] += [r for r in envelope["data"] if r["period"] == "201905"]
+            envelope["count"] = len(envelope["data"])
+            writer.add(name, json.dumps(envelope).encode(), params=params)
+    _without_user_series(store)
+    result = panel.build("demo")
+    assert result.inputs.export.id == "demo-dup"
+    world = result.study_world.set_index("period")
+    expected = draw.world.loc[pd.Period("2019-05", "M"), "net_weight_kg"] / 1000
+    assert world.loc["2019-05", "exports_t"] == pytest.approx(expected, rel=1e-12)
+    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    assert report["quality"]["duplicates"] == [
+        {
+            "key": {
+                "period": "2019-05",
+                "reporter": "CHN",
+                "partner": "WLD",
+                "flow": "X",
+                "hs": "850511",
+                "source": "comtrade",
+                "vintage": "demo-dup",
+            },
+            "rows": 2,
+            "conflicting": False,
+            "resolution": panel.RESOLUTION_IDENTICAL,
+        }
+    ]
+    assert report["quality"]["missing_months"]["exports"] == []
+    assert any("duplicate rows (2, identical)" in line for line in panel.summary_lines(result))
 
 
 def test_a_failed_build_writes_nothing(demo_store: RawStore, data_root: Path) -> None:

@@ -604,21 +604,30 @@ def to_trade_frame(
     )
     frame["source"] = SOURCE
     frame["vintage"] = vintage
-    return _deduplicate(frame[TRADE_COLUMNS], origin)
+    return _check_duplicates(frame[TRADE_COLUMNS], origin)
 
 
-def _deduplicate(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    """Drop exact repeats; refuse two different rows for the same key."""
+def _check_duplicates(frame: pd.DataFrame, origin: str, known_repeats: int = 0) -> pd.DataFrame:
+    """Refuse two different rows for the same key; keep exact repeats, sorted by key.
+
+    Exact repeats are kept (and logged, beyond the ``known_repeats`` already logged
+    per file) rather than dropped: duplicates must be detected and reported, not
+    silently fixed, and ``reexport build`` lists them in its quality report (see
+    :func:`reexport.panel.trade_quality`).
+    """
     key = ["period", "reporter", "partner", "flow", "hs"]
-    frame = frame.drop_duplicates()
-    clash = frame.duplicated(key, keep=False)
+    distinct = frame.drop_duplicates()
+    clash = distinct.duplicated(key, keep=False)
     if clash.any():
-        first = frame.loc[clash].iloc[0]
+        first = distinct.loc[clash].iloc[0]
         raise SourceError(
             f"{origin}: two different rows for period {first['period']} reporter "
             f"{first['reporter']} partner {first['partner']} flow {first['flow']} hs {first['hs']}"
         )
-    return frame.sort_values(key).reset_index(drop=True)
+    repeats = len(frame) - len(distinct) - known_repeats
+    if repeats > 0:
+        log.warning("%s: %d exact duplicate record(s) kept for the build report", origin, repeats)
+    return frame.sort_values(key, kind="mergesort").reset_index(drop=True)
 
 
 def parse_bytes(
@@ -664,8 +673,11 @@ def parse(vintage: Vintage, *, annual: Literal["reject", "drop"] = "reject") -> 
         )
     if not frames:
         return _empty_frame()
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return _deduplicate(frame, f"comtrade vintage {vintage.id}")
+    if len(frames) == 1:
+        return frames[0]
+    within_files = sum(len(f) - len(f.drop_duplicates()) for f in frames)
+    frame = pd.concat(frames, ignore_index=True)
+    return _check_duplicates(frame, f"comtrade vintage {vintage.id}", within_files)
 
 
 def _empty_frame() -> pd.DataFrame:
