@@ -73,6 +73,9 @@ def _fact(kind: str = "value", **extra: Any) -> Fact:
         (-300.0, 100.0, scorecard.CONTRADICTED),  # opposite, p < 0.01
         (-50.0, 100.0, scorecard.INCONCLUSIVE),  # opposite, not significant
         (380.0, 1000.0, scorecard.REPRODUCED),  # inside a wide interval even if insignificant
+        (100.0, 80.0, scorecard.INCONCLUSIVE),  # right sign, p = 0.21, 380 outside [-59, 259]
+        (-100.0, 80.0, scorecard.INCONCLUSIVE),  # the mirror image: opposite sign, p = 0.21
+        (-50.0, 300.0, scorecard.INCONCLUSIVE),  # opposite sign, 380 inside the wide CI
     ],
 )
 def test_value_fact_verdicts(coef: float, se: float, verdict: str) -> None:
@@ -82,6 +85,16 @@ def test_value_fact_verdicts(coef: float, se: float, verdict: str) -> None:
     # An insignificant estimate whose wide interval covers the value says so.
     if verdict == scorecard.REPRODUCED:
         assert ("not significant" in result.detail) == (se > 500)
+
+
+def test_same_sign_different_size_needs_a_significant_estimate() -> None:
+    insignificant = scorecard.evaluate_fact(_fact(), {"m": _model(100.0, 80.0)}, synthetic=False)
+    assert insignificant.verdict == scorecard.INCONCLUSIVE
+    assert "not significant at 5%" in insignificant.detail
+    assert "lies outside the 95% CI [-59.200, 259.200]" in insignificant.detail
+    significant = scorecard.evaluate_fact(_fact(), {"m": _model(100.0, 20.0)}, synthetic=False)
+    assert significant.verdict == scorecard.SAME_SIGN
+    assert "significant at 5%" in significant.detail and "outside" in significant.detail
 
 
 @pytest.mark.parametrize(

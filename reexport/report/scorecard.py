@@ -6,16 +6,18 @@ evaluated under and an explicit tolerance rule.  The verdicts are:
 
 ``reproduced``
     ``value`` facts: same sign and the published value lies inside the reproduced
-    95% confidence interval.  ``sign`` facts: same sign and significant at 5%.
+    95% confidence interval (if the estimate is not itself significant, the reason
+    says so).  ``sign`` facts: same sign and significant at 5%.
     ``comparison`` facts: same sign, significant, and larger than the reference.
 ``same sign, different size``
-    Same sign, but the published value lies outside the 95% interval (or, for a
+    Same sign and significant at 5% (an insignificant estimate has no established
+    sign), but the published value lies outside the 95% interval (or, for a
     comparison, the coefficient is not larger than the reference).
 ``contradicted``
     Opposite sign and significant at 5%.
 ``inconclusive``
-    Neither confirmed nor contradicted: opposite sign but not significant, or
-    the right sign without significance.
+    Neither confirmed nor contradicted: not significant at 5% with either sign,
+    unless the right sign's interval covers a published value (then ``reproduced``).
 ``not comparable``
     The model is missing from the results, its functional form differs from the
     reading the fact is evaluated under, or the data are the synthetic demo
@@ -333,15 +335,22 @@ def judge(fact: Fact, estimate: Estimate, reference: Estimate | None = None) -> 
     if fact.kind == "value":
         assert fact.value is not None
         lo, hi = estimate.ci
+        interval = f"the 95% CI [{format_number(lo)}, {format_number(hi)}]"
+        published = f"published {format_number(fact.value)}"
         if lo <= fact.value <= hi:
+            # Kept "reproduced" even when the interval is wide enough to cover zero too:
+            # the data do not reject the published value; the reason says how weak that is.
             caveat = "" if significant else f"; the estimate itself is not significant ({p_text})"
-            return REPRODUCED, (
-                f"published {format_number(fact.value)} lies inside the 95% CI "
-                f"[{format_number(lo)}, {format_number(hi)}]{caveat}"
+            return REPRODUCED, f"{published} lies inside {interval}{caveat}"
+        if not significant:
+            # An insignificant estimate has no established sign, so "same sign" would claim
+            # more than the data show (symmetric with an insignificant opposite sign).
+            return INCONCLUSIVE, (
+                f"right sign but not significant at 5% ({p_text}); "
+                f"{published} lies outside {interval}"
             )
         return SAME_SIGN, (
-            f"published {format_number(fact.value)} lies outside the 95% CI "
-            f"[{format_number(lo)}, {format_number(hi)}]"
+            f"right sign, significant at 5% ({p_text}); {published} lies outside {interval}"
         )
     if not significant:
         return INCONCLUSIVE, f"right sign but not significant at 5% ({p_text})"
