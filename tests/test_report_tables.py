@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -169,6 +171,51 @@ def test_latex_table_escapes_labels_titles_and_notes() -> None:
 
 def test_markdown_escapes_pipes_and_emphasis() -> None:
     assert tables.markdown_escape("a|b *c* _d_") == r"a\|b \*c\* \_d\_"
+
+
+def test_markdown_escapes_dollar_signs() -> None:
+    # "$" opens inline math in many Markdown renderers; escaped it prints as a dollar.
+    assert tables.markdown_escape("US$ 5 and $x$") == r"US\$ 5 and \$x\$"
+
+
+def _multiline_table() -> tables.Table:
+    res = tables.load_results(FIXTURE)
+    return tables.build_table(
+        [res.model("headline"), res.model("levels")],
+        labels={"np.log(L(GPR, 4))": "log GPR\n(t-4), US$", "L(GPR, 4)": "GPR \r\n\n level"},
+        title="Exports in US$\nand tonnes",
+        hide=[r"^C\(month\)"],
+        column_titles=["Lin-log\nmodel", "Levels"],
+        notes=["A note\non two lines."],
+    )
+
+
+def test_line_breaks_in_labels_never_break_a_markdown_row() -> None:
+    table = _multiline_table()
+    md = tables.render(table, "md")
+    lines = md.splitlines()
+    title, blank, *rest = lines
+    assert title == r"**Exports in US\$ and tonnes**" and blank == ""
+    grid = rest[: rest.index("")]
+    assert len(grid) == 2 + len(table.rows)  # header and rule, then one line per row
+    assert all(line.startswith("| ") and line.endswith(" |") for line in grid)
+    assert all(line.count(" | ") == 2 for line in grid)  # three cells each
+    assert r"| log GPR (t-4), US\$ |" in md and "| GPR level |" in md
+    assert "(1) Lin-log model" in md and "A note on two lines." in md
+
+
+def test_line_breaks_become_spaces_in_latex_and_csv() -> None:
+    table = _multiline_table()
+    tex = tables.render(table, "tex")
+    assert tex.splitlines()[0] == r"% Exports in US\$ and tonnes"
+    assert "" not in tex.splitlines()  # a blank line would end the paragraph in a cell
+    assert r"log GPR (t-4), US\$ &" in tex
+    text = tables.render(table, "csv")
+    records = list(csv.reader(io.StringIO(text)))
+    assert len(records) == len(text.splitlines())  # one record per physical line
+    assert not any("\n" in cell or "\r" in cell for record in records for cell in record)
+    assert records[0] == ["Title", "Exports in US$ and tonnes", ""]
+    assert records[3][0] == "log GPR (t-4), US$"
 
 
 def test_labels_come_from_the_spec_not_raw_names() -> None:

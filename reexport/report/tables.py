@@ -719,12 +719,29 @@ def build_focus_table(
 # --------------------------------------------------------------------------- renderers
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_|\[\]<>])")
+#: Runs of line breaks of every kind (those str.splitlines knows) and the blanks around them.
+_LINE_BREAK = re.compile(r"(?:[ \t]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]))+[ \t]*")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break (and the blanks around it) replaced by one space.
+
+    Line-based formats (a Markdown table row, a LaTeX ``%`` comment or tabular row, a CSV
+    record read line by line) break when a cell, label or title spans lines.
+    """
+    return _LINE_BREAK.sub(" ", text)
+
+
+# ``$`` starts inline math in many Markdown renderers (GitLab, Jupyter, MathJax pages).
+_MD_SPECIAL = re.compile(r"([\\`*_|\[\]<>$])")
 
 
 def markdown_escape(text: str) -> str:
-    """Escape characters Markdown (GitHub flavour) would treat as markup in a table cell."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Escape characters Markdown (GitHub flavour) would treat as markup in a table cell.
+
+    The result is one line: line breaks become spaces (see :func:`one_line`).
+    """
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text))
 
 
 def to_markdown(table: Table) -> str:
@@ -784,8 +801,10 @@ def latex_escape(text: str) -> str:
 
     ``\\ & % $ # _ { } ~ ^ < > |`` become their text-mode commands; ``²``, ``×``,
     dashes and the like become ASCII-safe LaTeX so the table compiles with pdflatex.
+    Line breaks become spaces (a blank line would end the paragraph inside a cell, and
+    a break in the title would leave the ``%`` comment it is written in).
     """
-    return _LATEX_SPECIAL.sub(lambda m: _LATEX_MAP[m.group(0)], text)
+    return _LATEX_SPECIAL.sub(lambda m: _LATEX_MAP[m.group(0)], one_line(text))
 
 
 def _latex_cell(cell: Cell) -> str:
@@ -861,17 +880,25 @@ def to_html(table: Table) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """Render the grid as CSV: title row, header rows, body, then ``Note`` rows."""
+    """Render the grid as CSV: title row, header rows, body, then ``Note`` rows.
+
+    One record per line: line breaks inside cells become spaces, so line-based tools
+    (``wc -l``, ``grep``, spreadsheet imports) see the grid as it is.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["Title", table.title] + [""] * (table.width - 2))
-    writer.writerow(table.header)
+
+    def write(cells: Sequence[str]) -> None:
+        writer.writerow([one_line(c) for c in cells])
+
+    write(["Title", table.title] + [""] * (table.width - 2))
+    write(table.header)
     if table.subheader is not None:
-        writer.writerow(table.subheader)
+        write(table.subheader)
     for row in table.rows:
-        writer.writerow([c.plain for c in row.cells])
+        write([c.plain for c in row.cells])
     for note in table.notes:
-        writer.writerow(["Note", note] + [""] * (table.width - 2))
+        write(["Note", note] + [""] * (table.width - 2))
     return buffer.getvalue()
 
 
