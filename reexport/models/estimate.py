@@ -724,15 +724,7 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
         else:
             raise BadInputError(f"{where}: unknown effect {effect!r} (known: 'entity', 'time')")
 
-    def resolve(name: str) -> str:
-        # "entity"/"time" in cov.by stand for the spec's entity/time columns.
-        if name == "entity" and model.entity:
-            return model.entity
-        if name == "time" and model.time:
-            return model.time
-        return name
-
-    cluster_columns = {b: codes_of(resolve(b), "cluster") for b in options.by}
+    cluster_columns = {b: codes_of(model.column(b), "cluster") for b in options.by}
     time_values: np.ndarray | None = None
     if model.time:
         time_codes = codes_of(model.time, "time")
@@ -758,7 +750,7 @@ def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
 
     def lookup(name: str) -> np.ndarray:
         values = frame.loc[kept_rows]
-        source = resolve(name)
+        source = model.column(name)
         if source not in values.columns:
             raise BadInputError(f"{where}: cluster column {source!r} is not in the data")
         return cluster_codes({name: values[source].to_numpy()})[name]

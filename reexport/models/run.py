@@ -72,22 +72,13 @@ def needed_columns(spec: StudySpec, header: Iterable[str]) -> list[str]:
         found = data_columns(model.formula, available, time=model.time, where=model.where)
         needed |= found
         for by in model.cov.by:
-            column = _cluster_column(by, model)
+            column = model.column(by)
             if column not in available:
                 raise BadInputError(
                     f"{model.where} cov: cluster column {column!r} is not in {spec.data.path}"
                 )
             needed.add(column)
     return [column for column in header if column in needed]
-
-
-def _cluster_column(by: str, model: ModelSpec) -> str:
-    """``by = "entity"`` / ``"time"`` stand for the spec's columns (as the estimator reads them)."""
-    if by == "entity" and model.entity:
-        return model.entity
-    if by == "time" and model.time:
-        return model.time
-    return by
 
 
 def _hash_file(path: Path, out: list[str]) -> None:
@@ -138,7 +129,7 @@ def load_data(spec: StudySpec) -> LoadedData:
     keys = {
         spec.data.entity,
         spec.data.time,
-        *(_cluster_column(by, m) for m in spec.models for by in m.cov.by),
+        *(m.column(by) for m in spec.models for by in m.cov.by),
     }
     _refuse_mixed_columns(frame, [c for c in frame.columns if c not in keys], path)
     n_periods: int | None = None

@@ -179,6 +179,18 @@ class ModelSpec:
     sample: SampleSpec | None = None
     label: str | None = None
 
+    def column(self, name: str) -> str:
+        """The data column that ``name`` stands for.
+
+        ``"entity"`` and ``"time"`` (e.g. in ``cov.by``) mean the model's entity
+        and time columns when it has them; any other name is itself.
+        """
+        if name == "entity" and self.entity:
+            return self.entity
+        if name == "time" and self.time:
+            return self.time
+        return name
+
 
 @dataclass(frozen=True)
 class DataSpec:
