@@ -177,6 +177,13 @@ def build_parser() -> _Parser:
         default="auto",
         help="which vintages to build from: real, demo, or auto (real if present, else demo)",
     )
+    build.add_argument(
+        "--country-scale",
+        choices=("share", "index"),
+        default="share",
+        help="GPRC_* country series as published (share: percent of articles) or rescaled "
+        "to a 1985-2019 mean of 100 (index)",
+    )
 
     # --- estimation -------------------------------------------------------------
     est = _add(

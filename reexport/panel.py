@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("reexport.panel")
 
 VintageKind = Literal["auto", "real", "demo"]
+#: ``share``: GPRC_* as published (percent of articles); ``index``: 1985-2019 mean = 100.
+CountryScale = Literal["share", "index"]
+COUNTRY_SCALES = ("share", "index")
 
 TRADE_COLUMNS = [
     "period",
@@ -814,12 +817,23 @@ class BuildResult:
         return self.inputs.kind == "demo"
 
 
-def _parse(vintage: Vintage) -> pd.DataFrame:
-    """The tidy frame of a vintage, via its source module's ``parse``."""
+def _parse(vintage: Vintage, *, country_scale: CountryScale = "share") -> pd.DataFrame:
+    """The tidy frame of a vintage, via its source module's ``parse``.
+
+    For a GPR vintage on the ``index`` country scale, the ``GPRC_*`` series are
+    ``gpr.parse(country_scale="index")``'s (mean 100 over 1985-2019); the historical
+    series (``GPRH*``, ``GPRHC_*``) stay as published, because a file may leave the
+    historical country columns blank (the demo does) and a blank series has no
+    base-period mean to rescale by.
+    """
     import importlib
 
     module = importlib.import_module(f"reexport.sources.{vintage.source}")
     frame: pd.DataFrame = module.parse(vintage)
+    if vintage.source == "gpr" and country_scale == "index":
+        recent = module.parse(vintage, country_scale="index", historical=False)
+        historical = frame.loc[~frame["series"].isin(set(recent["series"]))]
+        frame = pd.concat([recent, historical], ignore_index=True)
     return frame
 
 
@@ -857,13 +871,17 @@ def _vintage_entry(vintage: Vintage) -> dict[str, Any]:
     }
 
 
-def build_frames(inputs: Inputs) -> BuildResult:
+def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> BuildResult:
     """Parse the chosen vintages and build every processed frame (nothing is written).
 
     Parameters
     ----------
     inputs
         From :func:`select_inputs`.
+    country_scale
+        ``share`` (default): the ``GPRC_*`` series as published, percent of articles;
+        ``index``: each rescaled to mean 100 over 1985-2019, as
+        ``gpr.parse(country_scale="index")`` does (the historical ``GPRHC_*`` stay shares).
 
     Returns
     -------
@@ -875,7 +893,11 @@ def build_frames(inputs: Inputs) -> BuildResult:
         if extra is not None and extra not in trade_vintages:
             trade_vintages.append(extra)
     trade = combine_trade(_parse(v) for v in trade_vintages)
-    indices = combine_indices(_parse(v) for v in (inputs.gpr, *inputs.controls))
+    if country_scale not in COUNTRY_SCALES:
+        raise BadInputError(f"--country-scale {country_scale!r}: expected share or index")
+    indices = combine_indices(
+        _parse(v, country_scale=country_scale) for v in (inputs.gpr, *inputs.controls)
+    )
     quality = trade_quality(trade)
     index_quality(indices, quality)
 
@@ -911,6 +933,7 @@ def build_frames(inputs: Inputs) -> BuildResult:
         "synthetic": inputs.kind == "demo",
         "kind": inputs.kind,
         "export_series": inputs.export_series,
+        "country_scale": country_scale,
         "months": {"start": months[0], "end": months[-1], "count": len(months)},
         "vintages": {role: _vintage_entry(v) for role, v in inputs.roles().items()},
         "raw_sha256": _raw_files(inputs),
@@ -943,6 +966,7 @@ def _sidecar(result: BuildResult, name: str, frame: pd.DataFrame) -> str:
         "synthetic": result.synthetic,
         "note": SYNTHETIC_NOTE if result.synthetic else "",
         "export_series": result.inputs.export_series,
+        "country_scale": result.report["country_scale"],
         "rows": len(frame),
         "vintages": {role: f"{v.source}/{v.id}" for role, v in result.inputs.roles().items()},
         "raw_sha256": result.report["raw_sha256"],
@@ -998,6 +1022,7 @@ def build(
     *,
     store: RawStore | None = None,
     out_dir: Path | None = None,
+    country_scale: CountryScale = "share",
 ) -> BuildResult:
     """Build the processed tables and study frames from the raw store.
 
@@ -1005,6 +1030,8 @@ def build(
     ----------
     vintage
         ``auto`` (real if present, else demo; a mix is refused), ``real`` or ``demo``.
+    country_scale
+        Scale of the ``GPRC_*`` series, see :func:`build_frames`.
     store
         Raw store (default under :func:`reexport.config.raw_dir`).
     out_dir
@@ -1027,7 +1054,7 @@ def build(
     inputs = select_inputs(store, vintage)
     for role, chosen in inputs.roles().items():
         log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
-    result = build_frames(inputs)
+    result = build_frames(inputs, country_scale=country_scale)
     result.written = write_outputs(result, out_dir)
     return result
 
@@ -1042,6 +1069,11 @@ def summary_lines(result: BuildResult) -> list[str]:
     lines.append(
         f"build ({result.inputs.kind}): {months[0]}..{months[-1]} ({len(months)} months), "
         f"export series {result.inputs.export_series}"
+    )
+    scale = result.report["country_scale"]
+    lines.append(
+        "  GPRC_* country series: "
+        + ("index, 1985-2019 mean = 100" if scale == "index" else "share, percent of articles")
     )
     for role, v in result.inputs.roles().items():
         lines.append(f"  {role}: {v.source}/{v.id}{' (synthetic)' if v.synthetic else ''}")
@@ -1065,9 +1097,14 @@ def summary_lines(result: BuildResult) -> list[str]:
     return lines
 
 
-def build_cli(*, vintage: VintageKind = "auto") -> int | None:
-    """``reexport build [--vintage auto|real|demo]``: build, write and print a summary."""
-    result = build(vintage)
+def build_cli(
+    *, vintage: VintageKind = "auto", country_scale: CountryScale = "share"
+) -> int | None:
+    """``reexport build [--vintage auto|real|demo] [--country-scale share|index]``.
+
+    Builds, writes and prints a summary.
+    """
+    result = build(vintage, country_scale=country_scale)
     for line in summary_lines(result):
         print(line)
     return 0

@@ -408,6 +408,38 @@ def test_build_cli_prints_a_loud_synthetic_line(
     assert "96 months" in out
 
 
+def test_build_country_scale_index_rescales_gprc_and_says_so(
+    demo_store: RawStore, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reexport.sources import gpr
+
+    out = data_root / "processed"
+    assert main(["build", "--country-scale", "index"]) == 0
+    assert "GPRC_* country series: index, 1985-2019 mean = 100" in capsys.readouterr().out
+    report = json.loads((out / "build_report.json").read_text())
+    assert report["country_scale"] == "index"
+    for name in panel.OUTPUT_NAMES:
+        assert json.loads((out / f"{name}.meta.json").read_text())["country_scale"] == "index"
+    indices = pd.read_csv(out / "indices.csv", dtype={"period": str})
+    usa = indices[indices["series"] == "GPRC_USA"].set_index("period")
+    assert usa.loc["1985-01":"2019-12", "value"].mean() == pytest.approx(100.0, rel=1e-9)
+    assert set(usa["unit"]) == {gpr.RECENT_INDEX_UNIT}
+    # The study frame carries the rescaled series, the same as gpr.parse(country_scale="index").
+    vintage = demo_store.latest("gpr", synthetic=True)
+    assert vintage is not None
+    expected = gpr.parse(vintage, country_scale="index", historical=False)
+    expected = expected[expected["series"] == "GPRC_CHN"].set_index("period")["value"]
+    world = pd.read_csv(out / "study_world.csv", dtype={"period": str}).set_index("period")
+    assert np.allclose(world["GPRC_CHN"], expected.loc[world.index], rtol=1e-11)
+    # The default is the published share, and says so too; the aggregate GPR is unchanged.
+    shares = panel.build("demo")
+    assert np.allclose(shares.study_world["GPR"], world["GPR"].to_numpy(), rtol=1e-11)
+    assert shares.report["country_scale"] == "share"
+    assert not np.allclose(shares.study_world["GPRC_CHN"], world["GPRC_CHN"].to_numpy())
+    assert main(["build", "--country-scale", "percent"]) == 2
+    assert "percent" in capsys.readouterr().err
+
+
 def _real_gpr_vintage(store: RawStore) -> None:
     """A non-synthetic GPR vintage (demo bytes; only its real/demo flag matters here)."""
     body = demo.gpr_xls_bytes(demo.generate(2))
