@@ -165,6 +165,20 @@ def test_battery_on_a_time_series_matches_statsmodels_and_ignores_row_order() ->
     assert by_name[("Durbin-Watson", None)]["statistic"] < 1.5
 
 
+def test_battery_says_when_the_series_has_gaps() -> None:
+    # The time-ordered tests cannot see a missing month; the report must say it is there.
+    frame = _ar_series()
+    model = _model("y ~ x + z")
+    assert not any("skips" in note for note in diagnose(model, frame)["notes"])
+    gapped = frame[~frame["period"].isin(["2018-04", "2018-05", "2020-01"])]
+    notes = [note for note in diagnose(model, gapped)["notes"] if "skips" in note]
+    assert notes == [
+        "the sample skips 3 period(s) in 2 gap(s) (first 2018-04): ADF/KPSS, "
+        "Breusch-Godfrey and Durbin-Watson treat the rows on either side of a gap as "
+        "consecutive"
+    ]
+
+
 def test_battery_with_a_break_date_uses_the_time_column() -> None:
     frame = _ar_series()
     frame.loc[frame["period"] >= "2020-03", "y"] += 3 * frame["x"]

@@ -282,6 +282,29 @@ def _time_order(model: ModelSpec, frame: pd.DataFrame, design: Design) -> np.nda
     return np.argsort(index.ordinal, kind="stable")
 
 
+def _gap_note(model: ModelSpec, frame: pd.DataFrame, design: Design) -> str | None:
+    """A note when the series skips periods, or ``None``.
+
+    The serial-correlation and unit-root tests read the residuals and series in
+    time order; across a missing period they pair rows that are not adjacent in
+    time, so the reader must know the sample has gaps.
+    """
+    assert model.time is not None
+    index = TimeIndex.build(frame.loc[design.rows], model.time, None, model.where)
+    ordinals = np.unique(index.ordinal)
+    steps = np.diff(ordinals)
+    gaps = np.flatnonzero(steps > 1)
+    if not len(gaps):
+        return None
+    missing = int((steps[gaps] - 1).sum())
+    first = index.label(int(ordinals[gaps[0]] + 1))
+    return (
+        f"the sample skips {missing} period(s) in {len(gaps)} gap(s) (first {first}): "
+        "ADF/KPSS, Breusch-Godfrey and Durbin-Watson treat the rows on either side of a "
+        "gap as consecutive"
+    )
+
+
 def _is_single_series(model: ModelSpec, frame: pd.DataFrame, design: Design) -> bool:
     if model.time is None:
         return False
@@ -374,6 +397,9 @@ def diagnose(
         order = _time_order(model, frame, design)
         x_frame = x_frame.iloc[order]
         y_values = y_values[order]
+        gap_note = _gap_note(model, frame, design)
+        if gap_note:
+            notes.append(gap_note)
     x_values = x_frame.to_numpy(dtype=np.float64)
     n, k = x_values.shape
     from reexport.models.estimate import check_rank
