@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from reexport.errors import BadInputError
+from reexport.models.spec import COV_TYPES
 from reexport.report import tables
 from reexport.report.tables import IndicatorRow
 
@@ -308,16 +309,94 @@ def test_null_estimates_load_as_nan_and_show_blank(tmp_path: Path) -> None:
     assert table.rows[1].cells[1].text == ""
 
 
-def test_clustered_covariance_is_described_with_counts() -> None:
-    res = tables.load_results(FIXTURE)
-    model = res.model("headline")
-    clustered = tables.ModelRecord(
-        **{**model.__dict__, "cov": {"type": "cluster", "clusters": {"partner": 22}, "df": 21}}
-    )
-    assert tables.describe_cov(clustered) == "cluster, 22 partner"
+#: One covariance record per type and convention, as ``reexport estimate`` writes them,
+#: with the label the table's covariance row shows.
+COV_CASES = [
+    ({"type": "nonrobust", "small_sample": True, "convention": "Stata: regress"}, "Classical"),
+    (
+        {"type": "nonrobust", "small_sample": False, "convention": "Stata: ivreg2 (no small)"},
+        "Classical (no small-sample factor)",
+    ),
+    (
+        {"type": "robust", "small_sample": True, "convention": "Stata: regress, vce(robust)"},
+        "Robust (HC1)",
+    ),
+    (
+        {"type": "robust", "small_sample": False, "convention": "Stata: ivreg2, robust"},
+        "Robust (HC0)",
+    ),
+    ({"type": "hac", "lags": 4, "convention": "Stata: newey, lag(4)"}, "HAC, 4 lags"),
+    ({"type": "hac", "lags": 1, "convention": "Stata: newey, lag(1)"}, "HAC, 1 lag"),
+    (
+        {
+            "type": "hac",
+            "lags": 4,
+            "kernel": "parzen",
+            "convention": "Stata: ivreg2, robust bw(5) kernel(parzen) small",
+        },
+        "HAC (Parzen kernel), 4 lags",
+    ),
+    (
+        {
+            "type": "cluster",
+            "by": ["partner"],
+            "clusters": {"partner": 22},
+            "df": 21,
+            "convention": "Stata: reghdfe, absorb(partner period) vce(cluster partner)",
+        },
+        "Clustered by partner (22)",
+    ),
+    (
+        {
+            "type": "cluster",
+            "by": ["partner", "period"],
+            "clusters": {"partner": 22, "period": 92},
+            "df": 21,
+            "convention": "Stata: ivreg2, cluster(partner period) small",
+        },
+        "Clustered by partner (22) and period (92)",
+    ),
+    ({"type": "cluster", "clusters": 22}, "Clustered (22 clusters)"),  # an older layout
+    (
+        {
+            "type": "driscoll-kraay",
+            "lags": 4,
+            "clusters": {"periods": 92},
+            "df": 21,
+            "convention": "Stata: xtscc, lag(4)",
+        },
+        "Driscoll-Kraay, 4 lags (92 periods)",
+    ),
+]
+
+
+def _with_cov(cov: dict[str, object]) -> tables.ModelRecord:
+    model = tables.load_results(FIXTURE).model("headline")
+    return tables.ModelRecord(**{**model.__dict__, "cov": cov})
+
+
+@pytest.mark.parametrize(("cov", "label"), COV_CASES)
+def test_every_covariance_type_has_a_readable_label(cov: dict[str, object], label: str) -> None:
+    model = _with_cov(cov)
+    assert tables.describe_cov(model) == label
+    table = tables.build_table([model], labels={}, title="t", hide=[r"^C\(month\)"])
+    row = next(r for r in table.rows if r.cells[0].text == "Covariance")
+    assert row.cells[1].text == label
+    convention = cov.get("convention", "convention not recorded")
+    assert f"Covariance: {label} ({convention})." in table.notes
+
+
+def test_covariance_labels_cover_every_type_the_spec_accepts() -> None:
+    assert {str(cov["type"]) for cov, _ in COV_CASES} == set(COV_TYPES)
+    for cov, label in COV_CASES:
+        assert label[0].isupper() and not label.startswith(str(cov["type"])), label
+
+
+def test_clustered_covariance_uses_the_cluster_count_for_inference() -> None:
+    clustered = _with_cov({"type": "cluster", "clusters": {"partner": 22}, "df": 21})
+    assert tables.describe_cov(clustered) == "Clustered by partner (22)"
     assert clustered.inference_df == 21
-    legacy = tables.ModelRecord(**{**model.__dict__, "cov": {"type": "cluster", "clusters": 22}})
-    assert legacy.inference_df == 21
+    assert _with_cov({"type": "cluster", "clusters": 22}).inference_df == 21
 
 
 def test_indicator_rows_absent_from_every_model_are_left_out() -> None:

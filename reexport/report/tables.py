@@ -367,15 +367,50 @@ def _cells(*texts: str) -> tuple[Cell, ...]:
     return tuple(Cell(t) for t in texts)
 
 
+def _lags_text(lags: Any) -> str:
+    return f"{lags} lag" if lags == 1 else f"{lags} lags"
+
+
 def describe_cov(model: ModelRecord) -> str:
-    """A short description of the model's covariance, e.g. ``HAC, 4 lags`` or ``CLUSTER, 27 partner``."""
+    """A readable label for the model's covariance, as shown in a table's covariance row.
+
+    For example ``Classical``, ``Robust (HC1)``, ``HAC, 4 lags``, ``Clustered by partner
+    (22)``, ``Clustered by partner (22) and period (92)`` or ``Driscoll-Kraay, 4 lags (92
+    periods)``.  The Stata command each one reproduces is in the table's covariance note
+    (``cov.convention``); an unknown type is shown as recorded.
+    """
     cov = model.cov
     kind = str(cov.get("type", "unknown"))
-    parts = [kind.upper() if kind in {"hac", "robust", "nonrobust"} else kind]
-    if cov.get("lags") is not None:
-        parts.append(f"{cov['lags']} lags")
-    for variable, count in sorted(_cluster_counts(cov.get("clusters")).items()):
-        parts.append(f"{count} {variable}")
+    small_sample = bool(cov.get("small_sample", True))
+    lags = cov.get("lags")
+    kernel = str(cov.get("kernel") or "bartlett")
+    # Bartlett weights are Newey-West's; another kernel is named so readers see the choice.
+    kernel_text = "" if kernel == "bartlett" else f" ({kernel.capitalize()} kernel)"
+    counts = _cluster_counts(cov.get("clusters"))
+    if kind == "nonrobust":
+        return "Classical" if small_sample else "Classical (no small-sample factor)"
+    if kind == "robust":
+        # Stata's vce(robust) scales HC0 by N/(N-K): HC1.  Without it, HC0 (ivreg2, robust).
+        return "Robust (HC1)" if small_sample else "Robust (HC0)"
+    if kind == "hac":
+        return "HAC" + kernel_text + ("" if lags is None else f", {_lags_text(lags)}")
+    if kind == "cluster":
+        by = [str(b) for b in cov.get("by") or []] or [v for v in counts if v != "clusters"]
+        if not by:
+            total = counts.get("clusters")
+            return "Clustered" if total is None else f"Clustered ({total} clusters)"
+        parts = [f"{b} ({counts[b]})" if b in counts else b for b in by]
+        return "Clustered by " + " and ".join(parts)
+    if kind == "driscoll-kraay":
+        text = "Driscoll-Kraay" + kernel_text
+        if lags is not None:
+            text += f", {_lags_text(lags)}"
+        periods = counts.get("periods")
+        return text if periods is None else f"{text} ({periods} periods)"
+    parts = [kind]
+    if lags is not None:
+        parts.append(_lags_text(lags))
+    parts.extend(f"{count} {variable}" for variable, count in sorted(counts.items()))
     return ", ".join(parts)
 
 
