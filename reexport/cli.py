@@ -184,6 +184,13 @@ def build_parser() -> _Parser:
         help="GPRC_* country series as published (share: percent of articles) or rescaled "
         "to a 1985-2019 mean of 100 (index)",
     )
+    build.add_argument(
+        "--export-series",
+        default="auto",
+        metavar="auto|comtrade|userseries[:NAME]",
+        help="world export series: auto (a CN 85051110 user series if stored, else Comtrade "
+        "HS 850511 world), comtrade, userseries (the CN 85051110 one) or userseries:NAME",
+    )
 
     # --- estimation -------------------------------------------------------------
     est = _add(

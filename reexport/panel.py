@@ -626,6 +626,8 @@ class Inputs:
         The Comtrade by-partner (``partner=all``) vintage, if any.
     controls
         FRED vintages (EXCHUS, INDPRO), possibly empty.
+    export_choice
+        The ``--export-series`` option the export series was chosen by.
     """
 
     kind: Literal["real", "demo"]
@@ -635,6 +637,7 @@ class Inputs:
     comtrade_world: Vintage | None
     destination: Vintage | None
     controls: tuple[Vintage, ...]
+    export_choice: str = "auto"
 
     def roles(self) -> dict[str, Vintage]:
         """Role name -> vintage, for reports (sorted, without repeats)."""
@@ -711,21 +714,57 @@ class _Candidates:
                 found.append(v)
         return found[-1] if found else None
 
+    def named_series(self, name: str) -> Vintage | None:
+        """Newest user series called ``name`` (``reexport import --name``)."""
+        found = [v for v in self.of("userseries") if _series_name(v) == name]
+        return found[-1] if found else None
+
 
 def _series_name(vintage: Vintage) -> str:
     return str(vintage.request.get("name") or vintage.id)
 
 
-def _pick(store: RawStore, synthetic: bool) -> dict[str, Any]:
+def parse_export_choice(text: str) -> tuple[str, str | None]:
+    """``--export-series`` as ``(kind, name)``: ``auto``, ``comtrade`` or ``userseries[:NAME]``.
+
+    Raises
+    ------
+    BadInputError
+        For any other value, or an empty ``NAME``.
+    """
+    kind, colon, name = text.strip().partition(":")
+    if kind == "userseries" and (not colon or name.strip()):
+        return kind, (name.strip() or None)
+    if kind in ("auto", "comtrade") and not colon:
+        return kind, None
+    raise BadInputError(
+        f"--export-series {text!r}: expected auto, comtrade, userseries or userseries:NAME"
+    )
+
+
+def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict[str, Any]:
     candidates = _Candidates(store, synthetic)
-    customs = candidates.customs_series()
+    kind, name = parse_export_choice(export_choice)
     world = candidates.comtrade("world")
     fred = candidates.newest("fred")
+    if kind == "comtrade":
+        user = None
+    elif name is not None:
+        user = candidates.named_series(name)
+        if user is not None:
+            _check_world_exports(user)
+    else:
+        user = candidates.customs_series()
+    export = user if kind != "comtrade" and user is not None else None
+    if kind in ("auto", "comtrade") and export is None:
+        export = world
     return {
         "gpr": candidates.newest("gpr"),
-        "export": customs if customs is not None else world,
+        "export": export,
         "export_series": (
-            f"userseries:{_series_name(customs)}" if customs is not None else COMTRADE_EXPORT_SERIES
+            f"userseries:{_series_name(user)}"
+            if user is not None and export is user
+            else COMTRADE_EXPORT_SERIES
         ),
         "comtrade_world": world,
         "destination": candidates.comtrade("all"),
@@ -733,7 +772,35 @@ def _pick(store: RawStore, synthetic: bool) -> dict[str, Any]:
     }
 
 
-def select_inputs(store: RawStore, vintage: VintageKind = "auto") -> Inputs:
+def _check_world_exports(vintage: Vintage) -> None:
+    """Refuse a user series that is not a world export series (it cannot fill study_world)."""
+    name = _series_name(vintage)
+    if (vintage.request.get("columns") or {}).get("partner"):
+        raise BadInputError(
+            f"--export-series userseries:{name}: user series {vintage.id} is by destination "
+            "(it has a partner column), not China's world exports"
+        )
+    if _request_text(vintage, "flow") != "x":
+        raise BadInputError(
+            f"--export-series userseries:{name}: user series {vintage.id} is flow "
+            f"{_request_text(vintage, 'flow').upper() or '?'}, not exports (X)"
+        )
+
+
+def _describe_choice(export_choice: str) -> str:
+    kind, name = parse_export_choice(export_choice)
+    if kind == "comtrade":
+        return "Comtrade HS 850511 world export series"
+    if name is not None:
+        return f"user series named {name!r}"
+    if kind == "userseries":
+        return "China-customs user series (CN 85051110, world, t or kg)"
+    return "export series"
+
+
+def select_inputs(
+    store: RawStore, vintage: VintageKind = "auto", *, export_series: str = "auto"
+) -> Inputs:
     """Choose the vintages to build from; real and demo never mix.
 
     ``auto`` builds from real vintages when a real GPR vintage and a real export
@@ -741,17 +808,21 @@ def select_inputs(store: RawStore, vintage: VintageKind = "auto") -> Inputs:
     (real GPR with only demo trade, or the reverse).  ``real``/``demo`` insist on
     that kind.  Within a kind the newest vintage of each input is used (for the
     demo, all from the seed of the newest demo GPR vintage); the
-    export series is a China-customs user series (CN 85051110, world, tonnes)
-    when one exists, else Comtrade's HS 850511 world exports.
+    export series (``export_series="auto"``) is a China-customs user series
+    (CN 85051110, world, tonnes) when one exists, else Comtrade's HS 850511 world
+    exports; ``comtrade`` insists on the latter, ``userseries`` on the former and
+    ``userseries:NAME`` on the newest user series of that name (a world export series).
+    The real/demo decision of ``vintage="auto"`` does not depend on ``export_series``.
 
     Raises
     ------
     BadInputError
-        For an unknown ``vintage`` value, a missing GPR or export series of the
-        chosen kind, or a real/demo mix under ``auto``.
+        For an unknown ``vintage`` or ``export_series`` value, a missing GPR or export
+        series of the chosen kind, or a real/demo mix under ``auto``.
     """
     if vintage not in ("auto", "real", "demo"):
         raise BadInputError(f"--vintage {vintage!r}: expected auto, real or demo")
+    parse_export_choice(export_series)
     real = _pick(store, synthetic=False)
     if vintage == "auto":
         has_gpr, has_export = real["gpr"] is not None, real["export"] is not None
@@ -763,15 +834,17 @@ def select_inputs(store: RawStore, vintage: VintageKind = "auto") -> Inputs:
                 "(`reexport data`) or build the demo explicitly with `--vintage demo`"
             )
         vintage = "real" if has_gpr else "demo"
-    chosen = real if vintage == "real" else _pick(store, synthetic=True)
-    for role, what in (("gpr", "GPR"), ("export", "export series")):
+    chosen = _pick(store, synthetic=vintage == "demo", export_choice=export_series)
+    for role, what in (("gpr", "GPR"), ("export", _describe_choice(export_series))):
         if chosen[role] is None:
             hint = "`reexport data`" if vintage == "real" else "`reexport demo`"
+            option = "" if export_series == "auto" else f" --export-series {export_series}"
             raise BadInputError(
-                f"build --vintage {vintage}: no {vintage} {what} vintage in the raw store "
-                f"{store.root}; run {hint} first"
+                f"build --vintage {vintage}{option}: no {vintage} {what} vintage in the raw "
+                f"store {store.root}; run {hint} first"
+                + ("" if role == "gpr" or export_series == "auto" else ", or choose another")
             )
-    inputs = Inputs(kind=vintage, **chosen)
+    inputs = Inputs(kind=vintage, **chosen, export_choice=export_series)
     flags = {v.synthetic for v in inputs.roles().values()}
     if flags != {vintage == "demo"}:  # defensive: selection above filters by kind
         raise BadInputError("build: refusing to mix real and demo vintages")
@@ -850,6 +923,49 @@ def _study_months(inputs: Inputs, export: pd.DataFrame) -> list[str]:
             f"({inputs.export.source}/{inputs.export.id}) holds no rows"
         )
     return full_months(min(bounds), max(bounds))
+
+
+def export_coverage(world: pd.DataFrame, inputs: Inputs) -> dict[str, Any]:
+    """Which export series was chosen, and which months of the study window it covers.
+
+    The study frame spans the export series' own months, so a short series silently
+    shrinks it; this record makes that visible.  The reference window is the one
+    ``reexport data`` fetches (2017-01..2024-12, :data:`reexport.acquire.START` and
+    ``END``), widened to the study frame's months if they reach beyond it.
+
+    Parameters
+    ----------
+    world
+        The :func:`study_world` frame.
+    inputs
+        The vintages used.
+
+    Returns
+    -------
+    dict
+        ``series``, ``choice`` (the ``--export-series`` option), ``vintage``
+        (``source/id``), ``months_with_value`` with ``first``/``last``,
+        ``window`` (``start``, ``end``, ``months``) and ``missing_in_window`` (every
+        window month without a value, inside the study frame or outside it).
+    """
+    from reexport.acquire import END, START
+
+    has_value = world["exports_t"].notna() | world["exports_usd"].notna()
+    covered = [str(p) for p in world.loc[has_value, "period"]]
+    window = full_months(
+        min(START, str(world["period"].min())), max(END, str(world["period"].max()))
+    )
+    present = set(covered)
+    return {
+        "series": inputs.export_series,
+        "choice": inputs.export_choice,
+        "vintage": f"{inputs.export.source}/{inputs.export.id}",
+        "months_with_value": len(covered),
+        "first": covered[0] if covered else None,
+        "last": covered[-1] if covered else None,
+        "window": {"start": window[0], "end": window[-1], "months": len(window)},
+        "missing_in_window": [m for m in window if m not in present],
+    }
 
 
 def _raw_files(inputs: Inputs) -> dict[str, str]:
@@ -933,6 +1049,7 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
         "synthetic": inputs.kind == "demo",
         "kind": inputs.kind,
         "export_series": inputs.export_series,
+        "export": export_coverage(world, inputs),
         "country_scale": country_scale,
         "months": {"start": months[0], "end": months[-1], "count": len(months)},
         "vintages": {role: _vintage_entry(v) for role, v in inputs.roles().items()},
@@ -1023,6 +1140,7 @@ def build(
     store: RawStore | None = None,
     out_dir: Path | None = None,
     country_scale: CountryScale = "share",
+    export_series: str = "auto",
 ) -> BuildResult:
     """Build the processed tables and study frames from the raw store.
 
@@ -1032,6 +1150,9 @@ def build(
         ``auto`` (real if present, else demo; a mix is refused), ``real`` or ``demo``.
     country_scale
         Scale of the ``GPRC_*`` series, see :func:`build_frames`.
+    export_series
+        ``auto``, ``comtrade``, ``userseries`` or ``userseries:NAME``, see
+        :func:`select_inputs`.
     store
         Raw store (default under :func:`reexport.config.raw_dir`).
     out_dir
@@ -1051,7 +1172,7 @@ def build(
 
     store = store if store is not None else RawStore()
     out_dir = out_dir if out_dir is not None else config.processed_dir()
-    inputs = select_inputs(store, vintage)
+    inputs = select_inputs(store, vintage, export_series=export_series)
     for role, chosen in inputs.roles().items():
         log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
     result = build_frames(inputs, country_scale=country_scale)
@@ -1077,6 +1198,20 @@ def summary_lines(result: BuildResult) -> list[str]:
     )
     for role, v in result.inputs.roles().items():
         lines.append(f"  {role}: {v.source}/{v.id}{' (synthetic)' if v.synthetic else ''}")
+    export = result.report["export"]
+    lines.append(
+        f"  export series {export['series']} ({export['vintage']}, --export-series "
+        f"{export['choice']}): values in {export['months_with_value']} months"
+        + (f", {export['first']}..{export['last']}" if export["first"] else "")
+    )
+    missing = export["missing_in_window"]
+    if missing:
+        window = export["window"]
+        lines.append(
+            f"  WARNING: the export series lacks {len(missing)} of the {window['months']} "
+            f"months of {window['start']}..{window['end']}: {_month_list(missing)}; "
+            f"the study frames span {months[0]}..{months[-1]}"
+        )
     lines.append(
         f"  study_world: {len(world)} rows, exports_t present in "
         f"{int(world['exports_t'].notna().sum())}/{len(world)} months"
@@ -1098,13 +1233,16 @@ def summary_lines(result: BuildResult) -> list[str]:
 
 
 def build_cli(
-    *, vintage: VintageKind = "auto", country_scale: CountryScale = "share"
+    *,
+    vintage: VintageKind = "auto",
+    country_scale: CountryScale = "share",
+    export_series: str = "auto",
 ) -> int | None:
-    """``reexport build [--vintage auto|real|demo] [--country-scale share|index]``.
+    """``reexport build [--vintage ...] [--country-scale ...] [--export-series ...]``.
 
-    Builds, writes and prints a summary.
+    Builds, writes and prints a summary (which export series, and its month coverage).
     """
-    result = build(vintage, country_scale=country_scale)
+    result = build(vintage, country_scale=country_scale, export_series=export_series)
     for line in summary_lines(result):
         print(line)
     return 0

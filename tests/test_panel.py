@@ -440,6 +440,75 @@ def test_build_country_scale_index_rescales_gprc_and_says_so(
     assert "percent" in capsys.readouterr().err
 
 
+def test_export_series_choice_is_printed_recorded_and_changeable(
+    demo_store: RawStore, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    draw = demo.generate(demo.DEFAULT_SEED)
+    customs = "userseries:demo_china_customs_85051110"
+    # auto: the CN 85051110 user series (unchanged rule), covering the whole window.
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert f"export series {customs} (userseries/demo-" in out
+    assert "--export-series auto): values in 96 months, 2017-01..2024-12" in out
+    assert "WARNING" not in out
+    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    assert report["export"]["series"] == customs and report["export"]["choice"] == "auto"
+    assert report["export"]["missing_in_window"] == []
+    assert report["export"]["window"] == {"start": "2017-01", "end": "2024-12", "months": 96}
+    # comtrade: HS 850511 world exports instead.
+    assert main(["build", "--export-series", "comtrade"]) == 0
+    assert "export series comtrade_850511 (comtrade/demo-" in capsys.readouterr().out
+    world = pd.read_csv(data_root / "processed" / "study_world.csv", dtype={"period": str})
+    assert set(world["export_series"]) == {"comtrade_850511"}
+    assert np.allclose(world["exports_t"], draw.world["net_weight_kg"].to_numpy() / 1000)
+    # userseries and userseries:NAME name the customs series.
+    for choice in ("userseries", customs):
+        result = panel.build("demo", export_series=choice)
+        assert result.inputs.export_series == customs
+        assert result.report["export"]["choice"] == choice
+    for choice, message in (
+        ("userseries:nope", "no demo user series named 'nope'"),
+        ("bogus", "--export-series 'bogus': expected auto, comtrade"),
+        ("comtrade:x", "expected auto"),
+    ):
+        assert main(["build", "--export-series", choice]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+
+
+def test_a_short_export_series_reports_the_missing_window_months(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The audit's case: a 16-month user series shrank the study frames without a word."""
+    from reexport.sources import userseries
+
+    store = RawStore()
+    _real_gpr_vintage(store)
+    covered = panel.full_months("2019-01", "2020-04")
+    series_file = tmp_path / "short_customs.csv"
+    series_file.write_text(
+        "period,value\n" + "".join(f"{m},{100 + i}\n" for i, m in enumerate(covered))
+    )
+    userseries.import_series(series_file, userseries.make_spec(series_file), store=store)
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert "export series userseries:short_customs (userseries/" in out
+    assert "values in 16 months, 2019-01..2020-04" in out
+    assert "lacks 80 of the 96 months of 2017-01..2024-12: 2017-01, 2017-02" in out
+    assert "the study frames span 2019-01..2020-04" in out
+    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    window = panel.full_months("2017-01", "2024-12")
+    assert report["export"]["missing_in_window"] == [m for m in window if m not in covered]
+    assert report["export"]["months_with_value"] == 16
+    # A user series by destination cannot be the world export series.
+    by_partner = tmp_path / "by_partner.csv"
+    by_partner.write_text("period,partner,value\n2019-01,USA,1\n2019-01,JPN,2\n")
+    spec = userseries.make_spec(by_partner, partner_column="partner")
+    userseries.import_series(by_partner, spec, store=store)
+    assert main(["build", "--export-series", "userseries:by_partner"]) == 2
+    assert "has a partner column" in capsys.readouterr().err
+
+
 def _real_gpr_vintage(store: RawStore) -> None:
     """A non-synthetic GPR vintage (demo bytes; only its real/demo flag matters here)."""
     body = demo.gpr_xls_bytes(demo.generate(2))
