@@ -327,6 +327,24 @@ def test_recovery_section_only_on_synthetic_data(tmp_path: Path) -> None:
     )
 
 
+def test_code_spans_in_scorecard_prose_render_as_code(tmp_path: Path) -> None:
+    doc = json.loads(STUDY_FACTS.read_text())
+    doc["tolerances"] = {"value": "swap the series with `reexport import-series FILE.csv`"}
+    doc["facts"][0]["statement"] = "estimated with `reexport estimate | tee log` on *demo*"
+    path = tmp_path / "published_facts.json"
+    path.write_text(json.dumps(doc))
+    res = tables.load_results(FIXTURE)
+    frame = pd.DataFrame({"period": ["2017-01"], "exports_t": [1.0], "export_series": ["demo"]})
+    text = scorecard.scorecard_markdown(
+        scorecard.build_scorecard(scorecard.load_facts(path), [res], frame=frame)
+    )
+    assert "\\`" not in text  # no escaped backtick anywhere
+    assert "- value: swap the series with `reexport import-series FILE.csv`" in text
+    assert "`reexport import-series FILE.csv --name customs_85051110 --unit t`" in text
+    # In a table cell the pipe inside the code span is escaped (GitHub tables need it).
+    assert r"estimated with `reexport estimate \| tee log` on \*demo\*" in text
+
+
 def test_scorecard_matches_golden() -> None:
     """The rendered scorecard (fixture results, a fixed frame) is stable, byte for byte."""
     periods = pd.period_range("2017-01", "2024-12", freq="M").astype(str)

@@ -236,6 +236,21 @@ def test_report_index_names_recipe_and_coverage(baseline: Path) -> None:
     assert "world data cover 2017-01..2024-12 (96 months)" in index
 
 
+def test_report_index_keeps_code_spans_and_escapes_the_rest(tmp_path: Path) -> None:
+    folder = make_study(tmp_path)
+    text = (folder / "report.toml").read_text()
+    text = text.replace(
+        'sources = ["test source"]',
+        'sources = ["a_b file, made by `reexport import-series a_b.csv`"]',
+    )
+    (folder / "report.toml").write_text(text)
+    study_mod.run_report(folder)
+    index = (folder / "output" / "report.md").read_text()
+    assert "- source: a\\_b file, made by `reexport import-series a_b.csv`" in index
+    assert "\\`" not in index
+    assert "`reexport import-series FILE.csv --name customs_85051110 --unit t`" in index
+
+
 def test_cli_report_prints_summary(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -179,6 +179,33 @@ def test_markdown_escapes_dollar_signs() -> None:
     assert tables.markdown_escape("US$ 5 and $x$") == r"US\$ 5 and \$x\$"
 
 
+@pytest.mark.parametrize(
+    ("text", "markdown"),
+    [
+        ("run `reexport build` first", "run `reexport build` first"),
+        ("keep `a_b*c` but not a_b*c", r"keep `a_b*c` but not a\_b\*c"),
+        ("a lone ` backtick", r"a lone \` backtick"),
+        ("``has ` inside`` then `x`", "``has ` inside`` then `x`"),
+        ("`spans\nlines` and $", r"`spans lines` and \$"),
+    ],
+)
+def test_markdown_text_keeps_code_spans(text: str, markdown: str) -> None:
+    assert tables.markdown_text(text) == markdown
+
+
+def test_markdown_text_in_a_table_escapes_pipes_inside_code() -> None:
+    assert tables.markdown_text("`a | b` | c", in_table=True) == r"`a \| b` \| c"
+    assert tables.markdown_text("`a | b`") == "`a | b`"
+
+
+@pytest.mark.parametrize(
+    ("text", "markdown"),
+    [("reexport build", "`reexport build`"), ("a`b", "``a`b``"), ("`x", "`` `x ``")],
+)
+def test_markdown_code_holds_any_text_verbatim(text: str, markdown: str) -> None:
+    assert tables.markdown_code(text) == markdown
+
+
 def _multiline_table() -> tables.Table:
     res = tables.load_results(FIXTURE)
     return tables.build_table(

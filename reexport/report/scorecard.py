@@ -37,7 +37,14 @@ from typing import Any
 import pandas as pd
 
 from reexport.errors import BadInputError
-from reexport.report.tables import ModelRecord, Results, format_number, markdown_escape
+from reexport.report.tables import (
+    ModelRecord,
+    Results,
+    format_number,
+    markdown_code,
+    markdown_escape,
+    markdown_text,
+)
 
 FACTS_SCHEMA = 1
 
@@ -686,10 +693,17 @@ def _num(value: Any, digits: int = 3) -> str:
 
 
 def scorecard_markdown(card: Mapping[str, Any]) -> str:
-    """The scorecard as Markdown: status, data, one row per fact, forms and totals."""
+    """The scorecard as Markdown: status, data, one row per fact, forms and totals.
+
+    Identifiers (model names, terms, formulas, paths) are escaped character by
+    character; prose (the study, statements, reasons, tolerances, the series statement)
+    keeps its code spans as code (:func:`~reexport.report.tables.markdown_text`).
+    """
     esc = markdown_escape
+    prose = markdown_text
+    code = markdown_code
     out = ["# Replication scorecard", ""]
-    out.append(f"Study: {esc(card['study'])}")
+    out.append(f"Study: {prose(card['study'])}")
     out.append("")
     if card["synthetic"]:
         out.append(
@@ -699,22 +713,22 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
             "column says whether the effect planted in the demo data was recovered."
         )
     else:
-        out.append(f"Status: {esc(card['status'])}.")
+        out.append(f"Status: {prose(card['status'])}.")
     out.append("")
     data = card["data"]
     out.append("## Data")
     out.append("")
-    # Our own sentence with code spans: written as Markdown, not escaped.
-    out.append(data["series_statement"])
+    out.append(prose(data["series_statement"]))
     out.append("")
     for res in data["results"]:
         out.append(
-            f"- results `{res['file']}`: data {esc(str(res['data_path']))}, sha256 "
-            f"`{str(res['data_sha256'] or '-')[:16]}`, synthetic: {str(res['synthetic']).lower()}"
+            f"- results {code(str(res['file']))}: data {esc(str(res['data_path']))}, sha256 "
+            f"{code(str(res['data_sha256'] or '-')[:16])}, "
+            f"synthetic: {str(res['synthetic']).lower()}"
         )
     vintages = data.get("vintages")
     if vintages:
-        out.append(f"- vintages: `{json.dumps(vintages, sort_keys=True)}`")
+        out.append(f"- vintages: {code(json.dumps(vintages, sort_keys=True))}")
     out.append("")
     out.append("## Published facts")
     out.append("")
@@ -742,32 +756,26 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
             verdict += "; planted {} {}".format(
                 _num(recovery["planted"]), "recovered" if recovery["recovered"] else "NOT recovered"
             )
-        out.append(
-            "| "
-            + " | ".join(
-                esc(x)
-                for x in (
-                    f"{fact['id']}: {fact['statement']}",
-                    fact["reading"],
-                    published,
-                    f"{pub['model']} / {pub['term']}",
-                    reproduced,
-                    verdict,
-                    fact["detail"],
-                )
-            )
-            + " |"
+        cells = (
+            f"{esc(fact['id'])}: {prose(fact['statement'], in_table=True)}",
+            esc(fact["reading"]),
+            prose(published, in_table=True),
+            esc(f"{pub['model']} / {pub['term']}"),
+            esc(reproduced),
+            esc(verdict),
+            prose(fact["detail"], in_table=True),
         )
+        out.append("| " + " | ".join(cells) + " |")
     out.append("")
     counts = ", ".join(f"{k}: {v}" for k, v in card["verdict_counts"].items() if v)
     out.append(f"Verdicts: {esc(counts)}.")
     out.append("")
-    out.append(f"Not published: {esc(card['not_published'])}")
+    out.append(f"Not published: {prose(card['not_published'])}")
     out.append("")
     if card["tolerances"]:
         out.append("Tolerances:")
         out.append("")
-        out.extend(f"- {esc(k)}: {esc(v)}" for k, v in sorted(card["tolerances"].items()))
+        out.extend(f"- {esc(k)}: {prose(v)}" for k, v in sorted(card["tolerances"].items()))
         out.append("")
     if card.get("parameter_recovery"):
         out.append("## Parameter recovery on the synthetic demo data")

@@ -704,10 +704,12 @@ def report_markdown(
 ) -> str:
     """The report index: status, data, and every table and figure with its command and spec."""
     esc = tables.markdown_escape
+    prose = tables.markdown_text
+    code = tables.markdown_code
     coverage = coverage or {}
     synthetic = bool(card["synthetic"])
-    out = [f"# {esc(tables.synthetic_title(study.title, synthetic))}", ""]
-    out.append(f"Replication of {esc(study.citation)}, written by reexport {__version__}.")
+    out = [f"# {prose(tables.synthetic_title(study.title, synthetic))}", ""]
+    out.append(f"Replication of {prose(study.citation)}, written by reexport {__version__}.")
     out.append("")
     if synthetic:
         out.append(
@@ -721,13 +723,13 @@ def report_markdown(
         out.append("")
     out.append("## Data")
     out.append("")
-    out.append(card["data"]["series_statement"])  # Markdown with code spans, not escaped
+    out.append(prose(card["data"]["series_statement"]))
     out.append("")
     recipe = study.recipe
     if recipe.commands:
-        out.append("Recipe: " + " && ".join(f"`{c}`" for c in recipe.commands) + ".")
+        out.append("Recipe: " + " && ".join(code(c) for c in recipe.commands) + ".")
         out.append("")
-    out.extend(f"- source: {esc(source)}" for source in recipe.sources)
+    out.extend(f"- source: {prose(source)}" for source in recipe.sources)
     for key, span in sorted(coverage.items()):
         wanted = (
             "" if recipe.period is None else f" (the paper: {recipe.period[0]}..{recipe.period[1]})"
@@ -755,15 +757,18 @@ def report_markdown(
                 continue
             links = ", ".join(f"[{Path(f).suffix[1:]}]({f})" for f in item.files)
             ref = study.results[item.results_key]
-            out.append(f"### {esc(item.id)}: {esc(item.title)}")
+            out.append(f"### {esc(item.id)}: {prose(item.title)}")
             out.append("")
             out.append(f"- files: {links}")
-            out.append(f"- spec: `{ref.spec}` (results `{results_paths[item.results_key]}`)")
+            out.append(
+                f"- spec: {code(str(ref.spec))} "
+                f"(results {code(str(results_paths[item.results_key]))})"
+            )
             if item.models:
                 shown = ", ".join(item.models)
                 out.append(f"- models: {esc(shown)}")
             commands = " && ".join(_command_lines(study, item.results_key, results_paths, output))
-            out.append(f"- produced by: `{commands}`")
+            out.append(f"- produced by: {code(commands)}")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 

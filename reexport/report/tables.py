@@ -779,6 +779,76 @@ def markdown_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", one_line(text))
 
 
+def _split_code_spans(text: str) -> list[tuple[bool, str]]:
+    """Split ``text`` into ``(is_code_span, piece)`` parts, by CommonMark's rule.
+
+    A run of n backticks opens a code span that the next run of exactly n backticks
+    closes; a run with no closing partner is literal text.
+    """
+    parts: list[tuple[bool, str]] = []
+    plain_start = i = 0
+    while i < len(text):
+        if text[i] != "`":
+            i += 1
+            continue
+        run_end = i
+        while run_end < len(text) and text[run_end] == "`":
+            run_end += 1
+        close_end = None
+        k = run_end
+        while k < len(text):
+            if text[k] != "`":
+                k += 1
+                continue
+            m = k
+            while m < len(text) and text[m] == "`":
+                m += 1
+            if m - k == run_end - i:
+                close_end = m
+                break
+            k = m
+        if close_end is None:
+            i = run_end  # no partner: literal backticks, escaped with the plain text
+            continue
+        if plain_start < i:
+            parts.append((False, text[plain_start:i]))
+        parts.append((True, text[i:close_end]))
+        i = plain_start = close_end
+    if plain_start < len(text):
+        parts.append((False, text[plain_start:]))
+    return parts
+
+
+def markdown_text(text: str, *, in_table: bool = False) -> str:
+    """Escape prose for Markdown but keep its code spans (`` `reexport build` ``) as code.
+
+    Outside code spans every markup character is escaped (:func:`markdown_escape`);
+    inside them nothing is, since a backslash there prints as itself.  In a table cell
+    ``in_table=True`` still escapes ``|`` inside code spans, as GitHub's tables require.
+    The result is one line.
+    """
+    pieces = []
+    for is_code, piece in _split_code_spans(one_line(text)):
+        if not is_code:
+            pieces.append(markdown_escape(piece))
+        else:
+            pieces.append(piece.replace("|", "\\|") if in_table else piece)
+    return "".join(pieces)
+
+
+def markdown_code(text: str) -> str:
+    """``text`` as one inline code span, verbatim, whatever backticks it holds.
+
+    The fence is one backtick longer than the longest run inside, padded with a space
+    when the text starts or ends with a backtick (CommonMark strips one such space).
+    """
+    text = one_line(text)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def to_markdown(table: Table) -> str:
     """Render a GitHub-flavoured Markdown table with a bold title and notes below."""
 
