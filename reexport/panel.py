@@ -79,6 +79,9 @@ COMTRADE_EXPORT_SERIES = "comtrade_850511"
 CUSTOMS_HS = "85051110"
 COMTRADE_HS = "850511"
 
+#: Last column of every processed CSV: True in a build from the synthetic demo vintage.
+SYNTHETIC_COLUMN = "synthetic"
+
 #: Floats in processed CSVs: 12 significant digits, so a build is byte-identical.
 FLOAT_FORMAT = "%.12g"
 
@@ -1002,7 +1005,8 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
     Returns
     -------
     BuildResult
-        Frames and report; ``written`` is empty.
+        Frames and report; ``written`` is empty.  Every frame ends with the boolean
+        column ``synthetic`` (:data:`SYNTHETIC_COLUMN`), True for a demo build.
     """
     trade_vintages = [inputs.export]
     for extra in (inputs.comtrade_world, inputs.destination):
@@ -1043,6 +1047,11 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
         destination = study_destination(
             trade, indices, months=months, destination_rows=destination_rows, report=quality
         )
+    # Every processed table says in its own content whether it is the synthetic demo,
+    # so a CSV copied away from its sidecar still says so.
+    for frame in (trade, indices, world, destination):
+        if frame is not None:
+            frame[SYNTHETIC_COLUMN] = inputs.kind == "demo"
     report = {
         "schema": 1,
         "reexport_version": __version__,

@@ -385,6 +385,11 @@ def test_build_from_demo(demo_store: RawStore, data_root: Path) -> None:
         assert meta["synthetic"] is True
         assert meta["raw_sha256"] == report["raw_sha256"]
         assert "SYNTHETIC" in meta["note"]
+    # The content itself says it is synthetic, not only the sidecars.
+    for name in panel.OUTPUT_NAMES:
+        table = pd.read_csv(out / f"{name}.csv", dtype={"period": str})
+        assert table.columns[-1] == "synthetic", name
+        assert table["synthetic"].dtype == bool and table["synthetic"].all(), name
     trade = pd.read_csv(out / "trade_flows.csv", dtype=str)
     assert len(trade) == 96 + 96 + len(comtrade.parse(demo_store.vintages("comtrade")[1]))
 
@@ -500,6 +505,9 @@ def test_a_short_export_series_reports_the_missing_window_months(
     window = panel.full_months("2017-01", "2024-12")
     assert report["export"]["missing_in_window"] == [m for m in window if m not in covered]
     assert report["export"]["months_with_value"] == 16
+    for name in ("trade_flows", "indices", "study_world"):
+        table = pd.read_csv(data_root / "processed" / f"{name}.csv", dtype={"period": str})
+        assert table["synthetic"].dtype == bool and not table["synthetic"].any(), name
     # A user series by destination cannot be the world export series.
     by_partner = tmp_path / "by_partner.csv"
     by_partner.write_text("period,partner,value\n2019-01,USA,1\n2019-01,JPN,2\n")
