@@ -286,6 +286,18 @@ def test_workbook_without_gpr_or_with_bad_months() -> None:
         gpr.read_monthly(twice)
 
 
+def test_index_scale_leaves_blank_columns_alone() -> None:
+    """The demo workbook leaves GPRHC_* blank; rescaling must not refuse the whole file."""
+    from reexport.sources import demo
+
+    content = demo.gpr_xls_bytes(demo.generate(demo.DEFAULT_SEED))
+    tidy_index = gpr.parse_monthly_bytes(content, country_scale="index")
+    usa = tidy_index[tidy_index["series"] == "GPRC_USA"]
+    base = usa[(usa["period"] >= "1985-01") & (usa["period"] <= "2019-12")]
+    assert base["value"].mean() == pytest.approx(100.0)
+    assert not tidy_index["series"].str.startswith("GPRHC_").any()
+
+
 def test_rescale_refuses_a_series_without_base_observations() -> None:
     wide = pd.DataFrame({"period": ["2020-01", "2020-02"], "GPRC_USA": [1.0, 2.0]})
     with pytest.raises(SourceError, match="GPRC_USA"):

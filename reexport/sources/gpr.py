@@ -244,11 +244,15 @@ def rescale_to_index(
     Raises
     ------
     SourceError
-        If a series has no observation, or a zero mean, in the base period.
+        If a series has observations but none, or a zero mean, in the base period.
+        A column that is blank throughout (the demo workbook leaves the historical
+        country columns blank) has nothing to rescale and is left as it is.
     """
     out = wide.copy()
     in_base = (out["period"] >= base[0]) & (out["period"] <= base[1])
     for column in columns:
+        if out[column].isna().all():
+            continue
         mean = out.loc[in_base, column].mean()
         if not np.isfinite(mean) or mean == 0:
             raise SourceError(
