@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reexport import __version__
+from reexport import __version__, config
 from reexport.errors import BadInputError, ReexportError
 
 log = logging.getLogger("reexport")
@@ -254,6 +254,18 @@ def _configure_logging(verbosity: int) -> None:
     )
 
 
+def _scrubbed(message: str) -> str:
+    """The last line of defence: the Comtrade key never reaches the terminal.
+
+    Every layer below already keeps the key out of its messages; this catches
+    any path that was missed, and folds the message onto one line.
+    """
+    key = config.comtrade_key()
+    if key:
+        message = message.replace(key, "REDACTED")
+    return " ".join(message.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
@@ -270,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         kwargs = {k: v for k, v in vars(args).items() if k not in _CLI_KEYS}
         result = _resolve(handler)(**kwargs)
     except ReexportError as exc:
-        print(f"reexport: error: {exc}", file=sys.stderr)
+        print(f"reexport: error: {_scrubbed(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
         # A file-system refusal (data root is a file, output path exists as a
@@ -278,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # bug: one line naming the path, exit 2.  Writes are atomic, so nothing
         # half-written is left behind.
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"reexport: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"reexport: error: {_scrubbed(f'{exc.strerror or exc}{where}')}", file=sys.stderr)
         return BadInputError.exit_code
     except KeyboardInterrupt:
         print("reexport: interrupted; nothing partial was written", file=sys.stderr)

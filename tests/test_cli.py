@@ -121,3 +121,15 @@ def test_data_root_that_is_a_file_is_one_line_exit_2(
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("reexport: error:")
     assert not_a_folder.read_text() == "I am a file\n"
+
+
+def test_error_messages_never_show_the_comtrade_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even a message that somehow quotes the key is scrubbed at the last step."""
+    secret = "k3y-THAT-must-NEVER-show"
+    monkeypatch.setenv("COMTRADE_API_KEY", secret)
+    assert main(["fetch", "comtrade", "--start", f"bad-{secret}"]) == 2
+    err = capsys.readouterr().err
+    assert secret not in err
+    assert "REDACTED" in err
