@@ -869,5 +869,9 @@ def verify_cli(**_options: Any) -> int:
             print(problem)
         print(f"FAILED: {len(problems)} problem(s) in the raw store {store.root}")
         return 1
+    if not store.root.exists():
+        # Say so plainly: a mistyped REEXPORT_DATA_DIR should not read as "all verified".
+        print(f"OK: nothing to verify, there is no raw store at {store.root}")
+        return 0
     print(f"OK: {n_files} files in {n_vintages} vintages verified")
     return 0

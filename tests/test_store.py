@@ -387,6 +387,16 @@ def test_verify_cli_ok_and_failure(data_root: Path, capsys: pytest.CaptureFixtur
     assert out[-1].startswith("FAILED: 1 problem(s)")
 
 
+def test_verify_cli_says_when_there_is_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REEXPORT_DATA_DIR", str(tmp_path / "mistyped"))
+    assert cli.main(["verify"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("OK: nothing to verify, there is no raw store at")
+    assert "mistyped" in out
+
+
 def test_importing_the_store_is_light() -> None:
     code = (
         "import sys, reexport.store; "
