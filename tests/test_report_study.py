@@ -251,6 +251,20 @@ def test_report_index_keeps_code_spans_and_escapes_the_rest(tmp_path: Path) -> N
     assert "`reexport import-series FILE.csv --name customs_85051110 --unit t`" in index
 
 
+def test_table_columns_default_to_the_model_labels(baseline: Path, tmp_path: Path) -> None:
+    # report.toml gives no `columns` for table1_main: the spec's labels head the columns.
+    folder = copy_baseline(baseline, tmp_path)
+    path = folder / "results" / "world.json"
+    doc = json.loads(path.read_text())
+    for model in doc["models"]:
+        if model["name"] == "headline":
+            model["label"] = "Global GPR, lin-log"
+    path.write_text(json.dumps(doc))
+    study_mod.run_report(folder, output=tmp_path / "out")
+    md = (tmp_path / "out" / "tables" / "table1_main.md").read_text()
+    assert "| (1) Global GPR, lin-log | (2) levels |" in md
+
+
 def test_cli_report_prints_summary(
     baseline: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

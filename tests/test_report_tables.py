@@ -426,6 +426,21 @@ def test_clustered_covariance_uses_the_cluster_count_for_inference() -> None:
     assert _with_cov({"type": "cluster", "clusters": 22}).inference_df == 21
 
 
+def test_column_headers_default_to_the_spec_label_then_the_name(tmp_path: Path) -> None:
+    doc = json.loads(FIXTURE.read_text())
+    doc["models"][1]["label"] = "Global GPR, levels"  # the spec's `label` of model "levels"
+    path = tmp_path / "labelled.json"
+    path.write_text(json.dumps(doc))
+    res = tables.load_results(path)
+    headline, levels = res.model("headline"), res.model("levels")
+    assert levels.label == "Global GPR, levels" and headline.label is None
+    table = tables.build_table([headline, levels], labels={}, title="t")
+    assert table.subheader == ("", "headline", "Global GPR, levels")
+    assert "| (1) headline | (2) Global GPR, levels |" in tables.render(table, "md")
+    titled = tables.build_table([headline, levels], labels={}, title="t", column_titles=["A", "B"])
+    assert titled.subheader == ("", "A", "B")
+
+
 def test_indicator_rows_absent_from_every_model_are_left_out() -> None:
     res = tables.load_results(FIXTURE)
     table = tables.build_table(

@@ -59,7 +59,8 @@ class ModelRecord:
     """One estimated model as stored in a results JSON file.
 
     Attributes mirror the keys of schema 1; ``source`` names the file it came from
-    so error messages can say where a problem is.
+    so error messages can say where a problem is; ``label`` is the spec's display name
+    of the model (``None`` when the spec gives none).
     """
 
     name: str
@@ -79,6 +80,7 @@ class ModelRecord:
     cov: Mapping[str, Any]
     dropped_rows: Mapping[str, Any]
     source: str = ""
+    label: str | None = None
 
     def has(self, term: str) -> bool:
         """Whether ``term`` is among the model's coefficients."""
@@ -212,6 +214,7 @@ def _model_from_dict(raw: Any, where: str, index: int) -> ModelRecord:
         cov=dict(raw.get("cov") or {}),
         dropped_rows=dict(raw.get("dropped_rows") or {}),
         source=where,
+        label=str(raw["label"]) if raw.get("label") else None,
     )
 
 
@@ -512,7 +515,7 @@ def build_table(
         ``Yes``/``No`` rows saying whether a model has any term matching a pattern (left
         out when no model has one).
     column_titles
-        Column headings (default: model names).
+        Column headings (default: each model's ``label`` from its spec, else its name).
     statistic
         ``"se"`` (standard errors in parentheses) or ``"t"`` (t-statistics in brackets).
     synthetic
@@ -555,7 +558,7 @@ def build_table(
                 )
 
     header = ("",) + tuple(f"({i})" for i in range(1, len(models) + 1))
-    subheader = ("",) + tuple(column_titles or [m.name for m in models])
+    subheader = ("",) + tuple(column_titles or [m.label or m.name for m in models])
     rows: list[Row] = []
     for term in terms:
         coef_cells = [Cell(labels.get(term, term))]
