@@ -230,6 +230,24 @@ def test_synthetic_sidecar_marks_unflagged_results(baseline: Path, tmp_path: Pat
     assert "SYNTHETIC DEMO DATA" in (tmp_path / "out" / "tables" / "table1_main.md").read_text()
 
 
+def test_synthetic_column_marks_unflagged_results(tmp_path: Path) -> None:
+    # A demo build's CSV says synthetic in its own content; results and sidecar say nothing.
+    folder = make_study(tmp_path)
+    data_path = tmp_path / "processed" / "study_world.csv"
+    frame = pd.read_csv(data_path, dtype={"period": str})
+    frame["synthetic"] = True
+    frame.to_csv(data_path, index=False)
+    (tmp_path / "processed" / "study_world.meta.json").write_text(json.dumps({}))
+    results = folder / "results" / "world.json"
+    doc = json.loads(results.read_text())
+    doc["data"].pop("synthetic")
+    doc["data"]["sha256"] = hashlib.sha256(data_path.read_bytes()).hexdigest()
+    results.write_text(json.dumps(doc))
+    summary = study_mod.run_report(folder)
+    assert summary.synthetic
+    assert "SYNTHETIC DEMO DATA" in (folder / "output" / "tables" / "table1_main.md").read_text()
+
+
 def test_report_index_names_recipe_and_coverage(baseline: Path) -> None:
     index = (baseline / "study" / "output" / "report.md").read_text()
     assert "Recipe: `reexport data` && `reexport build`" in index

@@ -913,6 +913,20 @@ def _move_into_place(staging: Path, output: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
+def _synthetic_marker(data: StudyData) -> str | None:
+    """What in a study frame says it is the synthetic demo, in words; ``None`` if nothing does.
+
+    ``reexport build`` marks a demo build twice: ``"synthetic": true`` in the sidecar and a
+    ``synthetic`` column of True in the CSV itself (so a copied CSV still says so).
+    """
+    if data.meta.get("synthetic"):
+        return f"the metadata sidecar of {data.path}"
+    column = data.frame.get("synthetic")
+    if column is not None and column.astype(str).str.strip().str.lower().eq("true").any():
+        return f"the synthetic column of {data.path}"
+    return None
+
+
 def _results_kind(res: Results) -> str:
     """What a results file says about its data, in words, e.g. ``real data (data.synthetic = false)``."""
     flag = res.data.get("synthetic")
@@ -999,12 +1013,13 @@ def run_report(
     refuse_mixed_data(loaded, kinds)
     data = {key: load_study_data(res, study.results[key].columns) for key, res in loaded.items()}
     for key, frame_data in data.items():
-        # A synthetic sidecar marks the estimates synthetic even if the results file
-        # did not record the flag: demo data must never pass for real data.
-        if frame_data.meta.get("synthetic") and not loaded[key].synthetic:
+        # A synthetic sidecar or `synthetic` column marks the estimates synthetic even if
+        # the results file did not record the flag: demo data must never pass for real data.
+        marked_by = _synthetic_marker(frame_data)
+        if marked_by and not loaded[key].synthetic:
             res = loaded[key]
             loaded[key] = dataclasses.replace(res, data={**res.data, "synthetic": True})
-            kinds[key] = f"synthetic demo data (the metadata sidecar of {frame_data.path})"
+            kinds[key] = f"synthetic demo data ({marked_by})"
     refuse_mixed_data(loaded, kinds)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".report-tmp-", dir=out_dir))
