@@ -350,7 +350,9 @@ def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> Q
             )
     for key, rows in trade.groupby(TRADE_SERIES_KEY, sort=True, dropna=False):
         series = dict(zip(TRADE_SERIES_KEY, map(_json_scalar, key), strict=True))
-        units = rows.loc[rows["qty_unit"] != "", ["period", "qty_unit"]].sort_values("period")
+        units = rows.loc[rows["qty_unit"] != "", ["period", "qty_unit"]].sort_values(
+            ["period", "qty_unit"], kind="mergesort"
+        )
         for period, before, after in _changes(units["period"], units["qty_unit"]):
             report.unit_changes.append(
                 {"series": series, "period": period, "from": before, "to": after}
