@@ -120,6 +120,23 @@ def _short_gm_csv(tmp_path: Path, grunfeld_csv: Path) -> Path:
     return path
 
 
+def test_a_late_failure_prints_no_tables(
+    tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first model is fine; the second is singular, which only fitting reveals.
+    body = (
+        '[[model]]\nname = "ok"\nformula = "invest ~ value"\n'
+        '[[model]]\nname = "bad"\nformula = "invest ~ value + capital + I(value + capital)"\n'
+    )
+    spec = _spec(tmp_path, body)
+    output = tmp_path / "results.json"
+    code, out, err = _run(["estimate", str(spec), "--output", str(output)], capsys)
+    assert code == 2
+    assert "[model bad]" in err and "collinear" in err
+    assert out == ""  # no half-printed results
+    assert not output.exists()
+
+
 def test_short_hac_sample_carries_one_warning(
     tmp_path: Path, grunfeld_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

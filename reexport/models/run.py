@@ -291,12 +291,15 @@ def estimate_results(
         result = fit(model, data.frame)
         if diagnostics:
             result = result.with_diagnostics(diagnose(model, data.frame))
+        results.append(result)
+    # Print only once every model has been fitted: a spec that fails at its last
+    # model (a singular design, say) prints one error line, not half the tables.
+    for result in results:
         record = result.to_dict()
         print_summary(record, out)
         if diagnostics:
             print_diagnostics(record["diagnostics"], out)
         print(file=out)
-        results.append(result)
     return ResultsFile(
         models=tuple(results),
         spec=str(spec.path),
