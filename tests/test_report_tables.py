@@ -454,3 +454,14 @@ def test_indicator_rows_absent_from_every_model_are_left_out() -> None:
     )
     labels = [row.cells[0].text for row in table.rows]
     assert "Month-of-year dummies" in labels and "Year dummies" not in labels
+
+
+def test_estimator_row_names_each_estimator_readably() -> None:
+    from reexport.report.tables import estimator_label
+
+    assert [estimator_label(e) for e in ("ols", "panel", "ppml")] == [
+        "OLS",
+        "Panel OLS (within)",
+        "PPML",
+    ]
+    assert estimator_label("something-new") == "something-new"

@@ -162,6 +162,15 @@ class Results:
         return tuple(m for m in self.models if m.group == group)
 
 
+#: How each estimator of the results file is named in a table's footer.
+ESTIMATOR_LABELS = {"ols": "OLS", "panel": "Panel OLS (within)", "ppml": "PPML"}
+
+
+def estimator_label(estimator: str) -> str:
+    """Readable estimator name for a table row (unknown names shown as they are)."""
+    return ESTIMATOR_LABELS.get(estimator, estimator)
+
+
 def _cluster_counts(raw: Any) -> dict[str, int]:
     """Cluster counts as ``{variable: count}`` (a bare number is read as one variable)."""
     if isinstance(raw, dict):
@@ -595,7 +604,7 @@ def build_table(
         )
     )
     footer.append(Row(_cells("Covariance", *(describe_cov(m) for m in models))))
-    footer.append(Row(_cells("Estimator", *(m.estimator.upper() for m in models))))
+    footer.append(Row(_cells("Estimator", *(estimator_label(m.estimator) for m in models))))
     footer.append(Row(_cells("Observations", *(format_count(m.nobs) for m in models))))
     footer.append(Row(_cells("R²", *(format_number(m.r2, 3) for m in models))))
     if any(m.r2_within is not None for m in models):
