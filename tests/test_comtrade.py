@@ -545,6 +545,7 @@ def test_persistent_faults_exit_3_and_leave_the_store_untouched(
     assert main(args) == 3
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and message in err and "Traceback" not in err
+    assert "2018-01_2018-12" in err  # names the call that failed
     assert snapshot(data_root) == before  # no partial vintage, old one not overwritten
     assert not [p for p in (data_root / "raw").rglob(".tmp-*")]
 

@@ -761,13 +761,20 @@ def fetch(
         for call in calls:
             params = call_params(request, call, keyed=keyed)
             origin = f"comtrade call {call.name}"
-            response, envelope = client.get_checked(
-                url,
-                functools.partial(read_envelope, origin=origin),
-                params=params,
-                secret_headers=secret_headers,
-                attempts=BODY_ATTEMPTS,
-            )
+            try:
+                response, envelope = client.get_checked(
+                    url,
+                    functools.partial(read_envelope, origin=origin),
+                    params=params,
+                    secret_headers=secret_headers,
+                    attempts=BODY_ATTEMPTS,
+                )
+            except SourceError as exc:
+                # Transport failures name only the host; say which call (months,
+                # partners) failed, so a user knows what to retry.
+                if origin in str(exc):
+                    raise
+                raise SourceError(f"{origin}: {exc}; nothing was stored") from exc
             check_cap(envelope, cap=cap, origin=origin)
             # Parse now so a body we could not use later is refused before anything is stored.
             to_trade_frame(records_table(envelope["data"], origin=origin), origin=origin)
