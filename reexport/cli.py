@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reexport import __version__, config
+from reexport import __version__
 from reexport.errors import BadInputError, ReexportError
 
 log = logging.getLogger("reexport")
@@ -260,10 +260,9 @@ def _scrubbed(message: str) -> str:
     Every layer below already keeps the key out of its messages; this catches
     any path that was missed, and folds the message onto one line.
     """
-    key = config.comtrade_key()
-    if key:
-        message = message.replace(key, "REDACTED")
-    return " ".join(message.split())
+    from reexport.store import redact  # stdlib-only; imported on the error path alone
+
+    return " ".join(redact(message).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
