@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -13,6 +14,7 @@ import pytest
 from scipy import stats
 
 from reexport.errors import BadInputError
+from reexport.models.results import CovInfo, ModelResult
 from reexport.models.spec import COV_TYPES
 from reexport.report import tables
 from reexport.report.tables import IndicatorRow
@@ -74,7 +76,7 @@ def test_stars_come_from_the_standard_error_shown() -> None:
     res = tables.load_results(FIXTURE)
     model = res.model("levels")
     coef, se = model.coef("L(GPR, 4)"), model.se("L(GPR, 4)")
-    df = model.cov["df"]
+    df = model.cov.df
     expected = 2 * stats.t.sf(abs(coef / se), df)
     assert model.p_value("L(GPR, 4)") == pytest.approx(expected)
     # 3.125 / 1.875 = 1.667 on t(78): p = 0.0996 -> one star, not two.
@@ -309,7 +311,7 @@ def test_older_results_schema_is_bad_input(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (None, "does not exist"),
-        ("{not json", "not valid JSON"),
+        ("{not json", "not readable JSON"),
         ('{"schema": 1, "models": []}', "holds no models"),
         ('{"schema": 1, "models": [{"name": "m"}]}', "model 'm': missing estimator"),
     ],
@@ -397,9 +399,9 @@ COV_CASES = [
 ]
 
 
-def _with_cov(cov: dict[str, object]) -> tables.ModelRecord:
+def _with_cov(cov: dict[str, object]) -> ModelResult:
     model = tables.load_results(FIXTURE).model("headline")
-    return tables.ModelRecord(**{**model.__dict__, "cov": cov})
+    return dataclasses.replace(model, cov=CovInfo.from_dict(cov, df_resid=model.df_resid))
 
 
 @pytest.mark.parametrize(("cov", "label"), COV_CASES)

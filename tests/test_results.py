@@ -119,7 +119,10 @@ def test_load_rejects_other_schema_versions(tmp_path: Path, result: ModelResult)
     target.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(BadInputError) as info:
         ResultsFile.load(target)
-    assert str(info.value) == f"results file {target} has schema 2; this reexport reads schema 1"
+    assert str(info.value) == (
+        f"results file {target} has schema 2 (written by reexport 0.1.0); this reexport reads "
+        "schema 1: re-run `reexport estimate`"
+    )
 
 
 @pytest.mark.parametrize(
