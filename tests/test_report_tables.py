@@ -467,3 +467,29 @@ def test_estimator_row_names_each_estimator_readably() -> None:
         "PPML",
     ]
     assert estimator_label("something-new") == "something-new"
+
+
+def test_notes_show_weights_dof_rule_and_ppml_separation() -> None:
+    model = tables.load_results(FIXTURE).model("headline")
+    ppml = dataclasses.replace(
+        model,
+        name="gravity",
+        estimator="ppml",
+        effects=("exporter^year", "importer^year"),
+        dof_rule="absorbed degrees of freedom: by the rule of the test",
+        weights={"column": "w", "type": "fweight", "convention": "Stata: [fweight=w]"},
+        dropped_rows={"separated_fe": 12, "separated_simplex": 3, "separated_relu": 1},
+    )
+    table = tables.build_table([model, ppml], labels={}, title="t")
+    notes = list(table.notes)
+    assert "Weights: Stata: [fweight=w]." in notes
+    assert "Fixed effects: absorbed degrees of freedom: by the rule of the test." in notes
+    assert (
+        "PPML observations dropped as separated (ppmlhdfe's methods): gravity: 12 by fixed "
+        "effects, 3 by simplex, 1 by iterative rectifier (ReLU)." in notes
+    )
+    focus = tables.build_focus_table([ppml], labels={}, title="f", focus="(?i)gpr")
+    assert any(n.startswith("PPML observations dropped") for n in focus.notes)
+    # A model with none of these adds no note (the golden tables above stay as they were).
+    plain = tables.build_table([model], labels={}, title="t")
+    assert not any(n.startswith(("Weights", "Fixed effects", "PPML")) for n in plain.notes)

@@ -153,3 +153,35 @@ def test_summary_mentions_terms_and_convention(result: ModelResult) -> None:
     assert "Intercept" in text and "x" in text
     assert "Stata: newey, lag(3)" in text and "t(78)" in text
     assert str(result) == text
+
+
+def test_old_separated_key_is_read_as_separated_fe(tmp_path: Path, result: ModelResult) -> None:
+    record = result.to_dict()
+    record["dropped_rows"] = {"lags": 0, "separated": 7}
+    loaded = ModelResult.from_dict(record, where="old.json")
+    assert dict(loaded.dropped_rows) == {"lags": 0, "separated_fe": 7}
+    assert loaded.separation == {"separated_fe": 7}
+    assert loaded.source == "old.json"
+
+
+def test_term_accessors_and_table_p_value(result: ModelResult) -> None:
+    assert result.has("x") and not result.has("z")
+    assert result.coef("x") == result.params["x"]
+    assert result.se("x") == result.std_errors["x"]
+    assert result.ci("x") == tuple(result.conf_int.loc["x"])
+    assert result.p_value("x") == pytest.approx(result.pvalues["x"], rel=1e-10)
+    with pytest.raises(BadInputError, match="has no term 'z'"):
+        result.coef("z")
+
+
+def test_weights_and_dof_rule_round_trip(tmp_path: Path, result: ModelResult) -> None:
+    weighted = dataclasses.replace(
+        result,
+        weights={"column": "w", "type": "aweight", "convention": "Stata: [aweight=w]"},
+        dof_rule="absorbed degrees of freedom: the levels of the effect (exact)",
+    )
+    path = ResultsFile(models=(weighted,)).save(tmp_path / "w.json")
+    loaded = ResultsFile.load(path).models[0]
+    assert loaded.weights == weighted.weights and loaded.dof_rule == weighted.dof_rule
+    assert "Weights:" in loaded.summary() and "Fixed-effect dof:" in loaded.summary()
+    assert "dof_rule" not in result.to_dict() and "weights" not in result.to_dict()

@@ -35,7 +35,11 @@ from reexport.models import estimate
 from reexport.models import fe as fe_mod
 from reexport.models.covariance import coerce_cov
 from reexport.models.formula import materialize
-from reexport.models.results import ModelResult, RecomputeState, weights_convention
+from reexport.models.results import (
+    ModelResult,
+    RecomputeState,
+    weights_convention,
+)
 from reexport.models.spec import (
     INTERACTION,
     DataSpec,

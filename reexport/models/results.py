@@ -64,6 +64,15 @@ _WEIGHT_CONVENTIONS = {
 }
 
 
+def normalise_dropped(dropped: Mapping[str, Any]) -> dict[str, int]:
+    """Dropped-row counts with the legacy ``separated`` key read as ``separated_fe``."""
+    counts = {str(k): int(v) for k, v in dropped.items()}
+    if LEGACY_SEPARATION_KEY in counts:
+        legacy = counts.pop(LEGACY_SEPARATION_KEY)
+        counts["separated_fe"] = counts.get("separated_fe", 0) + legacy
+    return counts
+
+
 def weights_convention(column: str, weights_type: str) -> str:
     """How a weighted model's weights are read, e.g. ``Stata: [aweight=w], ...``."""
     template = _WEIGHT_CONVENTIONS.get(weights_type, "{column} (" + weights_type + ")")
@@ -456,7 +465,8 @@ class ModelResult:
     @property
     def separation(self) -> dict[str, int]:
         """PPML rows dropped as separated, by method (``separated_fe`` ...); empty if none."""
-        return {k: int(self.dropped_rows[k]) for k in SEPARATION_KEYS if self.dropped_rows.get(k)}
+        counts = normalise_dropped(self.dropped_rows)
+        return {k: counts[k] for k in SEPARATION_KEYS if counts.get(k)}
 
     # -- rendering ------------------------------------------------------------------
     def _facts(self) -> list[tuple[str, str]]:
@@ -666,10 +676,7 @@ class ModelResult:
             bounds = data["conf_int"] or {}
             ci = [[_nan_if_none(v) for v in (bounds.get(t) or (None, None))] for t in terms]
             df_resid = int(data.get("df_resid") or 0)
-            dropped = {str(k): int(v) for k, v in (data.get("dropped_rows") or {}).items()}
-            if LEGACY_SEPARATION_KEY in dropped:
-                legacy = dropped.pop(LEGACY_SEPARATION_KEY)
-                dropped["separated_fe"] = dropped.get("separated_fe", 0) + legacy
+            dropped = normalise_dropped(data.get("dropped_rows") or {})
             formula = str(data["formula"])
             return cls(
                 name=str(data["name"]),
@@ -839,6 +846,11 @@ class ResultsFile:
             reexport_version=str(payload.get("reexport_version", "")),
             path=source,
         )
+
+
+def load_results(path: str | os.PathLike[str]) -> ResultsFile:
+    """Read a results file written by ``reexport estimate --output`` (:meth:`ResultsFile.load`)."""
+    return ResultsFile.load(path)
 
 
 def jsonable(value: Any) -> Any:
