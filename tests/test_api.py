@@ -240,6 +240,18 @@ def test_drop_singletons_is_passed_through() -> None:
     assert kept.df_resid == dropped.df_resid
 
 
+def test_repeated_index_labels_do_not_duplicate_rows(gravity: pd.DataFrame) -> None:
+    doubled = pd.concat([gravity.head(600), gravity.iloc[600:1200]])
+    doubled.index = np.tile(np.arange(600), 2)
+    fitted = rx.fit("trade ~ rta + ltariff | exporter + importer", doubled, cov="robust")
+    fresh = rx.fit(
+        "trade ~ rta + ltariff | exporter + importer",
+        doubled.reset_index(drop=True),
+        cov="robust",
+    )
+    assert fitted.to_dict() == fresh.to_dict()
+
+
 def test_estimator_defaults_and_plain_ols(gravity: pd.DataFrame) -> None:
     ols = rx.fit("trade ~ rta + ltariff", gravity, cov="robust")
     assert ols.estimator == "ols" and "Intercept" in ols.terms

@@ -324,6 +324,14 @@ def dof_rule(effects: Sequence[fe_mod.FixedEffect]) -> str | None:
     )
 
 
+def _rows(frame: pd.DataFrame, rows: pd.Index, columns: Sequence[str | None]) -> pd.DataFrame:
+    """The ``columns`` of ``frame`` that exist, on ``rows`` (no copy of the other columns)."""
+    present = [c for c in dict.fromkeys(columns) if c is not None and c in frame.columns]
+    subset = frame[present]
+    # ``rows`` are labels of ``frame`` in its order, so the same length means all of them.
+    return subset if len(rows) == len(frame) else subset.loc[rows]
+
+
 def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     """Estimate one model of a spec (or of :func:`fit`) on ``frame``.
 
@@ -336,7 +344,9 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     ----------
     model : reexport.models.spec.ModelSpec
     frame : pandas.DataFrame
-        The data (e.g. ``study_world.csv`` read by the caller).
+        The data (e.g. ``study_world.csv`` read by the caller).  Residuals and
+        fitted values are indexed by its index labels (by row number when the
+        labels repeat).
 
     Returns
     -------
@@ -351,6 +361,10 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
             f"(known: {', '.join(estimate.ESTIMATORS)})"
         )
     options = coerce_cov(model.cov, where=where)
+    if not frame.index.is_unique:
+        # Rows are matched by index label below; repeated labels (a concat) would
+        # duplicate them, so such a frame is numbered 0..n-1 first.
+        frame = frame.reset_index(drop=True)
     for effect in model.effects:
         for part in effect.split(INTERACTION):
             part = part.strip()
@@ -369,7 +383,7 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
         where=where,
         sample=model.sample,
     )
-    sample = frame.loc[design.rows]
+    sample = _rows(frame, design.rows, (*model.data_columns(), model.time, model.entity))
     codes = _Codes(sample, model, where)
     effect_columns = {_effect_key(model, e): codes.named(e, "effect") for e in model.effects}
     cluster_columns = {b: codes.named(b, "cluster") for b in options.by}
@@ -416,7 +430,8 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
 
     def lookup(name: str) -> np.ndarray:
         # Clusters asked for later by ``with_cov``: same names, on the kept rows.
-        return _Codes(frame.loc[kept_rows], model, where).named(name, "cluster")
+        kept = _rows(frame, kept_rows, model.columns_of(name))
+        return _Codes(kept, model, where).named(name, "cluster")
 
     dropped = {str(k): int(v) for k, v in dict(design.dropped).items()}
     dropped.update(result.dropped_rows)
