@@ -39,6 +39,11 @@ NEEDS_WEIGHTS = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def gravity() -> pd.DataFrame:
+    """The gravity panel of :func:`gravity_panel`, built once per module."""
+    return gravity_panel()
+
+
+def gravity_panel() -> pd.DataFrame:
     """A deterministic 36-country x 10-year gravity panel (no self-pairs) with zeros.
 
     Trade follows a Poisson law on exporter-year, importer-year and pair effects, an
@@ -357,6 +362,12 @@ cov = "robust"
     assert not np.allclose(unweighted._params, from_python._params)
     note = " ".join(tables.build_table([from_python], labels={}, title="t").notes)
     assert "Weights: " in note and "aweight" in note
+    # Through the CLI the results file records the convention too.
+    output = tmp_path / "w.json"
+    assert main(["estimate", str(tmp_path / "spec.toml"), "--output", str(output)]) == 0
+    (written,) = ResultsFile.load(output).models
+    assert written.weights == from_python.weights
+    np.testing.assert_array_equal(written._params, from_python._params)
 
 
 def test_weights_are_refused_cleanly_until_the_estimators_take_them(
@@ -390,6 +401,10 @@ BAD_CASES = {
     "weights zero-sum": ('weights = "zeros"', ["[model m]", "'weights'", "sums to zero"]),
     "weights missing values": ('weights = "holes"', ["[model m]", "'weights'", "missing"]),
     "weights not numeric": ('weights = "exporter"', ["[model m]", "'weights'", "not numeric"]),
+    "fweights not integer": (
+        'weights = "w"\nweights_type = "fweight"',
+        ["[model m]", "'weights'", "non-integer"],
+    ),
     "bad weights type": ('weights = "w"\nweights_type = "iweight"', ["[model m]", "'iweight'"]),
 }
 
