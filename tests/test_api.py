@@ -301,6 +301,8 @@ def test_rx_table_renders_the_report_tables_in_four_formats(gravity: pd.DataFram
     assert "ppmlhdfe" in notes and "separated" in notes and "by fixed effects" in notes
     assert "Fixed effects: absorbed degrees of freedom" in notes
     assert rx.table(ols, format="csv").startswith("Title,Estimates")
+    saved = rx.ResultsFile(models=(ppml, ols), labels={"rta": "RTA"})
+    assert rx.table(saved, "tex", title="Gravity") == tables.render(grid, "tex")
     with pytest.raises(BadInputError, match="unknown format 'docx'"):
         rx.table([ols], format="docx")
 

@@ -38,6 +38,7 @@ from reexport.models.formula import materialize
 from reexport.models.results import (
     ModelResult,
     RecomputeState,
+    ResultsFile,
     weights_convention,
 )
 from reexport.models.spec import (
@@ -164,7 +165,7 @@ def fit(
 
 
 def table(
-    results: ModelResult | Sequence[ModelResult],
+    results: ModelResult | Sequence[ModelResult] | ResultsFile,
     format: str = "md",
     *,
     title: str = "Estimates",
@@ -179,8 +180,9 @@ def table(
 
     Parameters
     ----------
-    results : ModelResult or sequence of ModelResult
-        Fitted (:func:`fit`) or loaded (:meth:`ResultsFile.load`) models.
+    results : ModelResult, sequence of ModelResult, or ResultsFile
+        Fitted (:func:`fit`) or loaded models; a whole results file shows all its
+        models, labelled by its ``[labels]`` unless ``labels`` is given.
     format : str
         ``"latex"`` (or ``"tex"``), ``"md"``, ``"html"`` or ``"csv"``.
     title, labels, column_titles, statistic, digits, hide, notes
@@ -192,7 +194,13 @@ def table(
     """
     from reexport.report import tables
 
-    models = [results] if isinstance(results, ModelResult) else list(results)
+    file_labels: Mapping[str, str] = {}
+    if isinstance(results, ResultsFile):
+        models, file_labels = list(results.models), results.labels
+    elif isinstance(results, ModelResult):
+        models = [results]
+    else:
+        models = list(results)
     fmt = TABLE_FORMATS.get(str(format).lower())
     if fmt is None:
         raise BadInputError(
@@ -202,7 +210,7 @@ def table(
         raise BadInputError(f"rx.table: statistic must be 'se' or 't', not {statistic!r}")
     built = tables.build_table(
         models,
-        labels=dict(labels or {}),
+        labels=dict(file_labels if labels is None else labels),
         title=title,
         hide=hide,
         column_titles=column_titles,
