@@ -195,6 +195,36 @@ cov = { type = "cluster", by = ["exporter^importer", "year"] }
     assert np.array_equal(from_spec._se, from_python._se)
 
 
+def test_lags_sample_and_entity_time_effects_match_the_spec(
+    gravity: pd.DataFrame, tmp_path: Path
+) -> None:
+    body = """
+[[model]]
+name = "lagged"
+formula = "np.log1p(trade) ~ L(ltariff, 1) + rta | entity + time"
+estimator = "panel"
+cov = { type = "driscoll-kraay", lags = 1 }
+sample = { start = 2002, end = 2008 }
+"""
+    data = 'entity = "pair"\ntime = "year"\n'
+    spec = load_spec(_spec_file(tmp_path, gravity, body, data))
+    assert spec.models[0].effects == ("entity", "time")
+    from_spec = fit_model(spec.models[0], gravity)
+    from_python = rx.fit(
+        "np.log1p(trade) ~ L(ltariff, 1) + rta | entity + time",
+        gravity,
+        estimator="panel",
+        cov={"type": "driscoll-kraay", "lags": 1},
+        sample={"start": 2002, "end": 2008},
+        time="year",
+        entity="pair",
+        name="lagged",
+    )
+    assert from_spec.to_dict() == from_python.to_dict()
+    assert from_python.nobs == len(gravity) * 7 // YEARS
+    assert from_python.cov.clusters == {"periods": 7}
+
+
 def test_interaction_effects_equal_precomputed_columns(gravity: pd.DataFrame) -> None:
     named = rx.fit("trade ~ rta + ltariff | exporter^year + importer^year", gravity, cov="robust")
     manual = rx.fit("trade ~ rta + ltariff | exp_year + imp_year", gravity, cov="robust")
@@ -443,6 +473,8 @@ def test_bad_input_through_the_cli_exits_2_with_one_line(
         ({"weights_type": "fweight"}, "without 'weights'"),
         ({"drop_singletons": "yes"}, "'drop_singletons' must be true or false"),
         ({"time": ""}, "'time' must be a column name"),
+        ({"sample": ["2017"]}, "must be a table"),
+        ({"time": "year", "sample": {"start": 2003, "stop": 2005}}, "unknown key 'stop'"),
     ],
 )
 def test_bad_keyword_arguments_are_one_line_errors(

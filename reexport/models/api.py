@@ -153,14 +153,13 @@ def fit(
     elif weights_type != "aweight":
         raw["weights_type"] = weights_type  # rejected below: a type without a column
     if sample is not None:
-        raw["sample"] = dict(sample)
+        # A mapping is copied; anything else goes as it is, for the spec's own message.
+        raw["sample"] = dict(sample) if isinstance(sample, Mapping) else sample
     for key, value in (("time", time), ("entity", entity)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise BadInputError(f"{where}: {key!r} must be a column name, got {value!r}")
     data_spec = DataSpec(source="<DataFrame>", path=Path("<DataFrame>"), entity=entity, time=time)
-    model = build_model(
-        raw, name, formula, label, data_spec, where, group=None, variant={}
-    )  # fmt: skip
+    model = build_model(raw, name, formula, label, data_spec, where, group=None, variant={})
     return fit_model(model, data)
 
 
