@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from reexport.errors import BadInputError
 from reexport.models.estimate import fit_ols
@@ -185,3 +186,15 @@ def test_weights_and_dof_rule_round_trip(tmp_path: Path, result: ModelResult) ->
     assert loaded.weights == weighted.weights and loaded.dof_rule == weighted.dof_rule
     assert "Weights:" in loaded.summary() and "Fixed-effect dof:" in loaded.summary()
     assert "dof_rule" not in result.to_dict() and "weights" not in result.to_dict()
+
+
+def test_conf_int_is_a_table_and_callable_for_other_levels(result: ModelResult) -> None:
+    table = result.conf_int
+    pd.testing.assert_frame_equal(pd.DataFrame(table), result.conf_int(), check_frame_type=False)
+    narrow, wide = result.conf_int(0.90), result.conf_int(0.99)
+    assert (narrow["lower"] > table["lower"]).all() and (wide["lower"] < table["lower"]).all()
+    half = (narrow["upper"] - narrow["lower"]) / 2
+    expected = stats.t.ppf(0.95, result.cov.df) * result.std_errors
+    np.testing.assert_allclose(half.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    with pytest.raises(BadInputError, match="between 0 and 1"):
+        result.conf_int(95)

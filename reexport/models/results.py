@@ -245,6 +245,35 @@ def inference(
     return se, tstat, pvalues, ci
 
 
+class Intervals(pd.DataFrame):
+    """95% confidence intervals that can also be called for another level.
+
+    A plain :class:`pandas.DataFrame` (columns ``lower``, ``upper``) whose call
+    ``intervals(level=0.95)`` returns the intervals at ``level``; operations on it
+    give ordinary data frames.
+    """
+
+    # Kept on the object itself, not in ``attrs``: pandas propagates and compares
+    # ``attrs`` (concat), which arrays would break.
+    _metadata = ["_interval_inputs"]
+    _interval_inputs: tuple[np.ndarray, np.ndarray, int | None]
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def __call__(self, level: float = CONFIDENCE) -> pd.DataFrame:
+        if not 0 < level < 1:
+            raise BadInputError(f"confidence level must be between 0 and 1, got {level!r}")
+        params, se, df = self._interval_inputs
+        if df is None:
+            crit = float(special.ndtri(0.5 + level / 2))
+        else:
+            crit = float(special.stdtrit(df, 0.5 + level / 2))
+        bounds = np.column_stack([params - crit * se, params + crit * se])
+        return pd.DataFrame(bounds, index=self.index.copy(), columns=["lower", "upper"])
+
+
 @dataclass(frozen=True, eq=False)
 class ModelResult:
     """One estimated model.  Immutable; see the module docstring.
@@ -346,9 +375,16 @@ class ModelResult:
         return pd.Series(self._pvalues, index=list(self.terms), name="pvalues")
 
     @property
-    def conf_int(self) -> pd.DataFrame:
-        """95% confidence intervals: columns ``lower`` and ``upper``."""
-        return pd.DataFrame(self._conf_int, index=list(self.terms), columns=["lower", "upper"])
+    def conf_int(self) -> Intervals:
+        """95% confidence intervals: columns ``lower`` and ``upper``.
+
+        Read as a table (``res.conf_int["lower"]``) or called as in statsmodels and
+        linearmodels: ``res.conf_int()`` is the same table, ``res.conf_int(0.90)``
+        the 90% intervals under the same distribution (``t(cov.df)`` or normal).
+        """
+        intervals = Intervals(self._conf_int, index=list(self.terms), columns=["lower", "upper"])
+        intervals._interval_inputs = (self._params, self._se, self.cov.df)
+        return intervals
 
     @property
     def cov_params(self) -> pd.DataFrame:
