@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
+from reexport import markup
 from reexport.errors import BadInputError
 from reexport.models.results import CovInfo, ModelResult
 from reexport.models.spec import COV_TYPES
@@ -157,7 +158,7 @@ def test_latex_escape_every_special_character() -> None:
     )
     # No bare special character survives outside the commands we inserted.
     stripped = escaped
-    for command in tables._LATEX_MAP.values():
+    for command in markup._LATEX_MAP.values():
         stripped = stripped.replace(command, "")
     for char in "&%$#_^~<>|":
         assert char not in stripped

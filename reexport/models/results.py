@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import special
 
 from reexport.errors import BadInputError
+from reexport.markup import latex_escape
 from reexport.models.covariance import (
     CovData,
     CovResult,
@@ -608,8 +609,6 @@ class ModelResult:
         return "\n".join(out)
 
     def _summary_latex(self) -> str:
-        from reexport.report.tables import latex_escape
-
         out = [
             "\\begin{tabular}{l" + "r" * len(self._COLUMNS) + "}",
             "\\toprule",
