@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 #: Public names loaded on first access: name -> (module, attribute).
 _LAZY = {
     "fit": ("reexport.models.api", "fit"),
-    "table": ("reexport.models.api", "table"),
+    "table": ("reexport.report.tables", "models_table"),
     "ModelResult": ("reexport.models.results", "ModelResult"),
     "ResultsFile": ("reexport.models.results", "ResultsFile"),
     "load_results": ("reexport.models.results", "load_results"),
@@ -44,8 +44,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from reexport.errors import BadInputError
-    from reexport.models.api import fit, table
+    from reexport.models.api import fit
     from reexport.models.results import ModelResult, ResultsFile, load_results
+    from reexport.report.tables import models_table as table
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,7 @@
 """The Python entry point of the engine: ``rx.fit(formula, data, ...)`` and ``rx.table(...)``.
 
-One code path estimates every model: :func:`fit` (formula-first, for notebooks)
+One code path estimates every model: :func:`fit` (formula-first, for notebooks;
+``rx.table`` is :func:`reexport.report.tables.models_table`)
 builds the same :class:`~reexport.models.spec.ModelSpec` a TOML spec declares,
 validated by the same rules, and hands it to :func:`fit_model`, which is also
 what ``reexport estimate`` calls for each model of a spec.  So a model run from
@@ -38,7 +39,6 @@ from reexport.models.formula import materialize
 from reexport.models.results import (
     ModelResult,
     RecomputeState,
-    ResultsFile,
     weights_convention,
 )
 from reexport.models.spec import (
@@ -48,16 +48,6 @@ from reexport.models.spec import (
     build_model,
     split_formula_effects,
 )
-
-#: How ``rx.table`` names its formats (``latex`` and ``markdown`` are accepted too).
-TABLE_FORMATS = {
-    "latex": "tex",
-    "tex": "tex",
-    "md": "md",
-    "markdown": "md",
-    "html": "html",
-    "csv": "csv",
-}
 
 #: Stata's name of an interaction of absorbed variables (``absorb(exporter#year)``).
 STATA_INTERACTION = "#"
@@ -161,63 +151,6 @@ def fit(
     data_spec = DataSpec(source="<DataFrame>", path=Path("<DataFrame>"), entity=entity, time=time)
     model = build_model(raw, name, formula, label, data_spec, where, group=None, variant={})
     return fit_model(model, data)
-
-
-def table(
-    results: ModelResult | Sequence[ModelResult] | ResultsFile,
-    format: str = "md",
-    *,
-    title: str = "Estimates",
-    labels: Mapping[str, str] | None = None,
-    column_titles: Sequence[str] | None = None,
-    statistic: str = "se",
-    digits: int = 3,
-    hide: Sequence[str] = (),
-    notes: Sequence[str] = (),
-) -> str:
-    """Render models side by side as ``reexport report`` does.
-
-    Parameters
-    ----------
-    results : ModelResult, sequence of ModelResult, or ResultsFile
-        Fitted (:func:`fit`) or loaded models; a whole results file shows all its
-        models, labelled by its ``[labels]`` unless ``labels`` is given.
-    format : str
-        ``"latex"`` (or ``"tex"``), ``"md"``, ``"html"`` or ``"csv"``.
-    title, labels, column_titles, statistic, digits, hide, notes
-        As for :func:`reexport.report.tables.build_table`.
-
-    Returns
-    -------
-    str
-    """
-    from reexport.report import tables
-
-    file_labels: Mapping[str, str] = {}
-    if isinstance(results, ResultsFile):
-        models, file_labels = list(results.models), results.labels
-    elif isinstance(results, ModelResult):
-        models = [results]
-    else:
-        models = list(results)
-    fmt = TABLE_FORMATS.get(str(format).lower())
-    if fmt is None:
-        raise BadInputError(
-            f"rx.table: unknown format {format!r} (use one of latex, md, html, csv)"
-        )
-    if statistic not in ("se", "t"):
-        raise BadInputError(f"rx.table: statistic must be 'se' or 't', not {statistic!r}")
-    built = tables.build_table(
-        models,
-        labels=dict(file_labels if labels is None else labels),
-        title=title,
-        hide=hide,
-        column_titles=column_titles,
-        statistic="se" if statistic == "se" else "t",
-        digits=digits,
-        notes=notes,
-    )
-    return tables.render(built, fmt)
 
 
 # --------------------------------------------------------------------------------------

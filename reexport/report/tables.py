@@ -774,3 +774,69 @@ def render(table: Table, fmt: str) -> str:
             f"unknown table format {fmt!r} (choose from {', '.join(FORMATS)})"
         ) from None
     return renderer(table)
+
+
+#: How ``models_table`` names its formats (``latex`` and ``markdown`` are accepted too).
+TABLE_FORMATS = {
+    "latex": "tex",
+    "tex": "tex",
+    "md": "md",
+    "markdown": "md",
+    "html": "html",
+    "csv": "csv",
+}
+
+
+def models_table(
+    results: ModelResult | Sequence[ModelResult] | ResultsFile,
+    format: str = "md",
+    *,
+    title: str = "Estimates",
+    labels: Mapping[str, str] | None = None,
+    column_titles: Sequence[str] | None = None,
+    statistic: str = "se",
+    digits: int = 3,
+    hide: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> str:
+    """Render models side by side as ``reexport report`` does (``rx.table``).
+
+    Parameters
+    ----------
+    results : ModelResult, sequence of ModelResult, or ResultsFile
+        Fitted (:func:`fit`) or loaded models; a whole results file shows all its
+        models, labelled by its ``[labels]`` unless ``labels`` is given.
+    format : str
+        ``"latex"`` (or ``"tex"``), ``"md"``, ``"html"`` or ``"csv"``.
+    title, labels, column_titles, statistic, digits, hide, notes
+        As for :func:`reexport.report.tables.build_table`.
+
+    Returns
+    -------
+    str
+    """
+    file_labels: Mapping[str, str] = {}
+    if isinstance(results, ResultsFile):
+        models, file_labels = list(results.models), results.labels
+    elif isinstance(results, ModelResult):
+        models = [results]
+    else:
+        models = list(results)
+    fmt = TABLE_FORMATS.get(str(format).lower())
+    if fmt is None:
+        raise BadInputError(
+            f"rx.table: unknown format {format!r} (use one of latex, md, html, csv)"
+        )
+    if statistic not in ("se", "t"):
+        raise BadInputError(f"rx.table: statistic must be 'se' or 't', not {statistic!r}")
+    built = build_table(
+        models,
+        labels=dict(file_labels if labels is None else labels),
+        title=title,
+        hide=hide,
+        column_titles=column_titles,
+        statistic="se" if statistic == "se" else "t",
+        digits=digits,
+        notes=notes,
+    )
+    return render(built, fmt)
