@@ -169,6 +169,14 @@ def test_gravity_ppml_from_the_cli_matches_pyfixest_and_the_api(
 # --- one code path -------------------------------------------------------------------------
 
 
+def _both_paths(
+    tmp_path: Path, frame: pd.DataFrame, body: str, data: str, formula: str, **kwargs: Any
+) -> tuple[ModelResult, ModelResult]:
+    """The spec's one model fitted by the spec path, and ``rx.fit(formula, **kwargs)``."""
+    spec = load_spec(_spec_file(tmp_path, frame, body, data))
+    return fit_model(spec.models[0], frame), rx.fit(formula, frame, **kwargs)
+
+
 def test_rx_fit_and_the_spec_path_give_identical_results(
     gravity: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -180,11 +188,12 @@ effects = ["exporter^importer"]
 estimator = "panel"
 cov = { type = "cluster", by = ["exporter^importer", "year"] }
 """
-    spec = load_spec(_spec_file(tmp_path, gravity, body, 'time = "year"\n'))
-    from_spec = fit_model(spec.models[0], gravity)
-    from_python = rx.fit(
-        "np.log1p(trade) ~ rta + ltariff | exporter^year + importer + exporter^importer",
+    from_spec, from_python = _both_paths(
+        tmp_path,
         gravity,
+        body,
+        'time = "year"\n',
+        "np.log1p(trade) ~ rta + ltariff | exporter^year + importer + exporter^importer",
         cov={"type": "cluster", "by": ["exporter^importer", "year"]},
         time="year",
         name="fe",
@@ -206,13 +215,12 @@ estimator = "panel"
 cov = { type = "driscoll-kraay", lags = 1 }
 sample = { start = 2002, end = 2008 }
 """
-    data = 'entity = "pair"\ntime = "year"\n'
-    spec = load_spec(_spec_file(tmp_path, gravity, body, data))
-    assert spec.models[0].effects == ("entity", "time")
-    from_spec = fit_model(spec.models[0], gravity)
-    from_python = rx.fit(
-        "np.log1p(trade) ~ L(ltariff, 1) + rta | entity + time",
+    from_spec, from_python = _both_paths(
+        tmp_path,
         gravity,
+        body,
+        'entity = "pair"\ntime = "year"\n',
+        "np.log1p(trade) ~ L(ltariff, 1) + rta | entity + time",
         estimator="panel",
         cov={"type": "driscoll-kraay", "lags": 1},
         sample={"start": 2002, "end": 2008},
@@ -220,6 +228,7 @@ sample = { start = 2002, end = 2008 }
         entity="pair",
         name="lagged",
     )
+    assert from_spec.effects == ("entity", "time")
     assert from_spec.to_dict() == from_python.to_dict()
     assert from_python.nobs == len(gravity) * 7 // YEARS
     assert from_python.cov.clusters == {"periods": 7}
@@ -379,11 +388,12 @@ effects = ["exporter^year", "importer"]
 weights = "w"
 cov = "robust"
 """
-    spec = load_spec(_spec_file(tmp_path, gravity, body))
-    from_spec = fit_model(spec.models[0], gravity)
-    from_python = rx.fit(
-        "np.log1p(trade) ~ rta + ltariff | exporter^year + importer",
+    from_spec, from_python = _both_paths(
+        tmp_path,
         gravity,
+        body,
+        "",
+        "np.log1p(trade) ~ rta + ltariff | exporter^year + importer",
         weights="w",
         cov="robust",
         name="wfe",
