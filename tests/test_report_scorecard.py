@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from reexport.errors import BadInputError
+from reexport.models.results import ModelResult
 from reexport.report import scorecard, tables
 from reexport.report.scorecard import Fact
 
@@ -28,26 +29,21 @@ def _model(
     depvar: str = "exports_t",
     estimator: str = "ols",
     df: int | None = 80,
-) -> tables.ModelRecord:
-    return tables.ModelRecord(
-        name=name,
-        group=None,
-        variant={},
-        estimator=estimator,
-        formula=f"{depvar} ~ {term} + trend",
-        depvar=depvar,
-        effects=(),
-        nobs=92,
-        df_resid=80,
-        params={term: coef, "trend": 1.0},
-        std_errors={term: se, "trend": 0.1},
-        conf_int={term: (coef - 1.99 * se, coef + 1.99 * se), "trend": (0.8, 1.2)},
-        r2=0.5,
-        r2_within=None,
-        cov={"type": "hac", "lags": 4, "df": df, "convention": "Stata: newey, lag(4)"},
-        dropped_rows={},
-        source="test.json",
-    )
+) -> ModelResult:
+    record = {
+        "name": name,
+        "estimator": estimator,
+        "formula": f"{depvar} ~ {term} + trend",
+        "depvar": depvar,
+        "nobs": 92,
+        "df_resid": 80,
+        "params": {term: coef, "trend": 1.0},
+        "std_errors": {term: se, "trend": 0.1},
+        "conf_int": {term: [coef - 1.99 * se, coef + 1.99 * se], "trend": [0.8, 1.2]},
+        "r2": 0.5,
+        "cov": {"type": "hac", "lags": 4, "df": df, "convention": "Stata: newey, lag(4)"},
+    }
+    return ModelResult.from_dict(record, where="test.json")
 
 
 def _fact(kind: str = "value", **extra: Any) -> Fact:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
+from reexport import markup
 from reexport.errors import BadInputError
+from reexport.models.results import CovInfo, ModelResult
 from reexport.models.spec import COV_TYPES
 from reexport.report import tables
 from reexport.report.tables import IndicatorRow
@@ -74,7 +77,7 @@ def test_stars_come_from_the_standard_error_shown() -> None:
     res = tables.load_results(FIXTURE)
     model = res.model("levels")
     coef, se = model.coef("L(GPR, 4)"), model.se("L(GPR, 4)")
-    df = model.cov["df"]
+    df = model.cov.df
     expected = 2 * stats.t.sf(abs(coef / se), df)
     assert model.p_value("L(GPR, 4)") == pytest.approx(expected)
     # 3.125 / 1.875 = 1.667 on t(78): p = 0.0996 -> one star, not two.
@@ -155,7 +158,7 @@ def test_latex_escape_every_special_character() -> None:
     )
     # No bare special character survives outside the commands we inserted.
     stripped = escaped
-    for command in tables._LATEX_MAP.values():
+    for command in markup._LATEX_MAP.values():
         stripped = stripped.replace(command, "")
     for char in "&%$#_^~<>|":
         assert char not in stripped
@@ -309,7 +312,7 @@ def test_older_results_schema_is_bad_input(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (None, "does not exist"),
-        ("{not json", "not valid JSON"),
+        ("{not json", "not readable JSON"),
         ('{"schema": 1, "models": []}', "holds no models"),
         ('{"schema": 1, "models": [{"name": "m"}]}', "model 'm': missing estimator"),
     ],
@@ -397,9 +400,9 @@ COV_CASES = [
 ]
 
 
-def _with_cov(cov: dict[str, object]) -> tables.ModelRecord:
+def _with_cov(cov: dict[str, object]) -> ModelResult:
     model = tables.load_results(FIXTURE).model("headline")
-    return tables.ModelRecord(**{**model.__dict__, "cov": cov})
+    return dataclasses.replace(model, cov=CovInfo.from_dict(cov, df_resid=model.df_resid))
 
 
 @pytest.mark.parametrize(("cov", "label"), COV_CASES)
@@ -465,3 +468,29 @@ def test_estimator_row_names_each_estimator_readably() -> None:
         "PPML",
     ]
     assert estimator_label("something-new") == "something-new"
+
+
+def test_notes_show_weights_dof_rule_and_ppml_separation() -> None:
+    model = tables.load_results(FIXTURE).model("headline")
+    ppml = dataclasses.replace(
+        model,
+        name="gravity",
+        estimator="ppml",
+        effects=("exporter^year", "importer^year"),
+        dof_rule="absorbed degrees of freedom: by the rule of the test",
+        weights={"column": "w", "type": "fweight", "convention": "Stata: [fweight=w]"},
+        dropped_rows={"separated_fe": 12, "separated_simplex": 3, "separated_relu": 1},
+    )
+    table = tables.build_table([model, ppml], labels={}, title="t")
+    notes = list(table.notes)
+    assert "Weights: Stata: [fweight=w]." in notes
+    assert "Fixed effects: absorbed degrees of freedom: by the rule of the test." in notes
+    assert (
+        "PPML observations dropped as separated (ppmlhdfe's methods): gravity: 12 by fixed "
+        "effects, 3 by simplex, 1 by iterative rectifier (ReLU)." in notes
+    )
+    focus = tables.build_focus_table([ppml], labels={}, title="f", focus="(?i)gpr")
+    assert any(n.startswith("PPML observations dropped") for n in focus.notes)
+    # A model with none of these adds no note (the golden tables above stay as they were).
+    plain = tables.build_table([model], labels={}, title="t")
+    assert not any(n.startswith(("Weights", "Fixed effects", "PPML")) for n in plain.notes)

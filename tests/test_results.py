@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from reexport.errors import BadInputError
 from reexport.models.estimate import fit_ols
@@ -119,7 +120,10 @@ def test_load_rejects_other_schema_versions(tmp_path: Path, result: ModelResult)
     target.write_text(json.dumps(document), encoding="utf-8")
     with pytest.raises(BadInputError) as info:
         ResultsFile.load(target)
-    assert str(info.value) == f"results file {target} has schema 2; this reexport reads schema 1"
+    assert str(info.value) == (
+        f"results file {target} has schema 2 (written by reexport 0.1.0); this reexport reads "
+        "schema 1: re-run `reexport estimate`"
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,3 +154,47 @@ def test_summary_mentions_terms_and_convention(result: ModelResult) -> None:
     assert "Intercept" in text and "x" in text
     assert "Stata: newey, lag(3)" in text and "t(78)" in text
     assert str(result) == text
+
+
+def test_old_separated_key_is_read_as_separated_fe(tmp_path: Path, result: ModelResult) -> None:
+    record = result.to_dict()
+    record["dropped_rows"] = {"lags": 0, "separated": 7}
+    loaded = ModelResult.from_dict(record, where="old.json")
+    assert dict(loaded.dropped_rows) == {"lags": 0, "separated_fe": 7}
+    assert loaded.separation == {"separated_fe": 7}
+    assert loaded.source == "old.json"
+
+
+def test_term_accessors_and_table_p_value(result: ModelResult) -> None:
+    assert result.has("x") and not result.has("z")
+    assert result.coef("x") == result.params["x"]
+    assert result.se("x") == result.std_errors["x"]
+    assert result.ci("x") == tuple(result.conf_int.loc["x"])
+    assert result.p_value("x") == pytest.approx(result.pvalues["x"], rel=1e-10)
+    with pytest.raises(BadInputError, match="has no term 'z'"):
+        result.coef("z")
+
+
+def test_weights_and_dof_rule_round_trip(tmp_path: Path, result: ModelResult) -> None:
+    weighted = dataclasses.replace(
+        result,
+        weights={"column": "w", "type": "aweight", "convention": "Stata: [aweight=w]"},
+        dof_rule="absorbed degrees of freedom: the levels of the effect (exact)",
+    )
+    path = ResultsFile(models=(weighted,)).save(tmp_path / "w.json")
+    loaded = ResultsFile.load(path).models[0]
+    assert loaded.weights == weighted.weights and loaded.dof_rule == weighted.dof_rule
+    assert "Weights:" in loaded.summary() and "Fixed-effect dof:" in loaded.summary()
+    assert "dof_rule" not in result.to_dict() and "weights" not in result.to_dict()
+
+
+def test_conf_int_is_a_table_and_callable_for_other_levels(result: ModelResult) -> None:
+    table = result.conf_int
+    pd.testing.assert_frame_equal(pd.DataFrame(table), result.conf_int(), check_frame_type=False)
+    narrow, wide = result.conf_int(0.90), result.conf_int(0.99)
+    assert (narrow["lower"] > table["lower"]).all() and (wide["lower"] < table["lower"]).all()
+    half = (narrow["upper"] - narrow["lower"]) / 2
+    expected = stats.t.ppf(0.95, result.cov.df) * result.std_errors
+    np.testing.assert_allclose(half.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    with pytest.raises(BadInputError, match="between 0 and 1"):
+        result.conf_int(95)

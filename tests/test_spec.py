@@ -221,7 +221,16 @@ def test_duplicate_model_names(tmp_path: Path) -> None:
         ),
         ('name = "m"\nformula = "y ~ x"\ncov = { type = "robust", by = "firm" }', ["no meaning"]),
         ('name = "m"\nformula = "y ~ x"\neffects = ["entity"]', ["need estimator"]),
-        ('name = "m"\nformula = "y ~ x"\nestimator = "panel"\neffects = ["firm"]', ["'firm'"]),
+        ('name = "m"\nformula = "y ~ x"\nestimator = "panel"\neffects = ["a^"]', ["'a^'", "empty"]),
+        ('name = "m"\nformula = "y ~ x"\nestimator = "ppml"\neffects = ["a^b^a"]', ["repeats"]),
+        ('name = "m"\nformula = "y ~ x"\nestimator = "panel"\neffects = ["a", "a"]', ["repeated"]),
+        ('name = "m"\nformula = "y ~ x | a | b"\nestimator = "panel"', ["more than one '|'"]),
+        ('name = "m"\nformula = "y ~ x |"\nestimator = "panel"', ["after '|'"]),
+        ('name = "m"\nformula = "y ~ x | a"\nestimator = "ols"', ["need estimator"]),
+        ('name = "m"\nformula = "y ~ x"\nweights = 3', ["'weights'", "non-empty string"]),
+        ('name = "m"\nformula = "y ~ x"\nweights = "w"\nweights_type = "pweight"', ["'pweight'"]),
+        ('name = "m"\nformula = "y ~ x"\nweights_type = "fweight"', ["without 'weights'"]),
+        ('name = "m"\nformula = "y ~ x"\ndrop_singletons = "no"', ["'drop_singletons'"]),
         ('name = "m"\nformula = "y x"', ["'formula'"]),
         ('formula = "y ~ x"', ["missing or empty 'name'"]),
         ('name = "m"\nformula = "y ~ x"\nsample = { begin = "2017-01" }', ["unknown key 'begin'"]),
@@ -233,6 +242,43 @@ def test_bad_models(tmp_path: Path, body: str, needles: list[str]) -> None:
     message = _error(tmp_path, "[[model]]\n" + body + "\n")
     for needle in needles:
         assert needle in message, message
+
+
+def test_effects_by_name_interactions_and_new_model_keys(tmp_path: Path) -> None:
+    spec = _load(
+        tmp_path,
+        """
+[[model]]
+name = "gravity"
+formula = "trade ~ rta | exporter ^ year + importer^year"
+estimator = "ppml"
+effects = ["exporter^importer", "time"]
+cov = { type = "cluster", by = "exporter^importer" }
+weights = "w"
+weights_type = "fweight"
+drop_singletons = false
+
+[[model]]
+name = "plain"
+formula = "y ~ x"
+estimator = "panel"
+effects = ["entity", "region"]
+""",
+    )
+    gravity, plain = spec.models
+    assert gravity.formula == "trade ~ rta"
+    # entity/time first, then the others as written (formula part before the key's).
+    assert gravity.effects == ("time", "exporter^year", "importer^year", "exporter^importer")
+    assert gravity.columns_of("exporter^year") == ("exporter", "year")
+    assert gravity.columns_of("time") == ("period",)
+    assert (gravity.weights, gravity.weights_type, gravity.drop_singletons) == (
+        "w",
+        "fweight",
+        False,
+    )
+    assert gravity.data_columns() == ("period", "exporter", "year", "importer", "w")
+    assert plain.effects == ("entity", "region")
+    assert (plain.weights, plain.weights_type, plain.drop_singletons) == (None, "aweight", True)
 
 
 def test_unknown_top_level_and_data_keys(tmp_path: Path) -> None:
@@ -303,4 +349,4 @@ def test_every_example_in_the_spec_reference_parses() -> None:
     for block in blocks:
         document = tomllib.loads(block if "[data]" in block else data + block)
         counts.append(len(parse_spec(document, Path("doc.toml")).models))
-    assert counts == [14, 1, 36]  # the counts the reference states
+    assert counts == [14, 1, 1, 36]  # the counts the reference states

@@ -1,8 +1,8 @@
 """Estimators: OLS, fixed-effects panel OLS and Poisson PPML, with Stata-convention covariances.
 
-:func:`fit` takes a :class:`reexport.models.spec.ModelSpec` and a data frame;
-the lower-level :func:`fit_ols`, :func:`fit_fe` and :func:`fit_ppml` take a
-dependent variable, a design matrix with named columns and plain arrays.
+:func:`fit_ols`, :func:`fit_fe` and :func:`fit_ppml` take a dependent
+variable, a design matrix with named columns and plain arrays; specs and
+formulas are turned into those by :mod:`reexport.models.api`.
 
 Conventions (see also :mod:`reexport.models.covariance`):
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,7 +48,7 @@ from reexport.models.results import ModelResult, RecomputeState
 from reexport.periods import parse_month
 
 if TYPE_CHECKING:
-    from reexport.models.spec import CovSpec, ModelSpec
+    from reexport.models.spec import CovSpec
 
 log = logging.getLogger(__name__)
 
@@ -661,112 +660,12 @@ def _poisson_deviance(target: np.ndarray, mu: np.ndarray) -> float:
 
 
 # -- spec-level entry point ------------------------------------------------------------------
-def fit(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
-    """Estimate one model of a spec on ``frame``.
+def fit(model: Any, frame: pd.DataFrame) -> ModelResult:
+    """Estimate one model of a spec: moved to :func:`reexport.models.api.fit_model`.
 
-    Materialises the formula (time-aware lags, dropping incomplete rows),
-    absorbs the requested effects, estimates with ``model.estimator`` and
-    computes ``model.cov``.
-
-    Parameters
-    ----------
-    model : reexport.models.spec.ModelSpec
-    frame : pandas.DataFrame
-        The study frame (e.g. ``study_world.csv`` read by the caller).
-
-    Returns
-    -------
-    ModelResult
-        Carrying the spec's name, group, variant and the dropped-row counts.
+    Kept so that existing callers work; this module itself no longer knows the
+    spec types (the import happens only when this forwarding function runs).
     """
-    from reexport.models.formula import materialize
+    from reexport.models.api import fit_model
 
-    where = model.where or f"model {model.name}"
-    if model.estimator not in ESTIMATORS:
-        raise BadInputError(
-            f"{where}: unknown estimator {model.estimator!r} (known: {', '.join(ESTIMATORS)})"
-        )
-    options = coerce_cov(model.cov, where=where)
-    design = materialize(
-        model.formula,
-        frame,
-        time=model.time,
-        entity=model.entity,
-        where=where,
-        sample=getattr(model, "sample", None),
-    )
-    sample = frame.loc[design.rows]
-
-    # Each label column is factorised once and its integer codes reused for effects,
-    # clusters, entity and time (hashing a million strings repeatedly dominated runtime).
-    encoded: dict[str, tuple[np.ndarray, Any]] = {}
-
-    def codes_of(name: str, role: str) -> np.ndarray:
-        if name not in sample.columns:
-            raise BadInputError(f"{where}: {role} column {name!r} is not in the data")
-        if name not in encoded:
-            codes, uniques = pd.factorize(sample[name], sort=False)
-            if (codes < 0).any():
-                raise BadInputError(f"{where}: {role} column {name!r} has missing values")
-            encoded[name] = (codes.astype(np.intp), uniques)
-        return encoded[name][0]
-
-    effect_columns: dict[str, np.ndarray] = {}
-    for effect in model.effects:
-        if effect == "entity":
-            if not model.entity:
-                raise BadInputError(f"{where}: effects include 'entity' but no entity is named")
-            effect_columns[model.entity] = codes_of(model.entity, "entity")
-        elif effect == "time":
-            if not model.time:
-                raise BadInputError(f"{where}: effects include 'time' but no time is named")
-            effect_columns[model.time] = codes_of(model.time, "time")
-        else:
-            raise BadInputError(f"{where}: unknown effect {effect!r} (known: 'entity', 'time')")
-
-    cluster_columns = {b: codes_of(model.column(b), "cluster") for b in options.by}
-    time_values: np.ndarray | None = None
-    if model.time:
-        time_codes = codes_of(model.time, "time")
-        time_values = time_ordinals(encoded[model.time][1], where=where)[time_codes]
-    entity_values = codes_of(model.entity, "entity") if model.entity else None
-    common: dict[str, Any] = {
-        "cov": options,
-        "clusters": cluster_columns,
-        "time": time_values,
-        "entity": entity_values,
-        "where": where,
-        "name": model.name,
-        "formula": model.formula,
-    }
-    if model.estimator == "ppml":
-        result = fit_ppml(design.y, design.X, effects=effect_columns, **common)
-    elif effect_columns:
-        result = fit_fe(design.y, design.X, effects=effect_columns, **common)
-    else:
-        result = fit_ols(design.y, design.X, **common)
-
-    kept_rows = result._rows if result._rows is not None else design.rows
-
-    def lookup(name: str) -> np.ndarray:
-        values = frame.loc[kept_rows]
-        source = model.column(name)
-        if source not in values.columns:
-            raise BadInputError(f"{where}: cluster column {source!r} is not in the data")
-        return cluster_codes({name: values[source].to_numpy()})[name]
-
-    dropped = {str(k): int(v) for k, v in dict(design.dropped).items()}
-    dropped.update(result.dropped_rows)
-    state = result._state
-    sample_spec = getattr(model, "sample", None)
-    return replace(
-        result,
-        estimator=model.estimator,
-        effects=tuple(model.effects),
-        group=model.group,
-        variant=dict(model.variant),
-        label=getattr(model, "label", None),
-        sample=None if sample_spec is None else sample_spec.to_dict(),
-        dropped_rows=dropped,
-        _state=None if state is None else RecomputeState(state.cov_data, lookup),
-    )
+    return fit_model(model, frame)

@@ -10,6 +10,7 @@ Hessian, cluster and time codes) is kept privately.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -23,6 +24,7 @@ import pandas as pd
 from scipy import special
 
 from reexport.errors import BadInputError
+from reexport.markup import latex_escape
 from reexport.models.covariance import (
     CovData,
     CovResult,
@@ -30,7 +32,6 @@ from reexport.models.covariance import (
     coerce_cov,
     compute_cov,
 )
-from reexport.models.spec import CovSpec
 from reexport.store import atomic_write_text
 
 #: Version of the results JSON layout this module writes and reads.
@@ -38,6 +39,45 @@ SCHEMA_VERSION = 1
 
 #: Confidence level of ``conf_int``.
 CONFIDENCE = 0.95
+
+#: Keys every model entry of a results file must have.
+REQUIRED_MODEL_KEYS = (
+    "name",
+    "estimator",
+    "formula",
+    "nobs",
+    "params",
+    "std_errors",
+    "conf_int",
+    "cov",
+)
+
+#: PPML separation counts in ``dropped_rows``, by detection method (``ppmlhdfe``'s
+#: names: fixed effects, simplex, iterative rectifier).  Files written before the
+#: methods were told apart have one key, ``separated``, read as ``separated_fe``.
+SEPARATION_KEYS = ("separated_fe", "separated_simplex", "separated_relu")
+LEGACY_SEPARATION_KEY = "separated"
+
+#: The Stata equivalent of each weight type, as named in results and table notes.
+_WEIGHT_CONVENTIONS = {
+    "aweight": "Stata: [aweight={column}], analytic weights normalised to sum to N",
+    "fweight": "Stata: [fweight={column}], frequency weights (N = sum of weights)",
+}
+
+
+def normalise_dropped(dropped: Mapping[str, Any]) -> dict[str, int]:
+    """Dropped-row counts with the legacy ``separated`` key read as ``separated_fe``."""
+    counts = {str(k): int(v) for k, v in dropped.items()}
+    if LEGACY_SEPARATION_KEY in counts:
+        legacy = counts.pop(LEGACY_SEPARATION_KEY)
+        counts["separated_fe"] = counts.get("separated_fe", 0) + legacy
+    return counts
+
+
+def weights_convention(column: str, weights_type: str) -> str:
+    """How a weighted model's weights are read, e.g. ``Stata: [aweight=w], ...``."""
+    template = _WEIGHT_CONVENTIONS.get(weights_type, "{column} (" + weights_type + ")")
+    return template.format(column=column)
 
 
 @dataclass(frozen=True)
@@ -71,7 +111,7 @@ class CovInfo:
     factor: float
 
     @classmethod
-    def from_result(cls, options: CovSpec, result: CovResult) -> CovInfo:
+    def from_result(cls, options: CovSpecLike, result: CovResult) -> CovInfo:
         return cls(
             type=options.type,
             lags=options.lags,
@@ -99,18 +139,42 @@ class CovInfo:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CovInfo:
+    def from_dict(cls, data: Mapping[str, Any], *, df_resid: int | None = None) -> CovInfo:
+        """Read a ``cov`` record; older layouts are completed as the report always read them.
+
+        A bare cluster count (``"clusters": 22``) becomes ``{"clusters": 22}``; a record
+        without ``df`` gets (smallest cluster count - 1) when clustered, else ``df_resid``
+        with the small-sample corrections and the normal distribution without them.
+        """
+        clusters = cluster_counts(data.get("clusters"))
+        if "df" in data:
+            df = data["df"]
+        elif clusters:
+            df = min(clusters.values()) - 1
+        elif bool(data.get("small_sample", True)):
+            df = df_resid
+        else:
+            df = None
         return cls(
-            type=str(data["type"]),
+            type=str(data.get("type", "unknown")),
             lags=data.get("lags"),
-            by=tuple(data.get("by") or ()),
+            by=tuple(str(b) for b in data.get("by") or ()),
             small_sample=bool(data.get("small_sample", True)),
-            kernel=str(data.get("kernel", "bartlett")),
-            convention=str(data.get("convention", "")),
-            df=data.get("df"),
-            clusters=data.get("clusters"),
+            kernel=str(data.get("kernel") or "bartlett"),
+            convention=str(data.get("convention") or ""),
+            df=None if df is None else int(df),
+            clusters=clusters or None,
             factor=float(data.get("factor", 1.0)),
         )
+
+
+def cluster_counts(raw: Any) -> dict[str, int]:
+    """Cluster counts as ``{variable: count}`` (a bare number is read as one variable)."""
+    if isinstance(raw, Mapping):
+        return {str(k): int(v) for k, v in raw.items() if v is not None}
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return {"clusters": int(raw)}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -135,6 +199,19 @@ def _readonly(values: Any) -> np.ndarray:
     array = np.array(values, dtype=np.float64, copy=True)
     array.setflags(write=False)
     return array
+
+
+def two_sided_p(coef: float, se: float, df: float | None) -> float:
+    """Two-sided p-value of ``coef / se`` under t(``df``), or the normal if ``df`` is None.
+
+    Returns NaN when the standard error is missing, zero or not finite.
+    """
+    if not (math.isfinite(coef) and math.isfinite(se)) or se <= 0:
+        return float("nan")
+    tstat = -abs(coef / se)
+    if df is None or df <= 0:
+        return float(2.0 * special.ndtr(tstat))
+    return float(2.0 * special.stdtr(df, tstat))
 
 
 def inference(
@@ -169,6 +246,35 @@ def inference(
     return se, tstat, pvalues, ci
 
 
+class Intervals(pd.DataFrame):
+    """95% confidence intervals that can also be called for another level.
+
+    A plain :class:`pandas.DataFrame` (columns ``lower``, ``upper``) whose call
+    ``intervals(level=0.95)`` returns the intervals at ``level``; operations on it
+    give ordinary data frames.
+    """
+
+    # Kept on the object itself, not in ``attrs``: pandas propagates and compares
+    # ``attrs`` (concat), which arrays would break.
+    _metadata = ["_interval_inputs"]
+    _interval_inputs: tuple[np.ndarray, np.ndarray, int | None]
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def __call__(self, level: float = CONFIDENCE) -> pd.DataFrame:
+        if not 0 < level < 1:
+            raise BadInputError(f"confidence level must be between 0 and 1, got {level!r}")
+        params, se, df = self._interval_inputs
+        if df is None:
+            crit = float(special.ndtri(0.5 + level / 2))
+        else:
+            crit = float(special.stdtrit(df, 0.5 + level / 2))
+        bounds = np.column_stack([params - crit * se, params + crit * se])
+        return pd.DataFrame(bounds, index=self.index.copy(), columns=["lower", "upper"])
+
+
 @dataclass(frozen=True, eq=False)
 class ModelResult:
     """One estimated model.  Immutable; see the module docstring.
@@ -194,13 +300,16 @@ class ModelResult:
     r2_within: float | None = None
     effects: tuple[str, ...] = ()
     group: str | None = None
-    variant: Mapping[str, object] = field(default_factory=dict)
+    variant: Mapping[str, Any] = field(default_factory=dict)
     dropped_rows: Mapping[str, int] = field(default_factory=dict)
     diagnostics: Mapping[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     depvar: str = ""
     label: str | None = None
     sample: Mapping[str, object] | None = None
+    dof_rule: str | None = None
+    weights: Mapping[str, Any] | None = None
+    source: str = field(default="", repr=False)
     _resid: np.ndarray | None = field(default=None, repr=False)
     _fitted: np.ndarray | None = field(default=None, repr=False)
     _rows: pd.Index | None = field(default=None, repr=False)
@@ -216,7 +325,7 @@ class ModelResult:
         formula: str,
         terms: tuple[str, ...],
         params: np.ndarray,
-        options: CovSpec,
+        options: CovSpecLike,
         cov_result: CovResult,
         nobs: int,
         df_resid: int,
@@ -267,9 +376,16 @@ class ModelResult:
         return pd.Series(self._pvalues, index=list(self.terms), name="pvalues")
 
     @property
-    def conf_int(self) -> pd.DataFrame:
-        """95% confidence intervals: columns ``lower`` and ``upper``."""
-        return pd.DataFrame(self._conf_int, index=list(self.terms), columns=["lower", "upper"])
+    def conf_int(self) -> Intervals:
+        """95% confidence intervals: columns ``lower`` and ``upper``.
+
+        Read as a table (``res.conf_int["lower"]``) or called as in statsmodels and
+        linearmodels: ``res.conf_int()`` is the same table, ``res.conf_int(0.90)``
+        the 90% intervals under the same distribution (``t(cov.df)`` or normal).
+        """
+        intervals = Intervals(self._conf_int, index=list(self.terms), columns=["lower", "upper"])
+        intervals._interval_inputs = (self._params, self._se, self.cov.df)
+        return intervals
 
     @property
     def cov_params(self) -> pd.DataFrame:
@@ -343,40 +459,181 @@ class ModelResult:
         """A new result carrying ``diagnostics`` (a JSON-ready mapping)."""
         return replace(self, diagnostics=None if diagnostics is None else dict(diagnostics))
 
+    # -- one term at a time (what tables and figures read) ----------------------------
+    def has(self, term: str) -> bool:
+        """Whether ``term`` is among the model's coefficients."""
+        return term in self.terms
+
+    def _position(self, term: str) -> int:
+        if term not in self.terms:
+            where = f" in {self.source}" if self.source else ""
+            raise BadInputError(
+                f"model {self.name!r}{where} has no term {term!r} "
+                f"(it has: {', '.join(self.terms) or 'none'})"
+            )
+        return self.terms.index(term)
+
+    def coef(self, term: str) -> float:
+        """The coefficient of ``term``; :class:`BadInputError` if the model has no such term."""
+        return float(self._params[self._position(term)])
+
+    def se(self, term: str) -> float:
+        """The standard error of ``term`` (NaN when not available)."""
+        return float(self._se[self._position(term)])
+
+    def ci(self, term: str) -> tuple[float, float]:
+        """The 95% confidence interval of ``term``."""
+        lower, upper = self._conf_int[self._position(term)]
+        return (float(lower), float(upper))
+
+    @property
+    def inference_df(self) -> int | None:
+        """Degrees of freedom of the *t* distribution of the inference; ``None`` = normal."""
+        return self.cov.df
+
+    def p_value(self, term: str) -> float:
+        """Two-sided p-value of coefficient / standard error, as a table shows them.
+
+        Computed from the two numbers rather than read from ``pvalues``, so a
+        reader who divides them gets the significance a table prints.
+        """
+        return two_sided_p(self.coef(term), self.se(term), self.inference_df)
+
+    @property
+    def separation(self) -> dict[str, int]:
+        """PPML rows dropped as separated, by method (``separated_fe`` ...); empty if none."""
+        counts = normalise_dropped(self.dropped_rows)
+        return {k: counts[k] for k in SEPARATION_KEYS if counts.get(k)}
+
     # -- rendering ------------------------------------------------------------------
-    def summary(self) -> str:
-        """A plain-text table in the spirit of ``linearmodels``' summaries."""
-        width = 86
+    def _facts(self) -> list[tuple[str, str]]:
+        """``(label, value)`` pairs of the summary's header block."""
         dist = "normal" if self.cov.df is None else f"t({self.cov.df})"
-        r2 = "-" if self.r2 is None else f"{self.r2:.4f}"
-        r2w = "-" if self.r2_within is None else f"{self.r2_within:.4f}"
-        lines = [
-            f"Model {self.name} ({self.estimator})".center(width),
-            "=" * width,
-            f"Formula: {self.formula}",
-            f"Effects: {', '.join(self.effects) or 'none':<30}Observations: {self.nobs}",
-            f"R-squared: {r2:<28}R-squared (within): {r2w}",
-            f"Covariance: {self.cov.type} — {self.cov.convention}; inference {dist}",
+        facts = [
+            ("Dep. variable", self.depvar or self.formula.split("~", 1)[0].strip()),
+            ("Estimator", self.estimator),
+            ("Formula", self.formula),
+            ("Effects", " + ".join(self.effects) or "none"),
+            ("Observations", f"{self.nobs:,}"),
+            ("R-squared", "-" if self.r2 is None else f"{self.r2:.4f}"),
         ]
+        if self.r2_within is not None:
+            facts.append(("R-squared (within)", f"{self.r2_within:.4f}"))
+        facts.append(("Covariance", f"{self.cov.type}: {self.cov.convention}"))
+        facts.append(("Inference", dist))
+        if self.weights:
+            facts.append(("Weights", str(self.weights.get("convention", ""))))
+        if self.dof_rule:
+            facts.append(("Fixed-effect dof", self.dof_rule))
         dropped = {k: v for k, v in self.dropped_rows.items() if v}
         if dropped:
-            lines.append("Dropped rows: " + ", ".join(f"{k} {v}" for k, v in dropped.items()))
+            facts.append(("Dropped rows", ", ".join(f"{k} {v}" for k, v in dropped.items())))
         if self.group:
-            lines.append(f"Group: {self.group} {dict(self.variant)}")
+            facts.append(("Group", f"{self.group} {dict(self.variant)}"))
+        return facts
+
+    def _coefficient_rows(self) -> list[tuple[str, list[str]]]:
+        rows = []
+        for i, term in enumerate(self.terms):
+            rows.append(
+                (
+                    term,
+                    [
+                        f"{self._params[i]:.4g}",
+                        f"{self._se[i]:.4g}",
+                        f"{self._tstats[i]:.3f}",
+                        f"{self._pvalues[i]:.4f}",
+                        f"{self._conf_int[i, 0]:.4g}",
+                        f"{self._conf_int[i, 1]:.4g}",
+                    ],
+                )
+            )
+        return rows
+
+    _COLUMNS = ("Parameter", "Std. Err.", "T-stat", "P-value", "Lower CI", "Upper CI")
+
+    def summary(self, format: str = "text") -> str:
+        """The model as a table in the spirit of ``linearmodels``' summaries.
+
+        Parameters
+        ----------
+        format : str
+            ``"text"`` (default), ``"html"`` (what notebooks show) or ``"latex"``.
+        """
+        if format == "html":
+            return self._summary_html()
+        if format == "latex":
+            return self._summary_latex()
+        if format != "text":
+            raise BadInputError(f"summary format {format!r} unknown (use text, html or latex)")
+        width = 86
+        lines = [f"Model {self.name} ({self.estimator})".center(width), "=" * width]
+        lines.extend(f"{label + ':':<20}{value}" for label, value in self._facts())
         lines.append("-" * width)
         header = f"{'':<24}{'Parameter':>11}{'Std. Err.':>11}{'T-stat':>9}{'P-value':>9}"
         header += f"{'Lower CI':>11}{'Upper CI':>11}"
         lines.append(header)
         lines.append("-" * width)
-        for i, term in enumerate(self.terms):
+        widths = (11, 11, 9, 9, 11, 11)
+        for term, cells in self._coefficient_rows():
             label = term if len(term) <= 23 else term[:20] + "..."
             lines.append(
-                f"{label:<24}{self._params[i]:>11.4g}{self._se[i]:>11.4g}{self._tstats[i]:>9.3f}"
-                f"{self._pvalues[i]:>9.4f}{self._conf_int[i, 0]:>11.4g}{self._conf_int[i, 1]:>11.4g}"
+                f"{label:<24}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True))
             )
         lines.append("=" * width)
         lines.extend(f"Warning: {w}" for w in self.warnings)
         return "\n".join(lines)
+
+    def _summary_html(self) -> str:
+        esc = html.escape
+        out = [
+            '<table class="reexport-summary">',
+            f"<caption>Model {esc(self.name)} ({esc(self.estimator)})</caption>",
+            "<tbody>",
+        ]
+        out.extend(
+            f'<tr><th style="text-align:left">{esc(label)}</th>'
+            f'<td colspan="6" style="text-align:left">{esc(value)}</td></tr>'
+            for label, value in self._facts()
+        )
+        out.append("</tbody></table>")
+        out.append('<table class="reexport-coefficients">')
+        out.append("<thead><tr><th></th>" + "".join(f"<th>{c}</th>" for c in self._COLUMNS))
+        out.append("</tr></thead><tbody>")
+        for term, cells in self._coefficient_rows():
+            out.append(
+                f"<tr><th>{esc(term)}</th>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>"
+            )
+        out.append("</tbody></table>")
+        out.extend(f"<p>Warning: {esc(w)}</p>" for w in self.warnings)
+        return "\n".join(out)
+
+    def _summary_latex(self) -> str:
+        out = [
+            "\\begin{tabular}{l" + "r" * len(self._COLUMNS) + "}",
+            "\\toprule",
+            f"\\multicolumn{{{len(self._COLUMNS) + 1}}}{{c}}{{Model "
+            f"{latex_escape(self.name)} ({latex_escape(self.estimator)})}} \\\\",
+            "\\midrule",
+        ]
+        out.extend(
+            f"{latex_escape(label)} & \\multicolumn{{{len(self._COLUMNS)}}}{{l}}"
+            f"{{{latex_escape(value)}}} \\\\"
+            for label, value in self._facts()
+        )
+        out.append("\\midrule")
+        out.append(" & " + " & ".join(latex_escape(c) for c in self._COLUMNS) + " \\\\")
+        out.append("\\midrule")
+        for term, cells in self._coefficient_rows():
+            out.append(
+                latex_escape(term) + " & " + " & ".join(latex_escape(c) for c in cells) + " \\\\"
+            )
+        out.append("\\bottomrule")
+        out.append("\\end{tabular}")
+        return "\n".join(out) + "\n"
+
+    def _repr_html_(self) -> str:
+        return self._summary_html()
 
     def __str__(self) -> str:
         return self.summary()
@@ -417,46 +674,83 @@ class ModelResult:
             record["label"] = self.label
         if self.sample is not None:
             record["sample"] = dict(self.sample)
+        if self.dof_rule is not None:
+            record["dof_rule"] = self.dof_rule
+        if self.weights is not None:
+            record["weights"] = dict(self.weights)
         return record
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "results") -> ModelResult:
-        """Rebuild a result from its JSON entry (no covariance matrix, no ``with_cov``)."""
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "(in memory)") -> ModelResult:
+        """Rebuild a result from its JSON entry (no covariance matrix, no ``with_cov``).
+
+        ``where`` names the file in messages and is kept as :attr:`source`.  An old
+        ``dropped_rows["separated"]`` is read as ``separated_fe``.
+
+        Raises
+        ------
+        BadInputError
+            When an entry lacks a required key or holds malformed values.
+        """
+        if not isinstance(data, Mapping):
+            raise BadInputError(f"results file {where}: a model entry is not an object")
+        missing = [key for key in REQUIRED_MODEL_KEYS if key not in data]
+        if missing:
+            label = data.get("name", "?")
+            raise BadInputError(
+                f"results file {where}, model {label!r}: missing {', '.join(missing)} "
+                "(written by an incompatible reexport? re-run `reexport estimate`)"
+            )
         try:
-            terms = tuple(data["params"])
+            terms = tuple(str(t) for t in data["params"])
 
             def column(key: str) -> np.ndarray:
-                values = data[key]
-                return _readonly([np.nan if values[t] is None else values[t] for t in terms])
+                values = data.get(key) or {}
+                return _readonly([_nan_if_none(values.get(t)) for t in terms])
 
-            ci = [[np.nan if v is None else v for v in data["conf_int"][t]] for t in terms]
+            bounds = data["conf_int"] or {}
+            ci = [[_nan_if_none(v) for v in (bounds.get(t) or (None, None))] for t in terms]
+            df_resid = int(data.get("df_resid") or 0)
+            dropped = normalise_dropped(data.get("dropped_rows") or {})
+            formula = str(data["formula"])
             return cls(
                 name=str(data["name"]),
                 estimator=str(data["estimator"]),
-                formula=str(data["formula"]),
+                formula=formula,
                 terms=terms,
                 nobs=int(data["nobs"]),
-                df_resid=int(data["df_resid"]),
-                cov=CovInfo.from_dict(data["cov"]),
+                df_resid=df_resid,
+                cov=CovInfo.from_dict(data["cov"] or {}, df_resid=data.get("df_resid")),
                 _params=column("params"),
                 _se=column("std_errors"),
                 _tstats=column("tstats"),
                 _pvalues=column("pvalues"),
                 _conf_int=_readonly(np.array(ci, dtype=float).reshape(len(terms), 2)),
-                r2=data.get("r2"),
-                r2_within=data.get("r2_within"),
-                effects=tuple(data.get("effects") or ()),
+                r2=_float_or_none(data.get("r2")),
+                r2_within=_float_or_none(data.get("r2_within")),
+                effects=tuple(str(e) for e in data.get("effects") or ()),
                 group=data.get("group"),
                 variant=dict(data.get("variant") or {}),
-                dropped_rows=dict(data.get("dropped_rows") or {}),
+                dropped_rows=dropped,
                 diagnostics=data.get("diagnostics"),
                 warnings=tuple(data.get("warnings") or ()),
-                depvar=str(data.get("depvar", "")),
-                label=data.get("label"),
+                depvar=str(data.get("depvar") or formula.split("~", 1)[0].strip()),
+                label=str(data["label"]) if data.get("label") else None,
                 sample=data.get("sample"),
+                dof_rule=data.get("dof_rule"),
+                weights=data.get("weights"),
+                source=where,
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadInputError(f"{where}: malformed model entry ({exc!r})") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BadInputError(f"results file {where}: malformed model entry ({exc!r})") from None
+
+
+def _nan_if_none(value: Any) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _json_float(value: Any) -> float | None:
@@ -470,6 +764,9 @@ def _json_float(value: Any) -> float | None:
 class ResultsFile:
     """The results JSON written by ``reexport estimate --output`` (schema 1).
 
+    The one reader and writer of results files: the report layer reads them
+    through :meth:`load` too.
+
     Attributes
     ----------
     models : tuple of ModelResult
@@ -480,6 +777,8 @@ class ResultsFile:
     labels : mapping
         Term name to display label.
     reexport_version : str
+    path : Path or None
+        The file it was loaded from (``None`` for results built in memory).
     """
 
     models: tuple[ModelResult, ...]
@@ -487,6 +786,26 @@ class ResultsFile:
     data: Mapping[str, Any] | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     reexport_version: str = ""
+    path: Path | None = None
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the estimates were computed from the synthetic demo vintage."""
+        return bool((self.data or {}).get("synthetic", False))
+
+    def model(self, name: str) -> ModelResult:
+        """The model called ``name``; :class:`BadInputError` naming the file if absent."""
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise BadInputError(
+            f"results file {self.path or '(in memory)'} has no model {name!r} "
+            f"(it has: {', '.join(m.name for m in self.models) or 'none'})"
+        )
+
+    def group(self, group: str) -> tuple[ModelResult, ...]:
+        """The models whose ``group`` is ``group``, in file order."""
+        return tuple(m for m in self.models if m.group == group)
 
     def to_dict(self) -> dict[str, Any]:
         """The document :meth:`save` writes: plain JSON types, NaN and infinities as ``null``."""
@@ -513,35 +832,60 @@ class ResultsFile:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ResultsFile:
-        """Read a results file, refusing any schema other than 1."""
+        """Read and check a results file.
+
+        Raises
+        ------
+        BadInputError
+            A missing or unreadable file, one that is not a JSON object, another
+            schema than 1 (an older or newer reexport), no models, a model lacking
+            a required key, or a model name used twice.
+        """
         source = Path(path)
         try:
-            payload = json.loads(source.read_text(encoding="utf-8"))
+            text = source.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise BadInputError(f"results file {source} does not exist") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadInputError(f"results file {source} is not readable JSON ({exc})") from None
+            raise BadInputError(
+                f"results file {source} does not exist (run `reexport estimate SPEC -o {source}`)"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(f"results file {source} cannot be read: {exc}") from None
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(
+                f"results file {source} is not readable JSON (line {exc.lineno})"
+            ) from None
         if not isinstance(payload, dict):
             raise BadInputError(f"results file {source} is not a JSON object")
         schema = payload.get("schema")
         if schema != SCHEMA_VERSION:
+            version = payload.get("reexport_version") or "an unknown version"
             raise BadInputError(
-                f"results file {source} has schema {schema}; this reexport reads schema "
-                f"{SCHEMA_VERSION}"
+                f"results file {source} has schema {schema!r} (written by reexport {version}); "
+                f"this reexport reads schema {SCHEMA_VERSION}: re-run `reexport estimate`"
             )
         models = payload.get("models")
-        if not isinstance(models, list):
-            raise BadInputError(f"results file {source} has no 'models' list")
+        if not isinstance(models, list) or not models:
+            raise BadInputError(f"results file {source} holds no models")
+        loaded = tuple(ModelResult.from_dict(m, where=str(source)) for m in models)
+        names = [m.name for m in loaded]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise BadInputError(f"results file {source} repeats model names: {', '.join(repeated)}")
         return cls(
-            models=tuple(
-                ModelResult.from_dict(m, where=f"results file {source} model {i}")
-                for i, m in enumerate(models)
-            ),
+            models=loaded,
             spec=payload.get("spec"),
             data=payload.get("data"),
-            labels=dict(payload.get("labels") or {}),
+            labels={str(k): str(v) for k, v in (payload.get("labels") or {}).items()},
             reexport_version=str(payload.get("reexport_version", "")),
+            path=source,
         )
+
+
+def load_results(path: str | os.PathLike[str]) -> ResultsFile:
+    """Read a results file written by ``reexport estimate --output`` (:meth:`ResultsFile.load`)."""
+    return ResultsFile.load(path)
 
 
 def jsonable(value: Any) -> Any:

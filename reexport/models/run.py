@@ -71,11 +71,11 @@ def needed_columns(spec: StudySpec, header: Iterable[str]) -> list[str]:
     for model in spec.models:
         found = data_columns(model.formula, available, time=model.time, where=model.where)
         needed |= found
-        for by in model.cov.by:
-            column = model.column(by)
+        for key, name, column in model.columns_by_key():
             if column not in available:
+                within = "" if name == column else f" (in {name!r})"
                 raise BadInputError(
-                    f"{model.where} cov: cluster column {column!r} is not in {spec.data.path}"
+                    f"{model.where} {key}: column {column!r}{within} is not in {spec.data.path}"
                 )
             needed.add(column)
     return [column for column in header if column in needed]
@@ -129,7 +129,7 @@ def load_data(spec: StudySpec) -> LoadedData:
     keys = {
         spec.data.entity,
         spec.data.time,
-        *(m.column(by) for m in spec.models for by in m.cov.by),
+        *(column for m in spec.models for column in m.data_columns() if column != m.weights),
     }
     _refuse_mixed_columns(frame, [c for c in frame.columns if c not in keys], path)
     n_periods: int | None = None
@@ -280,7 +280,7 @@ def estimate_results(
 ) -> ResultsFile:
     """Fit every model of ``spec`` on ``data``, printing a summary of each."""
     out = out or sys.stdout
-    from reexport.models.estimate import fit
+    from reexport.models.api import fit_model
 
     for model in spec.models:
         check_model(model, data)
@@ -288,7 +288,7 @@ def estimate_results(
     for model in spec.models:
         # The result already carries the short-sample warning of a kernel covariance
         # (on its estimation sample), so none is added here.
-        result = fit(model, data.frame)
+        result = fit_model(model, data.frame)
         if diagnostics:
             result = result.with_diagnostics(diagnose(model, data.frame))
         results.append(result)

@@ -36,8 +36,14 @@ LAGGED_COV_TYPES = ("hac", "driscoll-kraay")
 #: ``xtscc`` use; Parzen and quadratic spectral (``qs``) follow ``ivreg2``'s
 #: ``kernel()`` definitions with bandwidth ``L + 1``.
 KERNELS = ("bartlett", "parzen", "qs")
-#: Fixed-effect dimensions, in canonical order.
+#: Fixed-effect names with a meaning of their own (the ``[data]`` entity and time
+#: columns), in canonical order; any other effect names a data column or an
+#: interaction of columns written ``"a^b"`` (fixest's notation).
 EFFECTS = ("entity", "time")
+#: Separator of the columns of an interaction effect or cluster, as in fixest.
+INTERACTION = "^"
+#: Weight conventions: Stata's analytic weights (normalised to sum to N) and frequency weights.
+WEIGHTS_TYPES = ("aweight", "fweight")
 #: Keys of ``[model.vary]`` with a built-in meaning (all others are ``{placeholders}``).
 SPECIAL_VARY_KEYS = ("sample", "cov", "cov_lags")
 #: Prefix of a ``[data] path`` that names a processed dataset instead of a file.
@@ -45,7 +51,19 @@ PROCESSED_PREFIX = "processed:"
 
 _TOP_KEYS = ("data", "labels", "model")
 _DATA_KEYS = ("path", "entity", "time")
-_MODEL_KEYS = ("name", "formula", "estimator", "effects", "cov", "label", "sample", "vary")
+_MODEL_KEYS = (
+    "name",
+    "formula",
+    "estimator",
+    "effects",
+    "cov",
+    "label",
+    "sample",
+    "vary",
+    "weights",
+    "weights_type",
+    "drop_singletons",
+)
 _COV_KEYS = ("type", "lags", "by", "small_sample", "kernel")
 _SAMPLE_KEYS = ("start", "end", "exclude_years", "label")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -149,7 +167,9 @@ class ModelSpec:
     estimator
         ``"ols"``, ``"panel"`` or ``"ppml"``.
     effects
-        Fixed effects: ``()``, ``("entity",)``, ``("time",)`` or ``("entity", "time")``.
+        Fixed effects: ``"entity"``, ``"time"``, data column names and interactions
+        ``"a^b"`` (any number of columns), e.g. ``("exporter^year", "importer^year")``;
+        ``()`` for none.
     cov
         Covariance specification.
     entity, time
@@ -164,6 +184,13 @@ class ModelSpec:
         Optional sample restriction.
     label
         Optional display label for tables.
+    weights
+        Column of observation weights (``None``: unweighted).
+    weights_type
+        ``"aweight"`` (Stata's analytic weights, the default) or ``"fweight"``.
+    drop_singletons
+        Drop fixed-effect singletons before estimating (default ``True``, as
+        ``reghdfe``; ``False`` keeps them, as ``xtreg, fe``).
     """
 
     name: str
@@ -178,6 +205,9 @@ class ModelSpec:
     where: str = ""
     sample: SampleSpec | None = None
     label: str | None = None
+    weights: str | None = None
+    weights_type: str = "aweight"
+    drop_singletons: bool = True
 
     def column(self, name: str) -> str:
         """The data column that ``name`` stands for.
@@ -190,6 +220,30 @@ class ModelSpec:
         if name == "time" and self.time:
             return self.time
         return name
+
+    def columns_of(self, name: str) -> tuple[str, ...]:
+        """The data columns an effect or cluster name reads (``"a^b"`` reads ``a`` and ``b``)."""
+        return tuple(self.column(part.strip()) for part in name.split(INTERACTION))
+
+    def columns_by_key(self) -> tuple[tuple[str, str, str], ...]:
+        """``(key, name, column)`` for every column beyond the formula this model reads.
+
+        ``key`` is the spec key (``effects``, ``cov.by`` or ``weights``), ``name`` the
+        effect or cluster as written (``"exporter^year"``) and ``column`` one data column.
+        """
+        found = [
+            (key, name, column)
+            for key, names in (("effects", self.effects), ("cov.by", self.cov.by))
+            for name in names
+            for column in self.columns_of(name)
+        ]
+        if self.weights is not None:
+            found.append(("weights", self.weights, self.weights))
+        return tuple(found)
+
+    def data_columns(self) -> tuple[str, ...]:
+        """Columns beyond the formula this model reads: effects, clusters and weights."""
+        return tuple(dict.fromkeys(column for _, _, column in self.columns_by_key()))
 
 
 @dataclass(frozen=True)
@@ -386,7 +440,7 @@ def _parse_model(
             raise BadInputError(
                 f"{where}: placeholder {stray.group(0)} in name or label but no [model.vary] table"
             )
-        return [_build_model(raw, name, formula, label, data, where, group=None, variant={})]
+        return [build_model(raw, name, formula, label, data, where, group=None, variant={})]
     return _expand(raw, name, formula, label, vary, data, where)
 
 
@@ -460,7 +514,7 @@ def _expand(
                 raise BadInputError(f"{where}: vary.cov_lags needs a cov table with a type")
             overrides["cov"] = {**base, "lags": values["cov_lags"]}
         models.append(
-            _build_model(
+            build_model(
                 overrides,
                 concrete_name,
                 concrete_formula,
@@ -480,7 +534,7 @@ def _substitute(text: str, values: Mapping[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
-def _build_model(
+def build_model(
     raw: Mapping[str, Any],
     name: str,
     formula: str,
@@ -491,17 +545,43 @@ def _build_model(
     group: str | None,
     variant: Mapping[str, object],
 ) -> ModelSpec:
+    """Validate one model table (``raw``: its keys as in TOML) into a :class:`ModelSpec`.
+
+    Shared by spec files and :func:`reexport.models.api.fit`, so both accept and
+    refuse exactly the same models.  ``where`` prefixes every error message.
+    """
     estimator = raw.get("estimator", "ols")
     if estimator not in ESTIMATORS:
         raise BadInputError(
             f"{where}: unknown estimator {estimator!r} (use one of {', '.join(ESTIMATORS)})"
         )
-    effects = _parse_effects(raw.get("effects", []), estimator, where)
+    formula, in_formula = split_formula_effects(formula, where)
+    raw_effects = raw.get("effects", [])
+    if isinstance(raw_effects, str):
+        raw_effects = [raw_effects]
+    if not isinstance(raw_effects, list):
+        raise BadInputError(f'{where}: \'effects\' must be a list such as ["entity", "time"]')
+    effects = _parse_effects([*in_formula, *raw_effects], estimator, where)
     cov = _parse_cov(raw.get("cov", {"type": "nonrobust"}), f"{where} cov")
     sample_raw = raw.get("sample")
     sample = None if sample_raw is None else _parse_sample(sample_raw, f"{where} sample")
-    if estimator == "panel" and (data.entity is None or data.time is None):
-        raise BadInputError(f"{where}: estimator 'panel' needs both [data] entity and time columns")
+    weights = _optional_str(raw, "weights", where)
+    weights_type = raw.get("weights_type", "aweight")
+    if weights_type not in WEIGHTS_TYPES:
+        raise BadInputError(
+            f"{where}: unknown 'weights_type' {weights_type!r} (use one of "
+            f"{', '.join(WEIGHTS_TYPES)})"
+        )
+    if "weights_type" in raw and weights is None:
+        raise BadInputError(f"{where}: 'weights_type' has no meaning without 'weights'")
+    drop_singletons = raw.get("drop_singletons", True)
+    if not isinstance(drop_singletons, bool):
+        raise BadInputError(f"{where}: 'drop_singletons' must be true or false")
+    if estimator == "panel" and not effects and (data.entity is None or data.time is None):
+        raise BadInputError(
+            f"{where}: estimator 'panel' without 'effects' needs both [data] entity and time "
+            "columns"
+        )
     if "entity" in effects and data.entity is None:
         raise BadInputError(f"{where}: entity effects need a [data] entity column")
     if "time" in effects and data.time is None:
@@ -523,24 +603,101 @@ def _build_model(
         where=where,
         sample=sample,
         label=label,
+        weights=weights,
+        weights_type=weights_type,
+        drop_singletons=drop_singletons,
     )
 
 
-def _parse_effects(raw: object, estimator: str, where: str) -> tuple[str, ...]:
+def parse_effects(raw: object, where: str) -> tuple[str, ...]:
+    """Validate fixed-effect names and put them in canonical form.
+
+    Parameters
+    ----------
+    raw
+        A name or a list of names: ``"entity"``, ``"time"``, a column name, or an
+        interaction ``"a^b"`` of any number of columns (blanks around ``^`` ignored).
+    where
+        Location for error messages.
+
+    Returns
+    -------
+    tuple of str
+        ``entity`` and ``time`` first (in that order), then the others as written.
+
+    Raises
+    ------
+    BadInputError
+        A name that is not a string, an empty part (``"a^"``), a column repeated
+        inside an interaction, or a repeated effect.
+    """
     if isinstance(raw, str):
         raw = [raw]
-    if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+    if not isinstance(raw, list | tuple) or not all(isinstance(e, str) for e in raw):
         raise BadInputError(f'{where}: \'effects\' must be a list such as ["entity", "time"]')
+    names: list[str] = []
     for effect in raw:
-        if effect not in EFFECTS:
-            raise BadInputError(
-                f"{where}: unknown effect {effect!r} in 'effects' (use entity and/or time)"
-            )
-    if len(set(raw)) != len(raw):
-        raise BadInputError(f"{where}: repeated entry in 'effects' {raw!r}")
-    if raw and estimator == "ols":
+        names.append(canonical_interaction(effect, f"{where}: effect", "effects"))
+    if len(set(names)) != len(names):
+        raise BadInputError(f"{where}: repeated entry in 'effects' {list(raw)!r}")
+    return tuple(e for e in EFFECTS if e in names) + tuple(e for e in names if e not in EFFECTS)
+
+
+def canonical_interaction(name: str, what: str, key: str) -> str:
+    """``name`` with blanks around ``^`` removed; raises for empty or repeated parts.
+
+    ``what`` starts the error message (``"spec.toml [model m]: effect"``) and ``key``
+    names the spec key (``effects`` or ``by``).
+    """
+    parts = [part.strip() for part in name.split(INTERACTION)]
+    if not all(parts):
+        raise BadInputError(
+            f'{what} {name!r} in {key!r} has an empty column name (write columns as "a^b")'
+        )
+    if len(set(parts)) != len(parts):
+        raise BadInputError(f"{what} {name!r} in {key!r} repeats a column")
+    return INTERACTION.join(parts)
+
+
+def split_formula_effects(formula: str, where: str = "") -> tuple[str, tuple[str, ...]]:
+    """Split ``"y ~ x1 + x2 | fe1 + fe2^fe3"`` into the formula and its effects.
+
+    The part after a ``|`` outside parentheses lists fixed effects joined by ``+``
+    (fixest's notation); a formula without ``|`` has no effects.
+
+    Returns
+    -------
+    tuple
+        ``(formula, effects)``; effects as written (see :func:`parse_effects`).
+    """
+    depth = 0
+    bar = -1
+    for position, char in enumerate(formula):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            if bar >= 0:
+                raise BadInputError(
+                    f"{where}: formula {formula!r} has more than one '|' (write effects once)"
+                )
+            bar = position
+    if bar < 0:
+        return formula, ()
+    head, tail = formula[:bar].strip(), formula[bar + 1 :].strip()
+    if not tail or "~" in tail:
+        raise BadInputError(
+            f"{where}: formula {formula!r} needs fixed effects after '|', e.g. 'y ~ x | a + b^c'"
+        )
+    return head, tuple(part.strip() for part in tail.split("+"))
+
+
+def _parse_effects(raw: object, estimator: str, where: str) -> tuple[str, ...]:
+    effects = parse_effects(raw, where)
+    if effects and estimator == "ols":
         raise BadInputError(f'{where}: \'effects\' need estimator "panel" (or "ppml"), not "ols"')
-    return tuple(e for e in EFFECTS if e in raw)
+    return effects
 
 
 def _parse_cov(raw: object, where: str) -> CovSpec:

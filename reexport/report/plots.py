@@ -27,8 +27,8 @@ from cycler import cycler  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from reexport.errors import BadInputError  # noqa: E402
+from reexport.models.results import ModelResult  # noqa: E402
 from reexport.report.tables import (  # noqa: E402
-    ModelRecord,
     describe_variant,
     focus_term,
 )
@@ -234,12 +234,12 @@ class CoefPoint:
     lo: float
     hi: float
     p: float
-    model: ModelRecord
+    model: ModelResult
     term: str
 
 
 def coef_points(
-    models: Sequence[ModelRecord], focus: str, labels: Mapping[str, str], *, by: str = "model"
+    models: Sequence[ModelResult], focus: str, labels: Mapping[str, str], *, by: str = "model"
 ) -> list[CoefPoint]:
     """The focal coefficient of each model (see :func:`focus_term`) with its stored 95% CI.
 
@@ -314,7 +314,7 @@ def plot_coefficients(
 
 @_styled
 def plot_lag_profile(
-    models: Sequence[ModelRecord],
+    models: Sequence[ModelResult],
     *,
     focus: str,
     title: str,

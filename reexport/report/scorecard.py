@@ -37,9 +37,8 @@ from typing import Any
 import pandas as pd
 
 from reexport.errors import BadInputError
+from reexport.models.results import ModelResult, ResultsFile
 from reexport.report.tables import (
-    ModelRecord,
-    Results,
     format_number,
     markdown_code,
     markdown_escape,
@@ -211,7 +210,7 @@ def _is_log(expression: str) -> bool:
     return "log(" in expression.replace(" ", "")
 
 
-def functional_form(model: ModelRecord, term: str) -> str:
+def functional_form(model: ModelResult, term: str) -> str:
     """The functional form of ``term`` in ``model``: ``lin-log``, ``levels``, ``log-log`` or ``log-lin``.
 
     Read from the formula's dependent variable and the term's own expression, so
@@ -268,7 +267,7 @@ def _clean(value: float) -> float | None:
     return float(f"{value:.10g}")
 
 
-def estimate_of(model: ModelRecord, term: str) -> Estimate:
+def estimate_of(model: ModelResult, term: str) -> Estimate:
     """The :class:`Estimate` of ``term``; :class:`BadInputError` if the model lacks it."""
     coef = model.coef(term)
     return Estimate(
@@ -280,7 +279,7 @@ def estimate_of(model: ModelRecord, term: str) -> Estimate:
         ci=model.ci(term),
         p=model.p_value(term),
         nobs=model.nobs,
-        cov=str(model.cov.get("convention") or model.cov.get("type") or ""),
+        cov=model.cov.convention or model.cov.type,
     )
 
 
@@ -377,7 +376,7 @@ def judge(fact: Fact, estimate: Estimate, reference: Estimate | None = None) -> 
 
 def evaluate_fact(
     fact: Fact,
-    models: Mapping[str, ModelRecord],
+    models: Mapping[str, ModelResult],
     *,
     synthetic: bool,
     planted: Mapping[tuple[str, str], float] | None = None,
@@ -536,7 +535,7 @@ def describe_series(export_series: Sequence[str], *, synthetic: bool = False) ->
 
 
 def parameter_recovery(
-    models: Mapping[str, ModelRecord], planted: Mapping[tuple[str, str], float]
+    models: Mapping[str, ModelResult], planted: Mapping[tuple[str, str], float]
 ) -> list[dict[str, Any]]:
     """For each effect planted in the demo data: the estimate, its 95% CI and whether it covers it.
 
@@ -581,7 +580,7 @@ def parameter_recovery(
 
 def build_scorecard(
     facts: PublishedFacts,
-    results: Sequence[Results],
+    results: Sequence[ResultsFile],
     *,
     frame: pd.DataFrame | None = None,
     data_meta: Mapping[str, Any] | None = None,
@@ -610,7 +609,7 @@ def build_scorecard(
     """
     if not results:
         raise BadInputError("scorecard: no results files given")
-    models: dict[str, ModelRecord] = {}
+    models: dict[str, ModelResult] = {}
     for res in results:
         for model in res.models:
             if model.name in models:
@@ -625,8 +624,8 @@ def build_scorecard(
         real = next(r for r in results if not r.synthetic)
         raise BadInputError(
             f"scorecard: results files mix synthetic demo data ({demo.path}, data.synthetic = "
-            f"{json.dumps(demo.data.get('synthetic'))}) and real data ({real.path}, "
-            f"data.synthetic = {json.dumps(real.data.get('synthetic'))})"
+            f"{json.dumps((demo.data or {}).get('synthetic'))}) and real data ({real.path}, "
+            f"data.synthetic = {json.dumps((real.data or {}).get('synthetic'))})"
         )
     synthetic = any(r.synthetic for r in results) or bool((data_meta or {}).get("synthetic"))
     fact_results = [
@@ -657,9 +656,9 @@ def build_scorecard(
         "data": {
             "results": [
                 {
-                    "file": r.path.name,
-                    "data_path": r.data.get("path"),
-                    "data_sha256": r.data.get("sha256"),
+                    "file": None if r.path is None else r.path.name,
+                    "data_path": (r.data or {}).get("path"),
+                    "data_sha256": (r.data or {}).get("sha256"),
                     "synthetic": r.synthetic,
                     "reexport_version": r.reexport_version,
                 }

@@ -39,8 +39,9 @@ import pandas as pd
 
 from reexport import __version__
 from reexport.errors import BadInputError
+from reexport.models.results import ModelResult, ResultsFile
 from reexport.report import plots, scorecard, tables
-from reexport.report.tables import IndicatorRow, ModelRecord, Results
+from reexport.report.tables import IndicatorRow
 from reexport.store import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger("reexport.report")
@@ -444,7 +445,7 @@ def _meta_for(path: Path) -> dict[str, Any]:
     return {}
 
 
-def load_study_data(results: Results, columns: Sequence[str] = ()) -> StudyData:
+def load_study_data(results: ResultsFile, columns: Sequence[str] = ()) -> StudyData:
     """Read the data file a results file names and check it is the one estimated on.
 
     Raises
@@ -453,7 +454,7 @@ def load_study_data(results: Results, columns: Sequence[str] = ()) -> StudyData:
         If the data file is missing or its sha256 differs from the one recorded at
         estimation time (the report would then describe other data than the estimates).
     """
-    raw_path = results.data.get("path")
+    raw_path = (results.data or {}).get("path")
     if not raw_path:
         raise BadInputError(f"results file {results.path} does not name its data file")
     path = Path(str(raw_path))
@@ -462,7 +463,7 @@ def load_study_data(results: Results, columns: Sequence[str] = ()) -> StudyData:
             f"data file {path} named by {results.path} does not exist (run `reexport build`)"
         )
     content = path.read_bytes()
-    recorded = results.data.get("sha256")
+    recorded = (results.data or {}).get("sha256")
     actual = hashlib.sha256(content).hexdigest()
     if recorded and recorded != actual:
         raise BadInputError(
@@ -507,11 +508,11 @@ class Output:
     models: tuple[str, ...]
 
 
-def _group_key(model: ModelRecord) -> str:
+def _group_key(model: ModelResult) -> str:
     return model.group or model.name
 
 
-def select_models(res: Results, item: Mapping[str, Any], where: str) -> list[ModelRecord]:
+def select_models(res: ResultsFile, item: Mapping[str, Any], where: str) -> list[ModelResult]:
     """Models named in a table/figure entry: ``models`` by name, then whole ``groups``."""
     chosen = [res.model(name) for name in item.get("models", [])]
     for group in item.get("groups", []):
@@ -533,7 +534,9 @@ def _write_table(table: tables.Table, stem: Path, formats: Sequence[str]) -> lis
     return written
 
 
-def build_tables(study: StudyConfig, results: Mapping[str, Results], folder: Path) -> list[Output]:
+def build_tables(
+    study: StudyConfig, results: Mapping[str, ResultsFile], folder: Path
+) -> list[Output]:
     """Write every ``[[table]]`` of the study into ``folder/tables``."""
     style = study.style
     outputs = []
@@ -585,10 +588,10 @@ def build_tables(study: StudyConfig, results: Mapping[str, Results], folder: Pat
 def _figure(
     item: Mapping[str, Any],
     study: StudyConfig,
-    res: Results,
+    res: ResultsFile,
     data: StudyData | None,
     where: str,
-) -> tuple[Any, list[ModelRecord]]:
+) -> tuple[Any, list[ModelResult]]:
     style = study.style
     kind = item["kind"]
     title = item["title"]
@@ -654,7 +657,7 @@ def _figure(
 
 def build_figures(
     study: StudyConfig,
-    results: Mapping[str, Results],
+    results: Mapping[str, ResultsFile],
     data: Mapping[str, StudyData],
     folder: Path,
 ) -> list[Output]:
@@ -927,15 +930,15 @@ def _synthetic_marker(data: StudyData) -> str | None:
     return None
 
 
-def _results_kind(res: Results) -> str:
+def _results_kind(res: ResultsFile) -> str:
     """What a results file says about its data, in words, e.g. ``real data (data.synthetic = false)``."""
-    flag = res.data.get("synthetic")
+    flag = (res.data or {}).get("synthetic")
     recorded = "not recorded" if flag is None else str(bool(flag)).lower()
     kind = "synthetic demo data" if res.synthetic else "real data"
     return f"{kind} (data.synthetic = {recorded})"
 
 
-def refuse_mixed_data(results: Mapping[str, Results], kinds: Mapping[str, str]) -> None:
+def refuse_mixed_data(results: Mapping[str, ResultsFile], kinds: Mapping[str, str]) -> None:
     """Refuse a report whose results files mix the synthetic demo vintage with real data.
 
     A report is either a replication on real data or a parameter-recovery check on the
@@ -1008,7 +1011,7 @@ def run_report(
     study = load_study(study_folder)
     out_dir = Path(output) if output is not None else study.folder / "output"
     paths = parse_results_option(results, study)
-    loaded = {key: tables.load_results(path) for key, path in paths.items()}
+    loaded = {key: ResultsFile.load(path) for key, path in paths.items()}
     kinds = {key: _results_kind(res) for key, res in loaded.items()}
     refuse_mixed_data(loaded, kinds)
     data = {key: load_study_data(res, study.results[key].columns) for key, res in loaded.items()}
@@ -1018,7 +1021,7 @@ def run_report(
         marked_by = _synthetic_marker(frame_data)
         if marked_by and not loaded[key].synthetic:
             res = loaded[key]
-            loaded[key] = dataclasses.replace(res, data={**res.data, "synthetic": True})
+            loaded[key] = dataclasses.replace(res, data={**(res.data or {}), "synthetic": True})
             kinds[key] = f"synthetic demo data ({marked_by})"
     refuse_mixed_data(loaded, kinds)
     out_dir.mkdir(parents=True, exist_ok=True)

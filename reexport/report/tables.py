@@ -16,20 +16,16 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from scipy import stats
-
 from reexport.errors import BadInputError
-
-#: The results JSON schema this module reads.
-RESULTS_SCHEMA = 1
+from reexport.markup import latex_escape, one_line
+from reexport.models.results import ModelResult, ResultsFile, cluster_counts
+from reexport.models.results import two_sided_p as two_sided_p  # re-exported for reports
 
 #: Star thresholds (two-sided p-values), most significant first.
 STAR_LEVELS: tuple[tuple[float, str], ...] = ((0.01, "***"), (0.05, "**"), (0.10, "*"))
@@ -39,127 +35,11 @@ LATEX_PACKAGES = ("booktabs",)
 
 Statistic = Literal["se", "t"]
 
-_MODEL_KEYS = (
-    "name",
-    "estimator",
-    "formula",
-    "nobs",
-    "params",
-    "std_errors",
-    "conf_int",
-    "cov",
-)
-
-
 # --------------------------------------------------------------------------- results
 
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """One estimated model as stored in a results JSON file.
-
-    Attributes mirror the keys of schema 1; ``source`` names the file it came from
-    so error messages can say where a problem is; ``label`` is the spec's display name
-    of the model (``None`` when the spec gives none).
-    """
-
-    name: str
-    group: str | None
-    variant: Mapping[str, Any]
-    estimator: str
-    formula: str
-    depvar: str
-    effects: tuple[str, ...]
-    nobs: int
-    df_resid: float | None
-    params: Mapping[str, float]
-    std_errors: Mapping[str, float]
-    conf_int: Mapping[str, tuple[float, float]]
-    r2: float | None
-    r2_within: float | None
-    cov: Mapping[str, Any]
-    dropped_rows: Mapping[str, Any]
-    source: str = ""
-    label: str | None = None
-
-    def has(self, term: str) -> bool:
-        """Whether ``term`` is among the model's coefficients."""
-        return term in self.params
-
-    def coef(self, term: str) -> float:
-        """The coefficient of ``term``; :class:`BadInputError` if the model has no such term."""
-        if term not in self.params:
-            raise BadInputError(
-                f"model {self.name!r} in {self.source} has no term {term!r} "
-                f"(it has: {', '.join(self.params) or 'none'})"
-            )
-        return float(self.params[term])
-
-    def se(self, term: str) -> float:
-        """The standard error of ``term`` (NaN if not stored)."""
-        self.coef(term)
-        value = self.std_errors.get(term)
-        return float("nan") if value is None else float(value)
-
-    def ci(self, term: str) -> tuple[float, float]:
-        """The stored 95% confidence interval of ``term``."""
-        self.coef(term)
-        bounds = self.conf_int.get(term)
-        if bounds is None:
-            return (float("nan"), float("nan"))
-        return (float(bounds[0]), float(bounds[1]))
-
-    @property
-    def inference_df(self) -> float | None:
-        """Degrees of freedom of the *t* distribution the estimator used; ``None`` = normal.
-
-        Taken from ``cov.df`` when the results file records it; older layouts fall back to
-        (smallest cluster count - 1) when clustered, else ``df_resid``.
-        """
-        if "df" in self.cov:
-            df = self.cov["df"]
-            return None if df is None else float(df)
-        counts = _cluster_counts(self.cov.get("clusters"))
-        if counts:
-            return float(min(counts.values())) - 1.0
-        if self.df_resid is None or not self.cov.get("small_sample", True):
-            return None
-        return float(self.df_resid)
-
-    def p_value(self, term: str) -> float:
-        """Two-sided p-value of coefficient / standard error, as shown in a table."""
-        return two_sided_p(self.coef(term), self.se(term), self.inference_df)
-
-
-@dataclass(frozen=True)
-class Results:
-    """A results JSON file: metadata plus its models, in file order."""
-
-    path: Path
-    reexport_version: str
-    spec: str
-    data: Mapping[str, Any]
-    labels: Mapping[str, str]
-    models: tuple[ModelRecord, ...]
-
-    @property
-    def synthetic(self) -> bool:
-        """Whether the estimates were computed from the synthetic demo vintage."""
-        return bool(self.data.get("synthetic", False))
-
-    def model(self, name: str) -> ModelRecord:
-        """The model called ``name``; :class:`BadInputError` naming the file if absent."""
-        for record in self.models:
-            if record.name == name:
-                return record
-        raise BadInputError(
-            f"results file {self.path} has no model {name!r} "
-            f"(it has: {', '.join(m.name for m in self.models) or 'none'})"
-        )
-
-    def group(self, group: str) -> tuple[ModelRecord, ...]:
-        """The models whose ``group`` is ``group``, in file order."""
-        return tuple(m for m in self.models if m.group == group)
+#: Results are read through the one results type; this name stays for callers of the
+#: report layer (``tables.load_results(path)`` is :meth:`ResultsFile.load`).
+load_results = ResultsFile.load
 
 
 #: How each estimator of the results file is named in a table's footer.
@@ -171,135 +51,7 @@ def estimator_label(estimator: str) -> str:
     return ESTIMATOR_LABELS.get(estimator, estimator)
 
 
-def _cluster_counts(raw: Any) -> dict[str, int]:
-    """Cluster counts as ``{variable: count}`` (a bare number is read as one variable)."""
-    if isinstance(raw, dict):
-        return {str(k): int(v) for k, v in raw.items() if v is not None}
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return {"clusters": int(raw)}
-    return {}
-
-
-def _float_or_nan(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def _float_or_none(value: Any) -> float | None:
-    if value is None:
-        return None
-    return float(value)
-
-
-def _model_from_dict(raw: Any, where: str, index: int) -> ModelRecord:
-    if not isinstance(raw, dict):
-        raise BadInputError(f"results file {where}: models[{index}] is not an object")
-    missing = [key for key in _MODEL_KEYS if key not in raw]
-    if missing:
-        label = raw.get("name", f"models[{index}]")
-        raise BadInputError(
-            f"results file {where}, model {label!r}: missing {', '.join(missing)} "
-            "(written by an incompatible reexport? re-run `reexport estimate`)"
-        )
-    conf_int = {
-        str(term): (_float_or_nan(bounds[0]), _float_or_nan(bounds[1]))
-        for term, bounds in (raw.get("conf_int") or {}).items()
-        if bounds is not None
-    }
-    return ModelRecord(
-        name=str(raw["name"]),
-        group=raw.get("group"),
-        variant=dict(raw.get("variant") or {}),
-        estimator=str(raw["estimator"]),
-        formula=str(raw["formula"]),
-        depvar=str(raw.get("depvar") or raw["formula"].split("~", 1)[0].strip()),
-        effects=tuple(str(e) for e in (raw.get("effects") or [])),
-        nobs=int(raw["nobs"]),
-        df_resid=_float_or_none(raw.get("df_resid")),
-        params={str(k): _float_or_nan(v) for k, v in raw["params"].items()},
-        std_errors={str(k): _float_or_nan(v) for k, v in (raw.get("std_errors") or {}).items()},
-        conf_int=conf_int,
-        r2=_float_or_none(raw.get("r2")),
-        r2_within=_float_or_none(raw.get("r2_within")),
-        cov=dict(raw.get("cov") or {}),
-        dropped_rows=dict(raw.get("dropped_rows") or {}),
-        source=where,
-        label=str(raw["label"]) if raw.get("label") else None,
-    )
-
-
-def load_results(path: str | Path) -> Results:
-    """Read and check a results JSON file written by ``reexport estimate``.
-
-    Parameters
-    ----------
-    path
-        The results file.
-
-    Returns
-    -------
-    Results
-        The file's metadata and models.
-
-    Raises
-    ------
-    BadInputError
-        If the file is missing, is not JSON, was written with another schema
-        (an older reexport), or a model lacks a required key.
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInputError(
-            f"results file {path} does not exist (run `reexport estimate SPEC -o {path}`)"
-        ) from None
-    except OSError as exc:
-        raise BadInputError(f"results file {path} cannot be read: {exc.strerror}") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInputError(f"results file {path} is not valid JSON (line {exc.lineno})") from None
-    if not isinstance(raw, dict):
-        raise BadInputError(f"results file {path} is not a JSON object")
-    schema = raw.get("schema")
-    if schema != RESULTS_SCHEMA:
-        version = raw.get("reexport_version", "an unknown version")
-        raise BadInputError(
-            f"results file {path} has schema {schema!r} (written by reexport {version}); "
-            f"this reexport reads schema {RESULTS_SCHEMA}: re-run `reexport estimate`"
-        )
-    models = raw.get("models")
-    if not isinstance(models, list) or not models:
-        raise BadInputError(f"results file {path} holds no models")
-    records = tuple(_model_from_dict(m, str(path), i) for i, m in enumerate(models))
-    names = [m.name for m in records]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise BadInputError(f"results file {path} repeats model names: {', '.join(duplicates)}")
-    return Results(
-        path=path,
-        reexport_version=str(raw.get("reexport_version", "")),
-        spec=str(raw.get("spec", "")),
-        data=dict(raw.get("data") or {}),
-        labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()},
-        models=records,
-    )
-
-
 # --------------------------------------------------------------------------- numbers
-
-
-def two_sided_p(coef: float, se: float, df: float | None) -> float:
-    """Two-sided p-value of ``coef / se`` under t(``df``), or the normal if ``df`` is None.
-
-    Returns NaN when the standard error is missing, zero or not finite.
-    """
-    if not (math.isfinite(coef) and math.isfinite(se)) or se <= 0:
-        return float("nan")
-    t = abs(coef / se)
-    if df is None or df <= 0:
-        return float(2.0 * stats.norm.sf(t))
-    return float(2.0 * stats.t.sf(t, df))
 
 
 def stars_for(p: float) -> str:
@@ -383,7 +135,7 @@ def _lags_text(lags: Any) -> str:
     return f"{lags} lag" if lags == 1 else f"{lags} lags"
 
 
-def describe_cov(model: ModelRecord) -> str:
+def describe_cov(model: ModelResult) -> str:
     """A readable label for the model's covariance, as shown in a table's covariance row.
 
     For example ``Classical``, ``Robust (HC1)``, ``HAC, 4 lags``, ``Clustered by partner
@@ -392,13 +144,13 @@ def describe_cov(model: ModelRecord) -> str:
     (``cov.convention``); an unknown type is shown as recorded.
     """
     cov = model.cov
-    kind = str(cov.get("type", "unknown"))
-    small_sample = bool(cov.get("small_sample", True))
-    lags = cov.get("lags")
-    kernel = str(cov.get("kernel") or "bartlett")
+    kind = cov.type
+    small_sample = cov.small_sample
+    lags = cov.lags
+    kernel = cov.kernel or "bartlett"
     # Bartlett weights are Newey-West's; another kernel is named so readers see the choice.
     kernel_text = "" if kernel == "bartlett" else f" ({kernel.capitalize()} kernel)"
-    counts = _cluster_counts(cov.get("clusters"))
+    counts = cluster_counts(cov.clusters)
     if kind == "nonrobust":
         return "Classical" if small_sample else "Classical (no small-sample factor)"
     if kind == "robust":
@@ -407,7 +159,7 @@ def describe_cov(model: ModelRecord) -> str:
     if kind == "hac":
         return "HAC" + kernel_text + ("" if lags is None else f", {_lags_text(lags)}")
     if kind == "cluster":
-        by = [str(b) for b in cov.get("by") or []] or [v for v in counts if v != "clusters"]
+        by = list(cov.by) or [v for v in counts if v != "clusters"]
         if not by:
             total = counts.get("clusters")
             return "Clustered" if total is None else f"Clustered ({total} clusters)"
@@ -450,7 +202,7 @@ SYNTHETIC_NOTE = (
 )
 
 
-def _stat_note(statistic: Statistic, models: Sequence[ModelRecord]) -> str:
+def _stat_note(statistic: Statistic, models: Sequence[ModelResult]) -> str:
     shown = "Standard errors in parentheses" if statistic == "se" else "t-statistics in brackets"
     dfs = sorted({m.inference_df for m in models}, key=lambda d: (d is None, d or 0.0))
     df_text = ", ".join("normal" if d is None else f"t({d:g})" for d in dfs)
@@ -460,23 +212,59 @@ def _stat_note(statistic: Statistic, models: Sequence[ModelRecord]) -> str:
     )
 
 
-def _cov_note(models: Sequence[ModelRecord]) -> str:
+def _cov_note(models: Sequence[ModelResult]) -> str:
     conventions: list[str] = []
     for m in models:
-        text = f"{describe_cov(m)} ({m.cov.get('convention') or 'convention not recorded'})"
+        text = f"{describe_cov(m)} ({m.cov.convention or 'convention not recorded'})"
         if text not in conventions:
             conventions.append(text)
     return "Covariance: " + "; ".join(conventions) + "."
 
 
+#: How each PPML separation method is named in a table note.
+_SEPARATION_WORDS = {
+    "separated_fe": "fixed effects",
+    "separated_simplex": "simplex",
+    "separated_relu": "iterative rectifier (ReLU)",
+}
+
+
+def _distinct(texts: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+def _model_notes(models: Sequence[ModelResult]) -> list[str]:
+    """What the models did beyond the covariance: weights, absorbed dof, PPML separation."""
+    notes: list[str] = []
+    weights = _distinct([str((m.weights or {}).get("convention") or "") for m in models])
+    if weights:
+        notes.append("Weights: " + "; ".join(weights) + ".")
+    rules = _distinct([m.dof_rule or "" for m in models if m.effects])
+    if rules:
+        notes.append("Fixed effects: " + "; ".join(rules) + ".")
+    separated = []
+    for m in models:
+        counts = m.separation
+        if counts:
+            parts = ", ".join(f"{n:,} by {_SEPARATION_WORDS[k]}" for k, n in counts.items())
+            separated.append(f"{m.label or m.name}: {parts}")
+    if separated:
+        notes.append(
+            "PPML observations dropped as separated (ppmlhdfe's methods): "
+            + "; ".join(separated)
+            + "."
+        )
+    return notes
+
+
 _LAG_TERM = re.compile(r"\bL\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*(-?\d+)\s*\)")
 
 
-def _lag_note(models: Sequence[ModelRecord], terms: Sequence[str] | None = None) -> str | None:
+def _lag_note(models: Sequence[ModelResult], terms: Sequence[str] | None = None) -> str | None:
     """Name the lags (in periods) with which lagged regressors enter, e.g. ``GPR: 4``."""
     lags: dict[str, list[int]] = {}
     for m in models:
-        for term in m.params if terms is None else [t for t in terms if m.has(t)]:
+        for term in m.terms if terms is None else [t for t in terms if m.has(t)]:
             for variable, k in _LAG_TERM.findall(term):
                 found = lags.setdefault(variable, [])
                 if int(k) not in found:
@@ -490,7 +278,7 @@ def _lag_note(models: Sequence[ModelRecord], terms: Sequence[str] | None = None)
 
 
 def build_table(
-    models: Sequence[ModelRecord],
+    models: Sequence[ModelResult],
     *,
     labels: Mapping[str, str],
     title: str,
@@ -555,7 +343,7 @@ def build_table(
     if terms is None:
         ordered: list[str] = []
         for m in models:
-            ordered.extend(t for t in m.params if t not in ordered and not _matches_any(t, hide))
+            ordered.extend(t for t in m.terms if t not in ordered and not _matches_any(t, hide))
         # Constant last, as in Stata's esttab and most journals.
         terms = [t for t in ordered if t != "Intercept"] + [t for t in ordered if t == "Intercept"]
     else:
@@ -591,7 +379,7 @@ def build_table(
 
     footer: list[Row] = []
     for indicator in indicators:
-        present = [any(re.search(indicator.pattern, t) for t in m.params) for m in models]
+        present = [any(re.search(indicator.pattern, t) for t in m.terms) for m in models]
         if not any(present):
             continue  # a row of "No" says nothing (e.g. month dummies in a panel with time FE)
         footer.append(Row(_cells(indicator.label, *("Yes" if p else "No" for p in present))))
@@ -618,6 +406,7 @@ def build_table(
         all_notes.append(SYNTHETIC_NOTE)
     all_notes.append(_stat_note(statistic, models))
     all_notes.append(_cov_note(models))
+    all_notes.extend(_model_notes(models))
     lag_note = _lag_note(models, terms)
     if lag_note:
         all_notes.append(lag_note)
@@ -631,7 +420,7 @@ def build_table(
     )
 
 
-def focus_term(model: ModelRecord, pattern: str) -> str:
+def focus_term(model: ModelResult, pattern: str) -> str:
     """The single term of ``model`` matching the regular expression ``pattern``.
 
     Raises
@@ -639,13 +428,13 @@ def focus_term(model: ModelRecord, pattern: str) -> str:
     BadInputError
         If no term or more than one term matches.
     """
-    matches = [t for t in model.params if re.search(pattern, t)]
+    matches = [t for t in model.terms if re.search(pattern, t)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise BadInputError(
             f"model {model.name!r} in {model.source} has no term matching {pattern!r} "
-            f"(it has: {', '.join(model.params) or 'none'})"
+            f"(it has: {', '.join(model.terms) or 'none'})"
         )
     raise BadInputError(
         f"model {model.name!r} in {model.source}: {len(matches)} terms match {pattern!r} "
@@ -653,7 +442,7 @@ def focus_term(model: ModelRecord, pattern: str) -> str:
     )
 
 
-def describe_variant(model: ModelRecord) -> str:
+def describe_variant(model: ModelResult) -> str:
     """How a model is named in tables and figures.
 
     Variants expanded by the spec already carry their values in the name
@@ -663,7 +452,7 @@ def describe_variant(model: ModelRecord) -> str:
 
 
 def build_focus_table(
-    models: Sequence[ModelRecord],
+    models: Sequence[ModelResult],
     *,
     labels: Mapping[str, str],
     title: str,
@@ -748,6 +537,7 @@ def build_focus_table(
         all_notes.append(SYNTHETIC_NOTE)
     all_notes.append(_stat_note(statistic, models))
     all_notes.append(_cov_note(models))
+    all_notes.extend(_model_notes(models))
     lag_note = _lag_note(models, [focus_term(m, focus) for m in models])
     if lag_note:
         all_notes.append(lag_note)
@@ -764,19 +554,6 @@ def build_focus_table(
 
 
 # --------------------------------------------------------------------------- renderers
-
-
-#: Runs of line breaks of every kind (those str.splitlines knows) and the blanks around them.
-_LINE_BREAK = re.compile(r"(?:[ \t]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]))+[ \t]*")
-
-
-def one_line(text: str) -> str:
-    """``text`` with every line break (and the blanks around it) replaced by one space.
-
-    Line-based formats (a Markdown table row, a LaTeX ``%`` comment or tabular row, a CSV
-    record read line by line) break when a cell, label or title spans lines.
-    """
-    return _LINE_BREAK.sub(" ", text)
 
 
 # ``$`` starts inline math in many Markdown renderers (GitLab, Jupyter, MathJax pages).
@@ -882,46 +659,6 @@ def to_markdown(table: Table) -> str:
     out.append("")
     out.extend(f"{markdown_escape(n)}  " for n in table.notes)
     return "\n".join(out).rstrip() + "\n"
-
-
-_LATEX_MAP = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-    "²": r"\textsuperscript{2}",
-    "³": r"\textsuperscript{3}",
-    "−": "-",
-    "–": "--",
-    "—": "---",
-    "×": r"\ensuremath{\times}",
-    "±": r"\ensuremath{\pm}",
-    "≤": r"\ensuremath{\leq}",
-    "≥": r"\ensuremath{\geq}",
-    "…": r"\ldots{}",
-    "\u00a0": "~",
-}
-_LATEX_SPECIAL = re.compile("|".join(re.escape(k) for k in _LATEX_MAP))
-
-
-def latex_escape(text: str) -> str:
-    """Escape every LaTeX special character (and a few Unicode symbols) for text mode.
-
-    ``\\ & % $ # _ { } ~ ^ < > |`` become their text-mode commands; ``²``, ``×``,
-    dashes and the like become ASCII-safe LaTeX so the table compiles with pdflatex.
-    Line breaks become spaces (a blank line would end the paragraph inside a cell, and
-    a break in the title would leave the ``%`` comment it is written in).
-    """
-    return _LATEX_SPECIAL.sub(lambda m: _LATEX_MAP[m.group(0)], one_line(text))
 
 
 def _latex_cell(cell: Cell) -> str:
@@ -1037,3 +774,69 @@ def render(table: Table, fmt: str) -> str:
             f"unknown table format {fmt!r} (choose from {', '.join(FORMATS)})"
         ) from None
     return renderer(table)
+
+
+#: How ``models_table`` names its formats (``latex`` and ``markdown`` are accepted too).
+TABLE_FORMATS = {
+    "latex": "tex",
+    "tex": "tex",
+    "md": "md",
+    "markdown": "md",
+    "html": "html",
+    "csv": "csv",
+}
+
+
+def models_table(
+    results: ModelResult | Sequence[ModelResult] | ResultsFile,
+    format: str = "md",
+    *,
+    title: str = "Estimates",
+    labels: Mapping[str, str] | None = None,
+    column_titles: Sequence[str] | None = None,
+    statistic: str = "se",
+    digits: int = 3,
+    hide: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> str:
+    """Render models side by side as ``reexport report`` does (``rx.table``).
+
+    Parameters
+    ----------
+    results : ModelResult, sequence of ModelResult, or ResultsFile
+        Fitted (:func:`fit`) or loaded models; a whole results file shows all its
+        models, labelled by its ``[labels]`` unless ``labels`` is given.
+    format : str
+        ``"latex"`` (or ``"tex"``), ``"md"``, ``"html"`` or ``"csv"``.
+    title, labels, column_titles, statistic, digits, hide, notes
+        As for :func:`reexport.report.tables.build_table`.
+
+    Returns
+    -------
+    str
+    """
+    file_labels: Mapping[str, str] = {}
+    if isinstance(results, ResultsFile):
+        models, file_labels = list(results.models), results.labels
+    elif isinstance(results, ModelResult):
+        models = [results]
+    else:
+        models = list(results)
+    fmt = TABLE_FORMATS.get(str(format).lower())
+    if fmt is None:
+        raise BadInputError(
+            f"rx.table: unknown format {format!r} (use one of latex, md, html, csv)"
+        )
+    if statistic not in ("se", "t"):
+        raise BadInputError(f"rx.table: statistic must be 'se' or 't', not {statistic!r}")
+    built = build_table(
+        models,
+        labels=dict(file_labels if labels is None else labels),
+        title=title,
+        hide=hide,
+        column_titles=column_titles,
+        statistic="se" if statistic == "se" else "t",
+        digits=digits,
+        notes=notes,
+    )
+    return render(built, fmt)
