@@ -26,11 +26,11 @@ from reexport.errors import BadInputError
 from reexport.models.covariance import (
     CovData,
     CovResult,
+    CovSpec,
     CovSpecLike,
     coerce_cov,
     compute_cov,
 )
-from reexport.models.spec import CovSpec
 from reexport.store import atomic_write_text
 
 #: Version of the results JSON layout this module writes and reads.
