@@ -865,7 +865,7 @@ def fit_ppml(
         weights_name=weights_name,
     )
     cov_result = _compute(options, data, where)
-    corr = np.corrcoef(target, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
+    corr = _weighted_corr(target, mu, w) if n > 1 and np.std(mu) > 0 else np.nan
     return ModelResult.build(
         name=name,
         estimator="ppml",
@@ -885,6 +885,14 @@ def fit_ppml(
         _fitted=mu,
         _rows=X.index[keep],
     )
+
+
+def _weighted_corr(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> float:
+    """Correlation of ``a`` and ``b`` (weighted; ``numpy.corrcoef`` when unweighted)."""
+    if weights is None:
+        return float(np.corrcoef(a, b)[0, 1])
+    cov = np.cov(a, b, aweights=weights)
+    return float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
 
 
 def _poisson_deviance(
