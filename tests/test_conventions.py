@@ -264,3 +264,15 @@ def test_a_panel_of_singletons_is_a_one_line_error() -> None:
             frame["y"] + 1.0, frame[["x"]], effects={"firm": frame["firm"].to_numpy()}, where="m"
         )
     assert str(info.value) == expected
+
+
+def test_the_inline_cov_examples_of_the_spec_reference_are_valid() -> None:
+    import re
+    import tomllib
+
+    reference = Path(__file__).resolve().parents[1] / "docs" / "spec_reference.md"
+    examples = re.findall(r"`(cov = \{[^`]*\})`", reference.read_text(encoding="utf-8"))
+    named = [e for e in examples if "cluster_df" in e or "dk_adjust" in e]
+    assert len(named) >= 2
+    for example in named:
+        coerce_cov(tomllib.loads(example)["cov"], where="docs/spec_reference.md")

@@ -29,6 +29,25 @@ driscoll-kraay   ``xtscc, lag(L)``: Bartlett over cross-section   ``ivreg2, dkra
                  t(N_panels - 1)
 ===============  ===============================================  =====================================
 
+Conventions a user can name instead (``small_sample=True`` only):
+
+* ``cluster_df="conventional"`` (two-way): Cameron-Gelbach-Miller with each of
+  ``V_a``, ``V_b`` and ``V_ab`` times its own ``G/(G-1)`` (``G`` of the intersection =
+  distinct pairs), then ``(N-1)/(N-K)``; t(min(G_a, G_b) - 1).  R sandwich
+  ``vcovCL(cluster = ~a + b)``, Petersen's ``cluster2``, fixest
+  ``ssc(cluster.df = "conventional")``.  The default ``"min"`` is the row above.
+* ``dk_adjust="hc1"``: the Driscoll-Kraay meat times ``N/(N-k)``, ``k`` the estimated
+  coefficients (absorbed effects not counted), t(N-K): R plm ``vcovSCC(type = "HC1")``.
+
+Weights (:class:`CovData` ``weights``): Stata's ``[aweight=w]`` (rescaled to sum to the
+rows) and ``[fweight=w]`` (``N`` = their sum).  The scores are ``w_i x_i u_i`` and
+``rss = sum w_i u_i^2``; the robust meat is ``sum s_i s_i'`` for aweights and
+``sum s_i s_i' / w_i`` for fweights (a row of weight ``f`` is ``f`` identical rows), as
+``regress`` and ``reghdfe``.  Frequency weights with HAC or Driscoll-Kraay are refused
+(``newey`` and ``xtscc`` take aweights only), as are weights with ``dk_adjust="hc1"``
+(plm) and analytic weights on a nonrobust Poisson covariance (``ppmlhdfe`` takes them as
+pweights, which imply a robust one): :func:`check_weights_allowed`.
+
 Other kernels (``kernel = "parzen"`` or ``"qs"``) use ``ivreg2``'s
 ``kernel()`` weights with ``bw(L+1)`` and the same factors; they are not
 checked against Stata output here (only Bartlett is).
