@@ -345,3 +345,15 @@ def test_cov_result_carries_the_weights_entry() -> None:
         compute_cov(coerce_cov("robust"), CovData(np.ones((4, 1)), np.eye(1), 1.0, 4, 1)).weights
         is None
     )
+
+
+def test_results_json_keeps_the_weights(panel: pd.DataFrame) -> None:
+    from reexport.models.results import ModelResult as Result
+
+    result = fit_reference(panel, ref_mod.POOLED_ROBUST_AW_FULL)
+    record = result.to_dict()
+    assert record["cov"]["weights"] == {"column": "w", "type": "aweight"}
+    assert record["cov"]["convention"] == "Stata: regress [aweight=w], vce(robust)"
+    assert Result.from_dict(record).cov.weights == {"column": "w", "type": "aweight"}
+    unweighted = fit_ols(pd.Series([1.0, 2.0, 4.0]), pd.DataFrame({"Intercept": [1.0] * 3}))
+    assert "weights" not in unweighted.to_dict()["cov"]

@@ -58,6 +58,8 @@ class CovInfo:
         Driscoll-Kraay); ``None`` when not clustered.
     factor : float
         Small-sample factor applied to the sandwich.
+    weights : dict or None
+        ``{"column": name, "type": "aweight" | "fweight"}`` for a weighted fit.
     """
 
     type: str
@@ -69,6 +71,7 @@ class CovInfo:
     df: int | None
     clusters: Mapping[str, int] | None
     factor: float
+    weights: Mapping[str, str] | None = None
 
     @classmethod
     def from_result(cls, options: CovSpec, result: CovResult) -> CovInfo:
@@ -82,11 +85,12 @@ class CovInfo:
             df=result.df,
             clusters=dict(result.n_clusters) or None,
             factor=float(result.factor),
+            weights=result.weights,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (``clusters`` maps cluster variable to count)."""
-        return {
+        """JSON form (``clusters`` maps cluster variable to count; ``weights`` when weighted)."""
+        record: dict[str, Any] = {
             "type": self.type,
             "lags": self.lags,
             "by": list(self.by),
@@ -97,6 +101,9 @@ class CovInfo:
             "df": self.df,
             "factor": self.factor,
         }
+        if self.weights:
+            record["weights"] = dict(self.weights)
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CovInfo:
@@ -110,6 +117,7 @@ class CovInfo:
             df=data.get("df"),
             clusters=data.get("clusters"),
             factor=float(data.get("factor", 1.0)),
+            weights=data.get("weights"),
         )
 
 
