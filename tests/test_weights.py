@@ -357,3 +357,45 @@ def test_results_json_keeps_the_weights(panel: pd.DataFrame) -> None:
     assert Result.from_dict(record).cov.weights == {"column": "w", "type": "aweight"}
     unweighted = fit_ols(pd.Series([1.0, 2.0, 4.0]), pd.DataFrame({"Intercept": [1.0] * 3}))
     assert "weights" not in unweighted.to_dict()["cov"]
+
+
+def test_zero_weights_leave_fixed_effect_and_ppml_samples() -> None:
+    frame = _fweight_panel()
+    w = frame["fw"].astype(float).to_numpy().copy()
+    w[::7] = 0.0
+    rest = frame[w > 0]
+    for fit, outcome in ((fit_fe, "y"), (fit_ppml, "count")):
+        zeroed = fit(
+            frame[outcome], frame[["x1", "x2"]], effects={"firm": frame["firm"].to_numpy()},
+            cov={"type": "cluster", "by": ["firm"]}, clusters={"firm": frame["firm"]}, weights=w,
+        )  # fmt: skip
+        direct = fit(
+            rest[outcome], rest[["x1", "x2"]], effects={"firm": rest["firm"].to_numpy()},
+            cov={"type": "cluster", "by": ["firm"]}, clusters={"firm": rest["firm"]},
+            weights=w[w > 0],
+        )  # fmt: skip
+        np.testing.assert_allclose(zeroed.params, direct.params, rtol=1e-10)
+        np.testing.assert_allclose(zeroed.std_errors, direct.std_errors, rtol=1e-10)
+        assert zeroed.nobs == direct.nobs
+        assert zeroed.dropped_rows["zero_weight"] == int((w == 0).sum())
+
+
+def test_weighted_ppml_cross_checks_with_pyfixest_fepois() -> None:
+    # No published ppmlhdfe output with weights is at hand; pyfixest's fepois (a
+    # cross-check, not a reference) implements the same weighted likelihood.
+    pf = pytest.importorskip("pyfixest")
+    frame = _fweight_panel()
+    frame["aw"] = 0.7 * frame["fw"] + 0.3
+    ours = fit_ppml(
+        frame["count"], frame[["x1", "x2"]], effects={"firm": frame["firm"].to_numpy()},
+        cov={"type": "cluster", "by": ["firm"]}, clusters={"firm": frame["firm"]},
+        weights=frame["aw"], drop_singletons=False,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = pf.fepois(
+            "count ~ x1 + x2 | firm", data=frame, weights="aw", vcov={"CRV1": "firm"},
+            fixef_rm="none",
+        )  # fmt: skip
+    np.testing.assert_allclose(ours.params.to_numpy(), theirs.coef().to_numpy(), rtol=1e-8)
+    np.testing.assert_allclose(ours.std_errors.to_numpy(), theirs.se().to_numpy(), rtol=1e-6)
