@@ -18,6 +18,12 @@ Conventions (see also :mod:`reexport.models.covariance`):
   cluster-robust covariances count an effect nested in a cluster variable
   as a single parameter.  ``r2`` is the overall R^2 with the effects as
   regressors, ``r2_within`` the R^2 of the demeaned regression.
+* Weights (``weights=``, ``weights_type=``): Stata's ``[aweight=w]`` (rescaled to
+  sum to the rows) or ``[fweight=w]`` (``N`` their sum): weighted least squares,
+  weighted within transformation, and the covariance conventions of
+  :mod:`reexport.models.covariance`; rows of weight zero leave the sample
+  (``dropped_rows["zero_weight"]``).  PPML takes them as ``ppmlhdfe`` does
+  (``[fweight]``, or ``[pweight]`` for analytic weights).
 * PPML (``ppmlhdfe`` / ``pyfixest.fepois``): iteratively reweighted least
   squares with weighted within transformation at every step; observations
   in fixed-effect groups whose outcome is zero throughout are dropped
@@ -230,6 +236,8 @@ def _positive_rows(
             return None
         if isinstance(values, pd.Series | pd.DataFrame):
             return values.iloc[positive]
+        if isinstance(values, pd.Index):  # keeps a Period or datetime dtype for time_ordinals
+            return values[positive]
         return np.asarray(values)[positive]
 
     positive = np.flatnonzero(weights > 0)
@@ -250,6 +258,14 @@ def _positive_rows(
         cut(time),
         cut(entity),
     )
+
+
+def _scaled(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Rows times ``sqrt(w)`` (weighted least squares as OLS); ``values`` itself unweighted."""
+    if weights is None:
+        return values
+    root = np.sqrt(weights)
+    return values * (root[:, None] if values.ndim == 2 else root)
 
 
 def _normalised(weights: np.ndarray, weights_type: str) -> np.ndarray:
@@ -500,8 +516,7 @@ def fit_ols(
     check_rank(matrix, names, where=where)
     n, k = matrix.shape
     w = None if raw_weights is None else _normalised(raw_weights, weights_type)
-    root = np.ones(n) if w is None else np.sqrt(w)
-    beta, bread = _solve_ls(matrix * root[:, None], target * root)
+    beta, bread = _solve_ls(_scaled(matrix, w), _scaled(target, w))
     fitted = matrix @ beta
     resid = target - fitted
     weighted_resid = resid if w is None else w * resid
@@ -634,11 +649,10 @@ def fit_fe(
     demeaned, iterations = fe_mod.demean(stacked, fixed, tol=tol, weights=w)
     log.debug("%sdemeaning converged in %d sweeps", _prefix(where), iterations)
     y_within, x_within = demeaned[:, 0], demeaned[:, 1:]
-    root = np.ones(n) if w is None else np.sqrt(w)
-    check_rank(x_within * root[:, None], names, where=where, reference=matrix * root[:, None])
+    check_rank(_scaled(x_within, w), names, where=where, reference=_scaled(matrix, w))
     absorbed = fe_mod.absorbed_df(fixed)
     if k:
-        beta, bread = _solve_ls(x_within * root[:, None], y_within * root)
+        beta, bread = _solve_ls(_scaled(x_within, w), _scaled(y_within, w))
     else:
         beta, bread = np.zeros(0), np.zeros((0, 0))
     resid = y_within - x_within @ beta
