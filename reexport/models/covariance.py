@@ -385,6 +385,9 @@ class CovEstimator:
 
     name: ClassVar[str] = ""
     uses: ClassVar[frozenset[str]] = frozenset()
+    #: Convention options of this type and their values, the default first; any other
+    #: value is a small-sample factor, so it needs ``small_sample``.
+    conventions: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, options: CovSpec) -> None:
         self.options = options
@@ -401,6 +404,15 @@ class CovEstimator:
             if key not in cls.uses and getattr(options, key) != default:
                 raise BadInputError(
                     f"{prefix}covariance option {key!r} " + unused.format(name=cls.name)
+                )
+        for key, values in cls.conventions.items():
+            value = getattr(options, key)
+            if value not in values:
+                raise BadInputError(f"{prefix}unknown {key} {value!r} (known: {', '.join(values)})")
+            if value != values[0] and not options.small_sample:
+                raise BadInputError(
+                    f"{prefix}covariance option {key!r} chooses a small-sample factor; "
+                    "it cannot be combined with small_sample = false"
                 )
         if "kernel" in cls.uses and options.kernel not in KERNELS:
             raise BadInputError(
@@ -724,21 +736,12 @@ class Cluster(CovEstimator):
     """Cluster-robust, one-way (``regress, vce(cluster c)``) or two-way (``ivreg2, cluster(a b)``)."""
 
     name = "cluster"
-
     uses = frozenset({"by", "cluster_df"})
+    conventions = {"cluster_df": CLUSTER_DF}
 
     @classmethod
     def validate(cls, options: CovSpec, prefix: str) -> None:
         super().validate(options, prefix)
-        if options.cluster_df not in CLUSTER_DF:
-            raise BadInputError(
-                f"{prefix}unknown cluster_df {options.cluster_df!r} (known: {', '.join(CLUSTER_DF)})"
-            )
-        if options.cluster_df != "min" and not options.small_sample:
-            raise BadInputError(
-                f"{prefix}covariance option 'cluster_df' chooses a small-sample factor; "
-                "it cannot be combined with small_sample = false"
-            )
         if len(options.by) not in (1, 2):
             raise BadInputError(
                 f"{prefix}covariance type 'cluster' needs 'by' with one or two columns, "
@@ -828,19 +831,7 @@ class DriscollKraay(CovEstimator):
 
     name = "driscoll-kraay"
     uses = frozenset({"lags", "kernel", "dk_adjust"})
-
-    @classmethod
-    def validate(cls, options: CovSpec, prefix: str) -> None:
-        super().validate(options, prefix)
-        if options.dk_adjust not in DK_ADJUST:
-            raise BadInputError(
-                f"{prefix}unknown dk_adjust {options.dk_adjust!r} (known: {', '.join(DK_ADJUST)})"
-            )
-        if options.dk_adjust != "xtscc" and not options.small_sample:
-            raise BadInputError(
-                f"{prefix}covariance option 'dk_adjust' chooses a small-sample factor; "
-                "it cannot be combined with small_sample = false"
-            )
+    conventions = {"dk_adjust": DK_ADJUST}
 
     def convention(self) -> str:
         lags = self.options.lags
