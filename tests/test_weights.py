@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from results import results_stata_glm_weights as glm_ref
 from results import results_stata_weights as ref_mod
+from results.results_stata_glm_weights import WeightedReference
 from results.results_stata_weights import PanelReference
 
 from reexport.errors import BadInputError
@@ -399,3 +401,106 @@ def test_weighted_ppml_cross_checks_with_pyfixest_fepois() -> None:
         )  # fmt: skip
     np.testing.assert_allclose(ours.params.to_numpy(), theirs.coef().to_numpy(), rtol=1e-8)
     np.testing.assert_allclose(ours.std_errors.to_numpy(), theirs.se().to_numpy(), rtol=1e-6)
+
+
+# -- weighted regress and Poisson glm (statsmodels' Stata references) ---------------------------
+@pytest.fixture(scope="module")
+def cpunish() -> tuple[pd.Series, pd.DataFrame]:
+    from statsmodels.datasets import cpunish as dataset
+
+    data = dataset.load_pandas()
+    exog = data.exog.astype(float)
+    X = pd.DataFrame(
+        {
+            "income": exog["INCOME"],
+            "perpoverty": exog["PERPOVERTY"],
+            "perblack": exog["PERBLACK"],
+            "LN_VC100k96": np.log(exog["VC100k96"]),
+            "south": exog["SOUTH"],
+            "degree": exog["DEGREE"],
+            "Intercept": 1.0,
+        }
+    )
+    return data.endog.astype(float).rename("executions"), X
+
+
+CPUNISH_CLUSTER = {"type": "cluster", "by": ["id"]}
+
+
+def _cpunish_fit(data: Any, fit: Any, cov: Any, weights_type: str) -> ModelResult:
+    y, X = data
+    return fit(
+        y, X, cov=cov, clusters={"id": np.arange(1, 18) // 2},
+        weights=pd.Series(glm_ref.FWEIGHT, name="fweight", dtype=float), weights_type=weights_type,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ref", "cov", "weights_type"),
+    [
+        (glm_ref.REGRESS_AWEIGHT_ROBUST, "robust", "aweight"),
+        (glm_ref.REGRESS_AWEIGHT_CLUSTER, CPUNISH_CLUSTER, "aweight"),
+        (glm_ref.REGRESS_FWEIGHT_CLUSTER, CPUNISH_CLUSTER, "fweight"),
+    ],
+    ids=lambda v: getattr(v, "cmdline", str(v))[-45:],
+)
+def test_weighted_regress_reproduces_stata(
+    cpunish: Any, ref: WeightedReference, cov: Any, weights_type: str
+) -> None:
+    result = _cpunish_fit(cpunish, fit_ols, cov, weights_type)
+    np.testing.assert_allclose(result.params, ref.params, rtol=RTOL)
+    np.testing.assert_allclose(result.std_errors, ref.std_errors, rtol=RTOL)
+    np.testing.assert_allclose(result.cov_params, ref.cov_matrix, rtol=RTOL, atol=1e-12)
+    assert result.nobs == ref.nobs  # 33 = the sum of the frequency weights
+
+
+#: Stata's glm stops at ~1e-6 relative change, so its Poisson estimates carry that error.
+GLM_RTOL = 5e-6
+
+
+def _assert_cov_close(ours: np.ndarray, reference: np.ndarray, tol: float) -> None:
+    """Covariances equal on the correlation scale: ``|diff_ij| <= tol * se_i * se_j``.
+
+    Small off-diagonal elements (near-zero correlations) inherit the error of the
+    estimates; relative to the standard errors that error stays at ``tol``.
+    """
+    se = np.sqrt(np.diag(reference))
+    np.testing.assert_array_less(np.abs(ours - reference), tol * np.outer(se, se))
+
+
+def test_ppml_fweights_reproduce_stata_glm_poisson(cpunish: Any) -> None:
+    ref = glm_ref.GLM_POISSON_FWEIGHT
+    result = _cpunish_fit(cpunish, fit_ppml, "nonrobust", "fweight")
+    np.testing.assert_allclose(result.params, ref.params, rtol=GLM_RTOL)
+    np.testing.assert_allclose(result.std_errors, ref.std_errors, rtol=GLM_RTOL)
+    _assert_cov_close(result.cov_params.to_numpy(), ref.cov_matrix, GLM_RTOL)
+    assert result.nobs == ref.nobs == 33
+
+
+@pytest.mark.parametrize(
+    ("ref", "cov", "weights_type"),
+    [
+        (glm_ref.GLM_POISSON_FWEIGHT_ROBUST, "robust", "fweight"),
+        (glm_ref.GLM_POISSON_FWEIGHT_CLUSTER, CPUNISH_CLUSTER, "fweight"),
+        (glm_ref.GLM_POISSON_PWEIGHT_ROBUST, "robust", "aweight"),
+        (glm_ref.GLM_POISSON_PWEIGHT_CLUSTER, CPUNISH_CLUSTER, "aweight"),
+    ],
+    ids=lambda v: getattr(v, "cmdline", str(v))[-45:],
+)
+def test_weighted_poisson_sandwich_reproduces_stata_glm(
+    cpunish: Any, ref: WeightedReference, cov: Any, weights_type: str
+) -> None:
+    # The weighted scores and Hessian are Stata's; the scalar factor is a convention
+    # of its own (glm: N/(N-1) robust, G/(G-1) clustered), so it is swapped before
+    # comparing.
+    result = _cpunish_fit(cpunish, fit_ppml, cov, weights_type)
+    n = result.nobs
+    stata_factor = n / (n - 1) if cov == "robust" else 9 / 8  # G = 9 clusters
+    assert result.cov.clusters in (None, {"id": 9})
+    sandwich = result.cov_params.to_numpy() / result.cov.factor
+    _assert_cov_close(sandwich * stata_factor, ref.cov_matrix, GLM_RTOL)
+    np.testing.assert_allclose(
+        np.sqrt(np.diag(sandwich * stata_factor)), ref.std_errors, rtol=GLM_RTOL
+    )
+    np.testing.assert_allclose(result.params, ref.params, rtol=GLM_RTOL)
+    assert n == ref.nobs
