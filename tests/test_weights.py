@@ -253,10 +253,12 @@ def test_fweights_equal_the_expanded_data_ppml(cov: Any) -> None:
             clusters={"firm": data["firm"]},
             weights=weights,
             weights_type="fweight",
-            drop_singletons=False,
         )
 
-    _assert_same_fit(run(frame, frame["fw"]), run(big, None))
+    weighted, expanded = run(frame, frame["fw"]), run(big, None)
+    _assert_same_fit(weighted, expanded)
+    # Lone rows of weight 1 are singletons, those of weight 2 are not (ppmlhdfe's rule).
+    assert weighted.dropped_rows["singletons"] == expanded.dropped_rows["singletons"] > 0
 
 
 def test_ppml_aweights_are_ppmlhdfe_pweights() -> None:

@@ -298,6 +298,21 @@ def _fweight_singleton_mask(
             return keep
 
 
+def _singleton_mask(
+    effects: Sequence[fe_mod.FixedEffect],
+    weights: np.ndarray | None,
+    weights_type: str,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rows kept after dropping singletons: counted in rows, or in frequency weights.
+
+    ``rows`` (a mask over ``weights``) selects the weights of the rows ``effects`` cover.
+    """
+    if weights is None or weights_type != "fweight":
+        return fe_mod.singleton_mask(effects)
+    return _fweight_singleton_mask(effects, weights if rows is None else weights[rows])
+
+
 def _no_rows_left(where: str, singletons: int) -> BadInputError:
     return BadInputError(
         f"{_prefix(where)}no observations left after dropping {singletons} singleton "
@@ -630,10 +645,7 @@ def fit_fe(
     fixed = fe_mod.effects_from_columns(effects)
     keep: np.ndarray | None = None
     if drop_singletons:
-        if raw_weights is not None and weights_type == "fweight":
-            mask = _fweight_singleton_mask(fixed, raw_weights)
-        else:
-            mask = fe_mod.singleton_mask(fixed)
+        mask = _singleton_mask(fixed, raw_weights, weights_type)
         if not mask.all():
             keep = mask
             dropped["singletons"] = int((~mask).sum())
@@ -791,7 +803,7 @@ def fit_ppml(
             current = [f.subset(keep) for f in fixed]
             positions = np.flatnonzero(keep)
             if drop_singletons:
-                single = fe_mod.singleton_mask(current)
+                single = _singleton_mask(current, raw_weights, weights_type, keep)
                 if not single.all():
                     dropped["singletons"] = dropped.get("singletons", 0) + int((~single).sum())
                     keep[positions[~single]] = False
