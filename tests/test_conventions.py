@@ -276,3 +276,13 @@ def test_the_inline_cov_examples_of_the_spec_reference_are_valid() -> None:
     assert len(named) >= 2
     for example in named:
         coerce_cov(tomllib.loads(example)["cov"], where="docs/spec_reference.md")
+
+
+def test_plm_hc1_is_refused_for_ppml(produc: pd.DataFrame) -> None:
+    X = pd.DataFrame({"unemp": produc["unemp"]})
+    with pytest.raises(BadInputError, match="no definition for ppml"):
+        fit_ppml(
+            produc["gsp"].astype(float), X, effects={"state": produc["state"].to_numpy()},
+            cov={"type": "driscoll-kraay", "lags": 2, "dk_adjust": "hc1"},
+            time=produc["year"], entity=produc["state"], where="m",
+        )  # fmt: skip

@@ -849,6 +849,11 @@ class DriscollKraay(CovEstimator):
     def compute(self, data: CovData) -> CovResult:
         if data.time is None:
             raise BadInputError("driscoll-kraay covariance needs a time column")
+        if self.options.dk_adjust == "hc1" and data.family == "poisson":
+            raise BadInputError(
+                "covariance option dk_adjust = 'hc1' is plm's convention for linear panel "
+                "models; it has no definition for ppml"
+            )
         lags = int(self.options.lags or 0)
         time = np.asarray(data.time, dtype=np.int64)
         position = time - time.min()
