@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from results import results_stata_glm_weights as glm_ref
+from results import results_stata_grunfeld_weights as grunfeld_aw
 from results import results_stata_weights as ref_mod
 from results.results_stata_glm_weights import WeightedReference
 from results.results_stata_weights import PanelReference
@@ -506,3 +507,42 @@ def test_weighted_poisson_sandwich_reproduces_stata_glm(
     )
     np.testing.assert_allclose(result.params, ref.params, rtol=GLM_RTOL)
     assert n == ref.nobs
+
+
+# -- Grunfeld with [aw=1/mvalue] (statsmodels' Stata references) --------------------------------
+@pytest.mark.parametrize(
+    ("ref", "cov", "convention"),
+    [
+        (grunfeld_aw.REGRESS_AW_ROBUST, "robust", "regress [aweight=w], vce(robust)"),
+        (
+            grunfeld_aw.REGRESS_AW_CLUSTER,
+            {"type": "cluster", "by": ["company"]},
+            "regress [aweight=w], vce(cluster company)",
+        ),
+        (
+            grunfeld_aw.IVREG2_AW_CLUSTER,
+            {"type": "cluster", "by": ["company"], "small_sample": False},
+            "ivreg2 [aweight=w], cluster(company)",
+        ),
+    ],
+    ids=lambda v: getattr(v, "cmdline", str(v))[:50],
+)
+def test_grunfeld_aweights_reproduce_stata(ref: Any, cov: Any, convention: str) -> None:
+    from statsmodels.datasets import grunfeld as dataset
+    from test_covariance_stata import GRUNFELD_P_RTOL, assert_matches
+
+    data = dataset.load_pandas().data.iloc[:200]
+    X = pd.DataFrame(
+        {"mvalue": data["value"], "kstock": data["capital"], "Intercept": 1.0}, index=data.index
+    )
+    result = fit_ols(
+        data["invest"], X, cov=cov, clusters={"company": data["firm"].astype(str)},
+        weights=pd.Series(1.0 / data["value"].to_numpy(), name="w"),
+    )  # fmt: skip
+    assert_matches(result, ref, p_rtol=GRUNFELD_P_RTOL)
+    assert result.cov.convention == f"Stata: {convention}"
+    resid = result.resid
+    assert resid is not None
+    w = 1.0 / data["value"].to_numpy()
+    rss = float((w * 200 / w.sum()) @ resid.to_numpy() ** 2)
+    assert rss == pytest.approx(243790.0687679817, rel=1e-7)
