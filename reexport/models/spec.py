@@ -32,13 +32,11 @@ from reexport.errors import BadInputError
 from reexport.models.covariance import (
     COV_FIELDS,
     COV_TYPES,
-    KERNELS,
     LAGGED_COV_TYPES,
     CovSpec,
     coerce_cov,
 )
-
-__all__ = ["COV_TYPES", "KERNELS", "LAGGED_COV_TYPES", "CovSpec"]
+from reexport.models.covariance import KERNELS as KERNELS
 
 #: Estimators ``reexport.models.estimate.fit`` understands.
 ESTIMATORS = ("ols", "panel", "ppml")
