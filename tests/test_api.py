@@ -7,7 +7,6 @@ through ``reexport estimate`` (a TOML spec) and through ``rx.fit``.
 
 from __future__ import annotations
 
-import inspect
 import json
 import subprocess
 import sys
@@ -22,7 +21,6 @@ import pytest
 import reexport as rx
 from reexport.cli import main
 from reexport.errors import BadInputError
-from reexport.models import estimate
 from reexport.models.api import fit_model
 from reexport.models.results import ModelResult, ResultsFile, normalise_dropped
 from reexport.models.spec import load_spec
@@ -30,11 +28,6 @@ from reexport.report import tables
 
 COUNTRIES, YEARS = 36, 10
 GRAVITY = "trade ~ rta + ltariff | exporter^year + importer^year + exporter^importer"
-WEIGHTS_READY = "weights" in inspect.signature(estimate.fit_ols).parameters
-NEEDS_WEIGHTS = pytest.mark.skipif(
-    not WEIGHTS_READY,
-    reason="fit_ols/fit_fe/fit_ppml do not take weights yet (the weights branch adds them)",
-)
 
 
 @pytest.fixture(scope="module")
@@ -377,7 +370,6 @@ def test_py_typed_is_shipped() -> None:
 # --- weights (the numeric side comes from the weights branch) ------------------------------
 
 
-@NEEDS_WEIGHTS
 def test_weights_from_python_and_spec_agree(gravity: pd.DataFrame, tmp_path: Path) -> None:
     body = """
 [[model]]
@@ -410,15 +402,6 @@ cov = "robust"
     (written,) = ResultsFile.load(output).models
     assert written.weights == from_python.weights
     np.testing.assert_array_equal(written._params, from_python._params)
-
-
-def test_weights_are_refused_cleanly_until_the_estimators_take_them(
-    gravity: pd.DataFrame,
-) -> None:
-    if WEIGHTS_READY:
-        pytest.skip("the estimators take weights")
-    with pytest.raises(BadInputError, match="not supported by this build"):
-        rx.fit("trade ~ rta", gravity, weights="w")
 
 
 # --- bad input: exit 2, one line naming file, model and key ---------------------------------

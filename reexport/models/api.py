@@ -22,7 +22,6 @@ string of a million rows is ever built.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -206,38 +205,21 @@ def _effect_key(model: ModelSpec, name: str) -> str:
     return STATA_INTERACTION.join(model.columns_of(name))
 
 
-def _weight_values(model: ModelSpec, sample: pd.DataFrame, where: str) -> np.ndarray:
-    """The weights of the estimation sample, refusing missing, negative and zero-sum ones."""
-    column = model.weights
-    assert column is not None  # only called when the model has weights
+def _weight_values(column: str, sample: pd.DataFrame, where: str) -> pd.Series:
+    """The weight column of the estimation sample, named after the column.
+
+    Only the column itself is checked here (present, numeric); its values are
+    validated by the numeric core (:func:`reexport.models.estimate.fit_ols` and
+    siblings: missing, negative, zero-sum, fractional frequency weights), which
+    also names the column in the convention (``[aweight=<column>]``).
+    """
     if column not in sample.columns:
         raise BadInputError(f"{where}: 'weights' column {column!r} is not in the data")
     series = sample[column]
     if not (pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series)):
         raise BadInputError(f"{where}: 'weights' column {column!r} is not numeric")
     values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    missing = int(np.count_nonzero(~np.isfinite(values)))
-    if missing:
-        raise BadInputError(
-            f"{where}: 'weights' column {column!r} has {missing} missing or infinite values "
-            "in the estimation sample"
-        )
-    negative = int(np.count_nonzero(values < 0))
-    if negative:
-        raise BadInputError(f"{where}: 'weights' column {column!r} has {negative} negative values")
-    if not values.sum() > 0:
-        raise BadInputError(f"{where}: 'weights' column {column!r} sums to zero")
-    if model.weights_type == "fweight" and not np.all(values == np.round(values)):
-        raise BadInputError(
-            f"{where}: 'weights' column {column!r} has non-integer values; "
-            'weights_type = "fweight" needs counts'
-        )
-    return values
-
-
-def _accepts_weights() -> bool:
-    """Whether the numeric core takes observation weights (the weights branch adds them)."""
-    return "weights" in inspect.signature(estimate.fit_ols).parameters
+    return pd.Series(values, name=column)
 
 
 def dof_rule(effects: Sequence[fe_mod.FixedEffect]) -> str | None:
@@ -342,10 +324,7 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
         "formula": model.formula,
     }
     if model.weights is not None:
-        values = _weight_values(model, sample, where)
-        if not _accepts_weights():
-            raise BadInputError(f"{where}: 'weights' are not supported by this build's estimators")
-        common["weights"] = values
+        common["weights"] = _weight_values(model.weights, sample, where)
         common["weights_type"] = model.weights_type
     if model.estimator == "ppml":
         result = estimate.fit_ppml(

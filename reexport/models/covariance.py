@@ -29,6 +29,25 @@ driscoll-kraay   ``xtscc, lag(L)``: Bartlett over cross-section   ``ivreg2, dkra
                  t(N_panels - 1)
 ===============  ===============================================  =====================================
 
+Conventions a user can name instead (``small_sample=True`` only):
+
+* ``cluster_df="conventional"`` (two-way): Cameron-Gelbach-Miller with each of
+  ``V_a``, ``V_b`` and ``V_ab`` times its own ``G/(G-1)`` (``G`` of the intersection =
+  distinct pairs), then ``(N-1)/(N-K)``; t(min(G_a, G_b) - 1).  R sandwich
+  ``vcovCL(cluster = ~a + b)``, Petersen's ``cluster2``, fixest
+  ``ssc(cluster.df = "conventional")``.  The default ``"min"`` is the row above.
+* ``dk_adjust="hc1"``: the Driscoll-Kraay meat times ``N/(N-k)``, ``k`` the estimated
+  coefficients (absorbed effects not counted), t(N-K): R plm ``vcovSCC(type = "HC1")``.
+
+Weights (:class:`CovData` ``weights``): Stata's ``[aweight=w]`` (rescaled to sum to the
+rows) and ``[fweight=w]`` (``N`` = their sum).  The scores are ``w_i x_i u_i`` and
+``rss = sum w_i u_i^2``; the robust meat is ``sum s_i s_i'`` for aweights and
+``sum s_i s_i' / w_i`` for fweights (a row of weight ``f`` is ``f`` identical rows), as
+``regress`` and ``reghdfe``.  Frequency weights with HAC or Driscoll-Kraay are refused
+(``newey`` and ``xtscc`` take aweights only), as are weights with ``dk_adjust="hc1"``
+(plm) and analytic weights on a nonrobust Poisson covariance (``ppmlhdfe`` takes them as
+pweights, which imply a robust one): :func:`check_weights_allowed`.
+
 Other kernels (``kernel = "parzen"`` or ``"qs"``) use ``ivreg2``'s
 ``kernel()`` weights with ``bw(L+1)`` and the same factors; they are not
 checked against Stata output here (only Bartlett is).
@@ -64,23 +83,91 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from reexport.errors import BadInputError
 from reexport.models.fe import FixedEffect, dense_codes, is_nested
-from reexport.models.spec import KERNELS, CovSpec
 
 log = logging.getLogger(__name__)
 
-#: Fields a covariance request may carry: those of :class:`~reexport.models.spec.CovSpec`.
+#: Covariance estimators; see :class:`CovSpec`.
+COV_TYPES = ("nonrobust", "robust", "hac", "cluster", "driscoll-kraay")
+#: Covariance types that need an explicit ``lags``.
+LAGGED_COV_TYPES = ("hac", "driscoll-kraay")
+#: Kernels accepted for ``hac`` and ``driscoll-kraay``.  Bartlett is what ``newey`` and
+#: ``xtscc`` use; Parzen and quadratic spectral (``qs``) follow ``ivreg2``'s
+#: ``kernel()`` definitions with bandwidth ``L + 1``.
+KERNELS = ("bartlett", "parzen", "qs")
+#: Small-sample factor of a two-way cluster covariance (``cluster_df``): ``"min"`` is
+#: ``ivreg2, cluster(a b) small`` (one factor with ``G = min(G_a, G_b)``);
+#: ``"conventional"`` is Cameron-Gelbach-Miller with each term's own ``G/(G-1)``
+#: (R ``sandwich::vcovCL``, Petersen's ``cluster2``, fixest ``cluster.df = "conventional"``).
+CLUSTER_DF = ("min", "conventional")
+#: Small-sample convention of Driscoll-Kraay (``dk_adjust``): ``"xtscc"`` (no factor,
+#: t with panels - 1 df) or ``"hc1"`` (R ``plm::vcovSCC(type = "HC1")``: ``n/(n-k)``).
+DK_ADJUST = ("xtscc", "hc1")
+#: Observation weight types (``weights_type``), as Stata's ``[aweight=w]`` / ``[fweight=w]``.
+WEIGHT_TYPES = ("aweight", "fweight")
+
+
+@dataclass(frozen=True)
+class CovSpec:
+    """How standard errors are computed.
+
+    Parameters
+    ----------
+    type
+        ``"nonrobust"``, ``"robust"`` (HC1), ``"hac"`` (Newey-West),
+        ``"cluster"`` (one- or two-way) or ``"driscoll-kraay"``.
+    lags
+        Kernel bandwidth in periods; required (explicitly) for ``hac`` and
+        ``driscoll-kraay``, absent otherwise.  There is no silent default.
+    by
+        Cluster columns (one or two) for ``cluster``.
+    small_sample
+        Apply Stata's small-sample corrections (default ``True``).
+    kernel
+        Kernel for ``hac`` / ``driscoll-kraay`` (default ``"bartlett"``).
+    cluster_df
+        Two-way clustering only: ``"min"`` (default, ``ivreg2 small``) or
+        ``"conventional"`` (each one-way term with its own ``G/(G-1)``); see :data:`CLUSTER_DF`.
+    dk_adjust
+        Driscoll-Kraay only: ``"xtscc"`` (default) or ``"hc1"`` (plm); see :data:`DK_ADJUST`.
+    """
+
+    type: str
+    lags: int | None = None
+    by: tuple[str, ...] = ()
+    small_sample: bool = True
+    kernel: str = "bartlett"
+    cluster_df: str = "min"
+    dk_adjust: str = "xtscc"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able form (``by`` as a list; the convention keys only when not the default)."""
+        out: dict[str, object] = {
+            "type": self.type,
+            "lags": self.lags,
+            "by": list(self.by),
+            "small_sample": self.small_sample,
+            "kernel": self.kernel,
+        }
+        if self.cluster_df != "min":
+            out["cluster_df"] = self.cluster_df
+        if self.dk_adjust != "xtscc":
+            out["dk_adjust"] = self.dk_adjust
+        return out
+
+
+#: Fields a covariance request may carry: those of :class:`CovSpec`.
 COV_FIELDS = tuple(f.name for f in fields(CovSpec))
 
 
 class CovSpecLike(Protocol):
-    """Anything shaped like :class:`reexport.models.spec.CovSpec`."""
+    """Anything shaped like :class:`CovSpec`."""
 
     @property
     def type(self) -> str: ...
@@ -101,12 +188,14 @@ class CovData:
     Attributes
     ----------
     scores : numpy.ndarray
-        ``n x k`` scores ``x_i u_i`` (within-transformed ``x`` when effects are absorbed).
+        ``n x k`` scores ``w_i x_i u_i`` (within-transformed ``x`` when effects are
+        absorbed; ``w_i = 1`` without weights), one row per row of data.
     bread : numpy.ndarray
         ``k x k`` inverse Hessian.
     rss : float
-        Sum of squared residuals (OLS) — used by ``nonrobust``.
+        (Weighted) sum of squared residuals ``sum w_i u_i^2`` (OLS) — used by ``nonrobust``.
     nobs : int
+        ``N``: rows, or the sum of the frequency weights.
     n_slopes : int
         Estimated coefficients (columns of the design actually estimated).
     effects : tuple of FixedEffect
@@ -121,6 +210,13 @@ class CovData:
         Integer time (e.g. month ordinal) per observation.
     entity : numpy.ndarray or None
         Integer entity code per observation.
+    weights : numpy.ndarray or None
+        Observation weights per row (analytic weights normalised to sum to the
+        number of rows; frequency weights as given); ``None`` when unweighted.
+    weights_type : str or None
+        ``"aweight"`` or ``"fweight"`` (``None`` when unweighted).
+    weights_name : str
+        Name of the weight column, for the convention text.
     """
 
     scores: np.ndarray
@@ -134,6 +230,9 @@ class CovData:
     clusters: Mapping[str, np.ndarray] = field(default_factory=dict)
     time: np.ndarray | None = None
     entity: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    weights_type: str | None = None
+    weights_name: str = ""
 
     @property
     def k_total(self) -> int:
@@ -158,6 +257,8 @@ class CovResult:
     convention : str
         Human-readable Stata equivalent.
     warnings : tuple of str
+    weights : dict or None
+        ``{"column": name, "type": "aweight" | "fweight"}`` for a weighted fit.
     """
 
     cov: np.ndarray
@@ -166,19 +267,23 @@ class CovResult:
     n_clusters: dict[str, int]
     convention: str
     warnings: tuple[str, ...] = ()
+    weights: dict[str, str] | None = None
 
 
 def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str = "") -> CovSpec:
     """Normalise a covariance request and reject options the type does not use.
 
+    The one validator of covariance requests: the spec layer (``cov`` tables in a
+    TOML spec), :func:`reexport.models.estimate.fit_ols` and friends, and
+    ``ModelResult.with_cov`` all go through it.
+
     Parameters
     ----------
     cov : CovSpec, mapping, str or None
-        A ``spec.CovSpec`` (or anything with its attributes), a mapping with
-        keys among ``type, lags, by, small_sample, kernel``, a bare type
-        name, or ``None`` for ``nonrobust``.
+        A :class:`CovSpec` (or anything with its attributes), a mapping with
+        keys among :data:`COV_FIELDS`, a bare type name, or ``None`` for ``nonrobust``.
     where : str
-        Location for error messages, e.g. ``"spec.toml [model dk4]"``.
+        Location for error messages, e.g. ``"spec.toml [model dk4] cov"``.
 
     Returns
     -------
@@ -187,7 +292,8 @@ def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str 
     Raises
     ------
     BadInputError
-        Unknown type or option, missing or invalid lags, wrong number of cluster variables.
+        Unknown type or option, missing or invalid lags, wrong number of cluster
+        variables, an option the type does not use.
     """
     prefix = f"{where}: " if where else ""
     if cov is None:
@@ -212,14 +318,62 @@ def coerce_cov(cov: CovSpecLike | Mapping[str, Any] | str | None, *, where: str 
         )
     lags = raw.get("lags")
     by_raw = raw.get("by") or ()
-    by = (by_raw,) if isinstance(by_raw, str) else tuple(str(b) for b in by_raw)
+    by_list = [by_raw] if isinstance(by_raw, str) else by_raw
+    if not isinstance(by_list, list | tuple) or not all(isinstance(b, str) and b for b in by_list):
+        raise BadInputError(f"{prefix}'by' must be a column name or a list of one or two")
     small = raw.get("small_sample", True)
     if not isinstance(small, bool):
         raise BadInputError(f"{prefix}covariance option 'small_sample' must be true or false")
-    kernel = str(raw.get("kernel") or "bartlett").lower()
-    options = CovSpec(type=cov_type, lags=lags, by=by, small_sample=small, kernel=kernel)
+    options = CovSpec(
+        type=cov_type,
+        lags=lags,
+        by=tuple(by_list),
+        small_sample=small,
+        kernel=str(raw.get("kernel") or "bartlett").lower(),
+        cluster_df=str(raw.get("cluster_df") or "min").lower(),
+        dk_adjust=str(raw.get("dk_adjust") or "xtscc").lower(),
+    )
     estimator_class.validate(options, prefix)
     return options
+
+
+def check_weights_allowed(options: CovSpec, weights_type: str | None, *, family: str) -> None:
+    """Refuse a weighted fit whose covariance has no Stata (or ppmlhdfe) definition.
+
+    Frequency weights stand for repeated rows, which a time-series kernel cannot
+    order (``newey`` and ``xtscc`` take analytic weights only); ``ppmlhdfe`` takes
+    frequency and probability weights, and probability weights imply a robust
+    covariance.
+
+    Raises
+    ------
+    BadInputError
+        One line naming ``weights_type`` and the covariance type.
+    """
+    if weights_type is None:
+        return
+    if weights_type not in WEIGHT_TYPES:
+        raise BadInputError(
+            f"unknown weights_type {weights_type!r} (known: {', '.join(WEIGHT_TYPES)})"
+        )
+    if weights_type == "fweight" and options.type in LAGGED_COV_TYPES:
+        command = "newey" if options.type == "hac" else "xtscc"
+        raise BadInputError(
+            f"weights_type 'fweight' cannot be used with covariance type {options.type!r}: "
+            f"frequency weights repeat rows within a period, and Stata's {command} takes "
+            "aweights only"
+        )
+    if options.type == "driscoll-kraay" and options.dk_adjust == "hc1":
+        raise BadInputError(
+            "covariance option dk_adjust = 'hc1' cannot be used with weights "
+            "(plm's vcovSCC is not defined for weighted regressions)"
+        )
+    if family == "poisson" and weights_type == "aweight" and options.type == "nonrobust":
+        raise BadInputError(
+            "weights_type 'aweight' on ppml needs a robust covariance (ppmlhdfe takes such "
+            "weights as [pweight=w], which implies vce(robust)); use type 'robust', 'cluster' "
+            "or weights_type 'fweight'"
+        )
 
 
 class CovEstimator:
@@ -231,6 +385,9 @@ class CovEstimator:
 
     name: ClassVar[str] = ""
     uses: ClassVar[frozenset[str]] = frozenset()
+    #: Convention options of this type and their values, the default first; any other
+    #: value is a small-sample factor, so it needs ``small_sample``.
+    conventions: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, options: CovSpec) -> None:
         self.options = options
@@ -238,16 +395,25 @@ class CovEstimator:
     @classmethod
     def validate(cls, options: CovSpec, prefix: str) -> None:
         """Reject options this type does not use and check the ones it does."""
+        unused = "is not used by type {name!r} (it has no meaning there)"
         if "lags" not in cls.uses and options.lags is not None:
-            raise BadInputError(
-                f"{prefix}covariance option 'lags' is not used by type {cls.name!r}"
-            )
+            raise BadInputError(f"{prefix}covariance option 'lags' " + unused.format(name=cls.name))
         if "by" not in cls.uses and options.by:
-            raise BadInputError(f"{prefix}covariance option 'by' is not used by type {cls.name!r}")
-        if "kernel" not in cls.uses and options.kernel != "bartlett":
-            raise BadInputError(
-                f"{prefix}covariance option 'kernel' is not used by type {cls.name!r}"
-            )
+            raise BadInputError(f"{prefix}covariance option 'by' " + unused.format(name=cls.name))
+        for key, default in (("kernel", "bartlett"), ("cluster_df", "min"), ("dk_adjust", "xtscc")):
+            if key not in cls.uses and getattr(options, key) != default:
+                raise BadInputError(
+                    f"{prefix}covariance option {key!r} " + unused.format(name=cls.name)
+                )
+        for key, values in cls.conventions.items():
+            value = getattr(options, key)
+            if value not in values:
+                raise BadInputError(f"{prefix}unknown {key} {value!r} (known: {', '.join(values)})")
+            if value != values[0] and not options.small_sample:
+                raise BadInputError(
+                    f"{prefix}covariance option {key!r} chooses a small-sample factor; "
+                    "it cannot be combined with small_sample = false"
+                )
         if "kernel" in cls.uses and options.kernel not in KERNELS:
             raise BadInputError(
                 f"{prefix}unknown kernel {options.kernel!r} (known: {', '.join(KERNELS)})"
@@ -255,7 +421,10 @@ class CovEstimator:
         if "lags" in cls.uses:
             lags = options.lags
             if lags is None:
-                raise BadInputError(f"{prefix}covariance type {cls.name!r} needs 'lags'")
+                raise BadInputError(
+                    f"{prefix}covariance type {cls.name!r} needs 'lags' "
+                    "(an explicit 'lags': there is no default)"
+                )
             if isinstance(lags, bool) or not isinstance(lags, int) or lags < 0:
                 raise BadInputError(
                     f"{prefix}covariance option 'lags' must be a non-negative integer, got {lags!r}"
@@ -275,10 +444,19 @@ class CovEstimator:
         Pooled OLS: :meth:`convention`.  With absorbed effects the Stata
         equivalent is ``reghdfe`` (``ivreghdfe`` for kernel estimators); for
         Poisson it is ``ppmlhdfe`` (nonrobust: the inverse Hessian, as ``poisson``).
+        A weighted fit names its weights as Stata writes them, e.g.
+        ``"Stata: regress [aweight=w], vce(robust)"`` (``[pweight=w]`` for
+        ``ppmlhdfe``, which has no analytic weights).
         """
+        return _with_weight_clause(self._describe_unweighted(data), data)
+
+    def _describe_unweighted(self, data: CovData) -> str:
         base = self.convention()
         options = self.options
         absorb = " ".join(e.name for e in data.effects)
+        if _is_r_convention(options):
+            family = ", Poisson scores" if data.family == "poisson" else ""
+            return base + family + (f", after absorbing {absorb}" if absorb else "")
         bw = int(options.lags or 0) + 1
         small = "" if options.small_sample else " (no small-sample factor)"
         by = " ".join(options.by)
@@ -310,6 +488,12 @@ class CovEstimator:
             return f"xtscc scaling, lag({options.lags}){kernel}, after absorbing {absorb}"
         return f"Stata: ivreghdfe, absorb({absorb}) dkraay({bw}){kernel}"
 
+    def weights_record(self, data: CovData) -> dict[str, str] | None:
+        """The ``weights`` entry of a :class:`CovResult` (``None`` when unweighted)."""
+        if data.weights_type is None:
+            return None
+        return {"column": data.weights_name, "type": data.weights_type}
+
     # -- helpers shared by subclasses ------------------------------------------------
     def _sandwich(self, data: CovData, meat: np.ndarray) -> np.ndarray:
         bread = data.bread
@@ -319,6 +503,29 @@ class CovEstimator:
         if data.family == "poisson" or not self.options.small_sample:
             return None
         return df
+
+
+def _is_r_convention(options: CovSpec) -> bool:
+    """Whether ``options`` name a convention defined by an R package rather than Stata."""
+    two_way_conventional = (
+        options.type == "cluster" and len(options.by) == 2 and options.cluster_df == "conventional"
+    )
+    return two_way_conventional or (options.type == "driscoll-kraay" and options.dk_adjust == "hc1")
+
+
+def _with_weight_clause(text: str, data: CovData) -> str:
+    """``text`` with the Stata weight clause after the command (``regress [aweight=w], ...``)."""
+    if data.weights_type is None:
+        return text
+    kind = data.weights_type
+    if data.family == "poisson" and kind == "aweight":
+        kind = "pweight"  # ppmlhdfe takes fweights and pweights only
+    clause = f"[{kind}={data.weights_name or 'w'}]"
+    if not text.startswith("Stata: "):
+        return f"{text}, weighted {clause}"
+    rest = text.removeprefix("Stata: ")
+    cut = min((i for i in (rest.find(","), rest.find(" ")) if i >= 0), default=len(rest))
+    return f"Stata: {rest[:cut]} {clause}{rest[cut:]}"
 
 
 COV_ESTIMATORS: dict[str, type[CovEstimator]] = {}
@@ -369,7 +576,13 @@ class Robust(CovEstimator):
     def compute(self, data: CovData) -> CovResult:
         df = data.nobs - data.k_total
         _check_df(df, "robust covariance")
-        meat = data.scores.T @ data.scores
+        scores = data.scores
+        if data.weights_type == "fweight" and data.weights is not None:
+            # A row with frequency weight f is f identical rows: sum f (x u)(x u)', while
+            # the scores carry f x u (regress/reghdfe [fweight]).
+            meat = (scores / data.weights[:, None]).T @ scores
+        else:
+            meat = scores.T @ scores
         factor = data.nobs / df if self.options.small_sample else 1.0
         cov = factor * self._sandwich(data, meat)
         return CovResult(cov, self._t_or_normal(data, df), factor, {}, self.describe(data))
@@ -523,7 +736,8 @@ class Cluster(CovEstimator):
     """Cluster-robust, one-way (``regress, vce(cluster c)``) or two-way (``ivreg2, cluster(a b)``)."""
 
     name = "cluster"
-    uses = frozenset({"by"})
+    uses = frozenset({"by", "cluster_df"})
+    conventions = {"cluster_df": CLUSTER_DF}
 
     @classmethod
     def validate(cls, options: CovSpec, prefix: str) -> None:
@@ -538,6 +752,12 @@ class Cluster(CovEstimator):
 
     def convention(self) -> str:
         by = " ".join(self.options.by)
+        if len(self.options.by) == 2 and self.options.cluster_df == "conventional":
+            formula = " + ".join(self.options.by)
+            return (
+                f"R sandwich: vcovCL(cluster = ~{formula}) (Cameron-Gelbach-Miller, each term "
+                'G/(G-1); fixest ssc(cluster.df = "conventional"))'
+            )
         if len(self.options.by) == 1:
             if self.options.small_sample:
                 return f"Stata: regress, vce(cluster {by})"
@@ -553,15 +773,24 @@ class Cluster(CovEstimator):
                 raise BadInputError(f"cluster variable {name!r} was not supplied")
             codes.append(np.asarray(data.clusters[name], dtype=np.int64))
         counts = {name: _n_groups(c) for name, c in zip(self.options.by, codes, strict=True)}
-        meat = _cluster_meat(data.scores, codes[0])
-        if len(codes) == 2:
-            both, _ = dense_codes(codes[0] * (int(codes[1].max()) + 1) + codes[1])
-            meat = meat + _cluster_meat(data.scores, codes[1]) - _cluster_meat(data.scores, both)
         g_min = min(counts.values())
         if g_min < 2:
             raise BadInputError(
                 f"cluster covariance needs at least 2 clusters, {self.options.by} has {g_min}"
             )
+        conventional = self.options.cluster_df == "conventional"
+        terms = [(1.0, codes[0])]
+        if len(codes) == 2:
+            both, _ = dense_codes(codes[0] * (int(codes[1].max()) + 1) + codes[1])
+            terms += [(1.0, codes[1]), (-1.0, both)]
+        meat = np.zeros((data.scores.shape[1],) * 2)
+        for sign, term_codes in terms:
+            term = _cluster_meat(data.scores, term_codes)
+            if conventional:
+                # Cameron-Gelbach-Miller: each one-way term with its own G/(G-1).
+                groups = _n_groups(term_codes)
+                term = term * (groups / (groups - 1) if groups > 1 else 1.0)
+            meat += sign * term
         k_eff = data.n_slopes + data.absorbed_df
         # A fixed effect nested in a cluster variable counts as one parameter only
         # (reghdfe, fixest "nested", xtreg fe vce(cluster)).
@@ -571,9 +800,8 @@ class Cluster(CovEstimator):
         n = data.nobs
         if n - k_eff <= 0:
             raise BadInputError(f"no residual degrees of freedom left (N={n}, K={k_eff})")
-        factor = (
-            (g_min / (g_min - 1)) * ((n - 1) / (n - k_eff)) if self.options.small_sample else 1.0
-        )
+        cluster_factor = 1.0 if conventional else g_min / (g_min - 1)
+        factor = cluster_factor * ((n - 1) / (n - k_eff)) if self.options.small_sample else 1.0
         cov = factor * self._sandwich(data, meat)
         return CovResult(
             cov, self._t_or_normal(data, g_min - 1), factor, counts, self.describe(data)
@@ -602,12 +830,16 @@ class DriscollKraay(CovEstimator):
     """Driscoll-Kraay (``xtscc, lag(L)``; ``ivreg2, dkraay(L+1)`` without ``small``)."""
 
     name = "driscoll-kraay"
-    uses = frozenset({"lags", "kernel"})
+    uses = frozenset({"lags", "kernel", "dk_adjust"})
+    conventions = {"dk_adjust": DK_ADJUST}
 
     def convention(self) -> str:
         lags = self.options.lags
         bw = int(lags or 0) + 1
         kernel = "" if self.options.kernel == "bartlett" else f" kernel({self.options.kernel})"
+        if self.options.dk_adjust == "hc1":
+            kernel_text = f" with ivreg2{kernel} weights" if kernel else ""
+            return f'R plm: vcovSCC(type = "HC1", maxlag = {lags}){kernel_text}'
         if self.options.small_sample:
             if kernel:
                 return f"xtscc scaling (Stata: xtscc, lag({lags})) with ivreg2{kernel} weights"
@@ -617,6 +849,11 @@ class DriscollKraay(CovEstimator):
     def compute(self, data: CovData) -> CovResult:
         if data.time is None:
             raise BadInputError("driscoll-kraay covariance needs a time column")
+        if self.options.dk_adjust == "hc1" and data.family == "poisson":
+            raise BadInputError(
+                "covariance option dk_adjust = 'hc1' is plm's convention for linear panel "
+                "models; it has no definition for ppml"
+            )
         lags = int(self.options.lags or 0)
         time = np.asarray(data.time, dtype=np.int64)
         position = time - time.min()
@@ -636,13 +873,27 @@ class DriscollKraay(CovEstimator):
             meat += weights[lag] * (gamma + gamma.T)
         cov = self._sandwich(data, meat)
         periods = len(np.unique(time))
+        warnings = _few_periods_warnings("driscoll-kraay", periods, lags)
+        if self.options.dk_adjust == "hc1":
+            # plm::vcovSCC(type = "HC1"): residuals scaled by sqrt(n/(n-k)), k the
+            # estimated coefficients (absorbed effects not counted); t(N - K).
+            df = data.nobs - data.k_total
+            _check_df(df, "driscoll-kraay covariance")
+            factor = data.nobs / (data.nobs - data.n_slopes)
+            return CovResult(
+                factor * cov,
+                self._t_or_normal(data, df),
+                factor,
+                {"periods": periods},
+                self.describe(data),
+                warnings,
+            )
         n_panels = int(len(np.unique(data.entity))) if data.entity is not None else 1
         if self.options.small_sample and n_panels < 2:
             raise BadInputError(
                 "driscoll-kraay (xtscc) needs a panel with at least 2 entities; "
                 "for a single time series use hac"
             )
-        warnings = _few_periods_warnings("driscoll-kraay", periods, lags)
         # xtscc: no scaling of the matrix; t with (number of panels - 1) df.
         return CovResult(
             cov,
@@ -655,8 +906,17 @@ class DriscollKraay(CovEstimator):
 
 
 def compute_cov(options: CovSpec, data: CovData) -> CovResult:
-    """Compute the covariance requested by ``options`` (see the module docstring)."""
-    return COV_ESTIMATORS[options.type](options).compute(data)
+    """Compute the covariance requested by ``options`` (see the module docstring).
+
+    Raises
+    ------
+    BadInputError
+        For a weighted fit whose covariance has no published definition
+        (:func:`check_weights_allowed`), or inputs the estimator cannot use.
+    """
+    check_weights_allowed(options, data.weights_type, family=data.family)
+    estimator = COV_ESTIMATORS[options.type](options)
+    return replace(estimator.compute(data), weights=estimator.weights_record(data))
 
 
 def cluster_codes(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dict[str, np.ndarray]:

@@ -18,6 +18,12 @@ Conventions (see also :mod:`reexport.models.covariance`):
   cluster-robust covariances count an effect nested in a cluster variable
   as a single parameter.  ``r2`` is the overall R^2 with the effects as
   regressors, ``r2_within`` the R^2 of the demeaned regression.
+* Weights (``weights=``, ``weights_type=``): Stata's ``[aweight=w]`` (rescaled to
+  sum to the rows) or ``[fweight=w]`` (``N`` their sum): weighted least squares,
+  weighted within transformation, and the covariance conventions of
+  :mod:`reexport.models.covariance`; rows of weight zero leave the sample
+  (``dropped_rows["zero_weight"]``).  PPML takes them as ``ppmlhdfe`` does
+  (``[fweight]``, or ``[pweight]`` for analytic weights).
 * PPML (``ppmlhdfe`` / ``pyfixest.fepois``): iteratively reweighted least
   squares with weighted within transformation at every step; observations
   in fixed-effect groups whose outcome is zero throughout are dropped
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +44,9 @@ from scipy import linalg
 from reexport.errors import BadInputError
 from reexport.models import fe as fe_mod
 from reexport.models.covariance import (
+    WEIGHT_TYPES,
     CovData,
+    CovSpec,
     CovSpecLike,
     cluster_codes,
     coerce_cov,
@@ -46,9 +54,6 @@ from reexport.models.covariance import (
 )
 from reexport.models.results import ModelResult, RecomputeState
 from reexport.periods import parse_month
-
-if TYPE_CHECKING:
-    from reexport.models.spec import CovSpec
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +120,20 @@ def time_ordinals(values: ArrayLike | pd.Series, *, where: str = "") -> np.ndarr
     return ordinals[codes]
 
 
+#: Largest absolute value a term, the outcome or a weight may take: squares and
+#: cross-products of the design (``X'X``, norms in the rank check) must stay finite in
+#: double precision (about 1.8e308) for any realistic number of rows.
+MAX_ABS_VALUE = 1e150
+
+
+def _too_large(values: np.ndarray) -> float | None:
+    """The largest absolute value when it exceeds :data:`MAX_ABS_VALUE`, else ``None``."""
+    if values.size == 0:
+        return None
+    largest = float(np.max(np.abs(values)))
+    return largest if largest > MAX_ABS_VALUE else None
+
+
 def _as_float_matrix(X: pd.DataFrame, where: str) -> np.ndarray:
     try:
         matrix = X.to_numpy(dtype=np.float64)
@@ -123,6 +142,13 @@ def _as_float_matrix(X: pd.DataFrame, where: str) -> np.ndarray:
     if not np.isfinite(matrix).all():
         bad = [c for c in X.columns if not np.isfinite(X[c].to_numpy(dtype=float)).all()]
         raise BadInputError(f"{_prefix(where)}term {bad[0]!r} has missing or infinite values")
+    for j, column in enumerate(X.columns):
+        largest = _too_large(matrix[:, j])
+        if largest is not None:
+            raise BadInputError(
+                f"{_prefix(where)}term {str(column)!r} has values too large to estimate with "
+                f"(|{column}| up to {largest:.0e}); rescale it"
+            )
     return matrix
 
 
@@ -132,7 +158,163 @@ def _as_float_vector(y: pd.Series | np.ndarray, where: str) -> np.ndarray:
         raise BadInputError(
             f"{_prefix(where)}the dependent variable has missing or infinite values"
         )
+    largest = _too_large(vector)
+    if largest is not None:
+        raise BadInputError(
+            f"{_prefix(where)}the dependent variable has values too large to estimate with "
+            f"(up to {largest:.0e}); rescale it"
+        )
     return vector
+
+
+def _weight_vector(
+    weights: ArrayLike | None, weights_type: str, n: int, where: str
+) -> tuple[np.ndarray | None, str]:
+    """Validated observation weights (as given) and the weight column's name.
+
+    Stata's rules: weights must be finite and non-negative, frequency weights whole
+    numbers; rows of weight zero are left out of the sample (see :func:`_positive_rows`).
+
+    Raises
+    ------
+    BadInputError
+        Unknown ``weights_type``, wrong length, non-numeric, missing, infinite,
+        negative, all-zero or (frequency weights) fractional values.
+    """
+    if weights_type not in WEIGHT_TYPES:
+        raise BadInputError(
+            f"{_prefix(where)}unknown weights_type {weights_type!r} "
+            f"(known: {', '.join(WEIGHT_TYPES)})"
+        )
+    if weights is None:
+        return None, ""
+    name = str(getattr(weights, "name", "") or "w")
+    label = f"'weights' column {name!r}"
+    try:
+        vector = np.asarray(weights, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{_prefix(where)}{label} is not numeric") from None
+    if len(vector) != n:
+        raise BadInputError(f"{_prefix(where)}{label} has {len(vector)} values for {n} rows")
+    if not np.isfinite(vector).all():
+        raise BadInputError(f"{_prefix(where)}{label} has missing or infinite values")
+    if (vector < 0).any():
+        raise BadInputError(
+            f"{_prefix(where)}{label} has negative values in {int((vector < 0).sum())} rows "
+            f"(smallest {vector.min():g}); weights must be >= 0"
+        )
+    if weights_type == "fweight" and not np.all(vector == np.round(vector)):
+        fractional = vector[vector != np.round(vector)]
+        raise BadInputError(
+            f"{_prefix(where)}{label} has non-integer values (e.g. {fractional[0]:g}); "
+            "frequency weights (fweight) must be whole numbers"
+        )
+    if _too_large(vector) is not None or not vector.sum() > 0:
+        what = "sums to zero" if not vector.sum() > 0 else "has values too large (rescale them)"
+        raise BadInputError(f"{_prefix(where)}{label} {what}")
+    return vector, name
+
+
+def _positive_rows(
+    weights: np.ndarray | None,
+    y: pd.Series | np.ndarray,
+    X: pd.DataFrame,
+    groups: Mapping[str, ArrayLike] | None,
+    clusters: Mapping[str, ArrayLike] | pd.DataFrame | None,
+    time: ArrayLike | None,
+    entity: ArrayLike | None,
+) -> tuple[Any, ...]:
+    """Every row-aligned input cut to the rows of positive weight (Stata drops weight 0)."""
+    if weights is None or (weights > 0).all():
+        return weights, y, X, groups, clusters, time, entity
+
+    def cut(values: Any) -> Any:
+        if values is None:
+            return None
+        if isinstance(values, pd.Series | pd.DataFrame):
+            return values.iloc[positive]
+        if isinstance(values, pd.Index):  # keeps a Period or datetime dtype for time_ordinals
+            return values[positive]
+        return np.asarray(values)[positive]
+
+    positive = np.flatnonzero(weights > 0)
+    cut_groups = None if groups is None else {k: cut(v) for k, v in groups.items()}
+    cut_clusters = (
+        None
+        if clusters is None
+        else clusters.iloc[positive]
+        if isinstance(clusters, pd.DataFrame)
+        else {k: cut(v) for k, v in clusters.items()}
+    )
+    return (
+        weights[positive],
+        cut(y),
+        X.iloc[positive],
+        cut_groups,
+        cut_clusters,
+        cut(time),
+        cut(entity),
+    )
+
+
+def _scaled(values: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Rows times ``sqrt(w)`` (weighted least squares as OLS); ``values`` itself unweighted."""
+    if weights is None:
+        return values
+    root = np.sqrt(weights)
+    return values * (root[:, None] if values.ndim == 2 else root)
+
+
+def _normalised(weights: np.ndarray, weights_type: str) -> np.ndarray:
+    """Analytic weights rescaled to sum to the rows (Stata ``aweight``); fweights as given."""
+    if weights_type == "aweight":
+        return weights * (len(weights) / weights.sum())
+    return weights
+
+
+def _fweight_singleton_mask(
+    effects: Sequence[fe_mod.FixedEffect], fweights: np.ndarray
+) -> np.ndarray:
+    """Rows kept after iteratively dropping singletons counted in frequency weights.
+
+    ``reghdfe``'s rule: a level is a singleton when its frequency weights sum to 1
+    (one row standing for one observation); a lone row of weight 2 is two observations.
+    """
+    keep = np.ones(len(fweights), dtype=bool)
+    while True:
+        changed = False
+        for effect in effects:
+            counts = np.bincount(
+                effect.codes[keep], weights=fweights[keep], minlength=effect.n_levels
+            )
+            newly = keep & (counts[effect.codes] == 1)
+            if newly.any():
+                keep &= ~newly
+                changed = True
+        if not changed:
+            return keep
+
+
+def _singleton_mask(
+    effects: Sequence[fe_mod.FixedEffect],
+    weights: np.ndarray | None,
+    weights_type: str,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rows kept after dropping singletons: counted in rows, or in frequency weights.
+
+    ``rows`` (a mask over ``weights``) selects the weights of the rows ``effects`` cover.
+    """
+    if weights is None or weights_type != "fweight":
+        return fe_mod.singleton_mask(effects)
+    return _fweight_singleton_mask(effects, weights if rows is None else weights[rows])
+
+
+def _no_rows_left(where: str, singletons: int) -> BadInputError:
+    return BadInputError(
+        f"{_prefix(where)}no observations left after dropping {singletons} singleton "
+        "observations (set drop_singletons = false to keep them)"
+    )
 
 
 def check_rank(
@@ -232,12 +414,18 @@ def _cov_data(
     effects: Sequence[fe_mod.FixedEffect] = (),
     absorbed_df: int = 0,
     family: str = "gaussian",
+    weights: np.ndarray | None = None,
+    weights_type: str = "aweight",
+    weights_name: str = "",
 ) -> CovData:
     """Covariance inputs of a fit, with clusters, time and entity cut to the kept rows.
 
     ``clusters``, ``time`` and ``entity`` are aligned with the rows of the design
     as given; ``keep`` (``None`` = all) selects the estimation sample.  Raises
-    naming a requested cluster variable that was not supplied.
+    naming a requested cluster variable that was not supplied.  ``weights`` (on the
+    estimation sample, already normalised) make ``N`` the sum of the frequency
+    weights for ``weights_type = "fweight"``; ``scores`` and ``rss`` must already
+    carry them.
     """
     codes = _cluster_lookup_from(clusters, keep)
     for name in options.by:
@@ -250,7 +438,7 @@ def _cov_data(
         scores=scores,
         bread=bread,
         rss=rss,
-        nobs=scores.shape[0],
+        nobs=_effective_nobs(scores.shape[0], weights, weights_type),
         n_slopes=scores.shape[1],
         effects=tuple(effects),
         absorbed_df=absorbed_df,
@@ -258,7 +446,17 @@ def _cov_data(
         clusters=codes,
         time=time_codes,
         entity=_entity_codes(entity, keep),
+        weights=weights,
+        weights_type=None if weights is None else weights_type,
+        weights_name=weights_name,
     )
+
+
+def _effective_nobs(rows: int, weights: np.ndarray | None, weights_type: str) -> int:
+    """``N``: the rows, or the sum of the frequency weights (Stata ``[fweight]``)."""
+    if weights is None or weights_type != "fweight":
+        return rows
+    return int(round(float(weights.sum())))
 
 
 def _entity_codes(entity: ArrayLike | None, keep: np.ndarray | None) -> np.ndarray | None:
@@ -280,6 +478,8 @@ def fit_ols(
     clusters: Mapping[str, ArrayLike] | pd.DataFrame | None = None,
     time: ArrayLike | None = None,
     entity: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    weights_type: str = "aweight",
     where: str = "",
     name: str = "",
     formula: str = "",
@@ -301,6 +501,12 @@ def fit_ols(
         row order when omitted.
     entity : array-like, optional
         Entity per row: HAC lags stay within an entity; Driscoll-Kraay counts panels.
+    weights : array-like, optional
+        Observation weights aligned with the rows of ``X`` (weighted least squares);
+        rows of weight zero are left out (and counted in ``dropped_rows["zero_weight"]``).
+    weights_type : {"aweight", "fweight"}
+        ``"aweight"``: Stata's ``[aweight=w]`` (rescaled to sum to the rows, ``N`` the
+        rows); ``"fweight"``: ``[fweight=w]`` (whole numbers, ``N`` their sum).
     where : str
         Location for error messages.
     name, formula : str
@@ -311,20 +517,28 @@ def fit_ols(
     ModelResult
     """
     options = coerce_cov(cov, where=where)
+    raw_weights, weights_name = _weight_vector(weights, weights_type, len(X), where)
+    zero_weight = 0 if raw_weights is None else int((raw_weights == 0).sum())
+    raw_weights, y, X, _, clusters, time, entity = _positive_rows(
+        raw_weights, y, X, None, clusters, time, entity
+    )
     names = [str(c) for c in X.columns]
     matrix = _as_float_matrix(X, where)
     target = _as_float_vector(y, where)
     check_rank(matrix, names, where=where)
-    beta, bread = _solve_ls(matrix, target)
+    n, k = matrix.shape
+    w = None if raw_weights is None else _normalised(raw_weights, weights_type)
+    beta, bread = _solve_ls(_scaled(matrix, w), _scaled(target, w))
     fitted = matrix @ beta
     resid = target - fitted
-    rss = float(resid @ resid)
-    n, k = matrix.shape
+    weighted_resid = resid if w is None else w * resid
+    rss = float(resid @ weighted_resid)
     has_intercept = INTERCEPT in names
-    tss = float(((target - target.mean()) ** 2).sum()) if has_intercept else float(target @ target)
+    centre = np.average(target, weights=w) if has_intercept else 0.0
+    tss = float(((target - centre) ** 2 * (1.0 if w is None else w)).sum())
     data = _cov_data(
         options,
-        scores=matrix * resid[:, None],
+        scores=matrix * weighted_resid[:, None],
         bread=bread,
         rss=rss,
         clusters=clusters,
@@ -332,6 +546,9 @@ def fit_ols(
         entity=entity,
         keep=None,
         where=where,
+        weights=w,
+        weights_type=weights_type,
+        weights_name=weights_name,
     )
     cov_result = _compute(options, data, where)
     index = X.index
@@ -343,11 +560,12 @@ def fit_ols(
         params=beta,
         options=options,
         cov_result=cov_result,
-        nobs=n,
-        df_resid=n - k,
+        nobs=data.nobs,
+        df_resid=data.nobs - k,
         state=RecomputeState(data),
         r2=1.0 - rss / tss if tss > 0 else None,
         depvar=str(getattr(y, "name", "") or ""),
+        dropped_rows={"zero_weight": zero_weight} if zero_weight else {},
         _resid=resid,
         _fitted=fitted,
         _rows=index,
@@ -373,6 +591,8 @@ def fit_fe(
     clusters: Mapping[str, ArrayLike] | pd.DataFrame | None = None,
     time: ArrayLike | None = None,
     entity: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    weights_type: str = "aweight",
     drop_singletons: bool = True,
     tol: float = fe_mod.DEFAULT_TOL,
     where: str = "",
@@ -388,10 +608,13 @@ def fit_fe(
     effects : mapping
         Fixed-effect label columns by name, aligned with the rows of ``X``;
         an empty mapping gives pooled OLS.
-    cov, clusters, time, entity, where, name, formula
-        As for :func:`fit_ols`.
+    cov, clusters, time, entity, weights, weights_type, where, name, formula
+        As for :func:`fit_ols`.  With weights the within transformation is
+        weighted (``reghdfe``/``areg`` with ``[aweight]``/``[fweight]``).
     drop_singletons : bool
-        Drop singleton groups first (default, as ``reghdfe`` and ``pyfixest``).
+        Drop singleton groups first (default, as ``reghdfe`` and ``pyfixest``);
+        ``False`` keeps them, as ``xtreg, fe`` and ``areg`` do.  With frequency
+        weights a singleton is a level whose weights sum to 1 (``reghdfe``).
     tol : float
         Convergence tolerance of the alternating projections.
 
@@ -401,43 +624,55 @@ def fit_fe(
     """
     if not effects:
         result = fit_ols(
-            y, X, cov=cov, clusters=clusters, time=time, entity=entity,
-            where=where, name=name, formula=formula,
+            y, X, cov=cov, clusters=clusters, time=time, entity=entity, weights=weights,
+            weights_type=weights_type, where=where, name=name, formula=formula,
         )  # fmt: skip
         return result
     options = coerce_cov(cov, where=where)
+    raw_weights, weights_name = _weight_vector(weights, weights_type, len(X), where)
+    dropped: dict[str, int] = {}
+    if raw_weights is not None and (raw_weights == 0).any():
+        dropped["zero_weight"] = int((raw_weights == 0).sum())
+    raw_weights, y, X, effects, clusters, time, entity = _positive_rows(
+        raw_weights, y, X, effects, clusters, time, entity
+    )
     names = [str(c) for c in X.columns if str(c) != INTERCEPT]
     matrix = _as_float_matrix(X[[c for c in X.columns if str(c) != INTERCEPT]], where)
     target = _as_float_vector(y, where)
     fixed = fe_mod.effects_from_columns(effects)
     keep: np.ndarray | None = None
-    dropped: dict[str, int] = {}
     if drop_singletons:
-        mask = fe_mod.singleton_mask(fixed)
+        mask = _singleton_mask(fixed, raw_weights, weights_type)
         if not mask.all():
             keep = mask
             dropped["singletons"] = int((~mask).sum())
+            if not mask.any():
+                raise _no_rows_left(where, dropped["singletons"])
             fixed = [f.subset(mask) for f in fixed]
             matrix, target = matrix[mask], target[mask]
+            raw_weights = None if raw_weights is None else raw_weights[mask]
             log.info("%sdropped %d singleton observations", _prefix(where), dropped["singletons"])
     n, k = matrix.shape
+    w = None if raw_weights is None else _normalised(raw_weights, weights_type)
     stacked = np.column_stack([target, matrix])
-    demeaned, iterations = fe_mod.demean(stacked, fixed, tol=tol)
+    demeaned, iterations = fe_mod.demean(stacked, fixed, tol=tol, weights=w)
     log.debug("%sdemeaning converged in %d sweeps", _prefix(where), iterations)
     y_within, x_within = demeaned[:, 0], demeaned[:, 1:]
-    check_rank(x_within, names, where=where, reference=matrix)
+    check_rank(_scaled(x_within, w), names, where=where, reference=_scaled(matrix, w))
     absorbed = fe_mod.absorbed_df(fixed)
     if k:
-        beta, bread = _solve_ls(x_within, y_within)
+        beta, bread = _solve_ls(_scaled(x_within, w), _scaled(y_within, w))
     else:
         beta, bread = np.zeros(0), np.zeros((0, 0))
     resid = y_within - x_within @ beta
-    rss = float(resid @ resid)
-    tss = float(((target - target.mean()) ** 2).sum())
-    tss_within = float(y_within @ y_within)
+    weighted_resid = resid if w is None else w * resid
+    rss = float(resid @ weighted_resid)
+    weight_or_one = 1.0 if w is None else w
+    tss = float(((target - np.average(target, weights=w)) ** 2 * weight_or_one).sum())
+    tss_within = float((y_within**2 * weight_or_one).sum())
     data = _cov_data(
         options,
-        scores=x_within * resid[:, None],
+        scores=x_within * weighted_resid[:, None],
         bread=bread,
         rss=rss,
         clusters=clusters,
@@ -447,6 +682,9 @@ def fit_fe(
         where=where,
         effects=fixed,
         absorbed_df=absorbed,
+        weights=w,
+        weights_type=weights_type,
+        weights_name=weights_name,
     )
     cov_result = _compute(options, data, where)
     index = X.index if keep is None else X.index[keep]
@@ -458,8 +696,8 @@ def fit_fe(
         params=beta,
         options=options,
         cov_result=cov_result,
-        nobs=n,
-        df_resid=n - k - absorbed,
+        nobs=data.nobs,
+        df_resid=data.nobs - k - absorbed,
         state=RecomputeState(data),
         r2=1.0 - rss / tss if tss > 0 else None,
         r2_within=1.0 - rss / tss_within if tss_within > 0 else None,
@@ -501,6 +739,8 @@ def fit_ppml(
     clusters: Mapping[str, ArrayLike] | pd.DataFrame | None = None,
     time: ArrayLike | None = None,
     entity: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+    weights_type: str = "aweight",
     drop_singletons: bool = True,
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
@@ -520,6 +760,11 @@ def fit_ppml(
         Fixed-effect label columns by name.
     cov, clusters, time, entity, where, name, formula
         As for :func:`fit_ols`.
+    weights, weights_type
+        Observation weights, as ``ppmlhdfe``: ``"fweight"`` is ``[fweight=w]``;
+        ``"aweight"`` is ``[pweight=w]`` (ppmlhdfe has no analytic weights; the
+        point estimates are the same, and the covariance must be robust or
+        clustered).  The IRLS weights are ``w * mu``.
     drop_singletons : bool
         Drop singleton groups first (as ``ppmlhdfe`` and ``pyfixest``).
     tol : float
@@ -534,6 +779,11 @@ def fit_ppml(
         correlation of ``y`` and ``mu``.
     """
     options = coerce_cov(cov, where=where)
+    raw_weights, weights_name = _weight_vector(weights, weights_type, len(X), where)
+    zero_weight = 0 if raw_weights is None else int((raw_weights == 0).sum())
+    raw_weights, y, X, effects, clusters, time, entity = _positive_rows(
+        raw_weights, y, X, effects, clusters, time, entity
+    )
     effects = effects or {}
     columns = [c for c in X.columns if not (effects and str(c) == INTERCEPT)]
     names = [str(c) for c in columns]
@@ -550,7 +800,7 @@ def fit_ppml(
             current = [f.subset(keep) for f in fixed]
             positions = np.flatnonzero(keep)
             if drop_singletons:
-                single = fe_mod.singleton_mask(current)
+                single = _singleton_mask(current, raw_weights, weights_type, keep)
                 if not single.all():
                     dropped["singletons"] = dropped.get("singletons", 0) + int((~single).sum())
                     keep[positions[~single]] = False
@@ -569,6 +819,10 @@ def fit_ppml(
                 dropped["separated"],
             )
     matrix, target = matrix[keep], target[keep]
+    w = None if raw_weights is None else _normalised(raw_weights[keep], weights_type)
+    obs_weights = np.ones(len(target)) if w is None else w
+    if len(target) == 0 and dropped.get("singletons"):
+        raise _no_rows_left(where, dropped["singletons"])
     if len(target) == 0 or target.sum() <= 0:
         raise BadInputError(f"{_prefix(where)}ppml: the outcome is zero everywhere")
     n, k = matrix.shape
@@ -578,21 +832,21 @@ def fit_ppml(
     deviance_old = np.inf
     converged = False
     x_within = matrix
-    weights = mu
+    irls_weights = mu
     beta = np.zeros(k)
     for _ in range(maxiter):
-        weights = mu
+        irls_weights = mu * obs_weights
         working = eta + (target - mu) / mu
         stacked = np.column_stack([working, matrix])
-        demeaned, _ = fe_mod.demean(stacked, fixed, weights=weights) if fixed else (stacked, 0)
+        demeaned, _ = fe_mod.demean(stacked, fixed, weights=irls_weights) if fixed else (stacked, 0)
         z_within, x_within = demeaned[:, 0], demeaned[:, 1:]
-        root = np.sqrt(weights)
+        root = np.sqrt(irls_weights)
         if k:
             beta, _ = _solve_ls(x_within * root[:, None], z_within * root)
         resid_working = z_within - x_within @ beta
         eta = working - resid_working
         mu = np.exp(eta)
-        deviance = _poisson_deviance(target, mu)
+        deviance = _poisson_deviance(target, mu, obs_weights)
         if abs(deviance - deviance_old) / (0.1 + abs(deviance)) < tol:
             converged = True
             break
@@ -600,10 +854,10 @@ def fit_ppml(
     if not converged:
         raise BadInputError(f"{_prefix(where)}ppml did not converge in {maxiter} iterations")
     # Covariance ingredients at the solution: Hessian X~'WX~ with the final weights.
-    weights = mu
+    irls_weights = mu * obs_weights
     if fixed:
-        x_within, _ = fe_mod.demean(matrix, fixed, weights=weights)
-    root = np.sqrt(weights)[:, None]
+        x_within, _ = fe_mod.demean(matrix, fixed, weights=irls_weights)
+    root = np.sqrt(irls_weights)[:, None]
     check_rank(
         x_within * root,
         names,
@@ -611,16 +865,16 @@ def fit_ppml(
         reference=None if reference is None else reference * root,
     )
     if k:
-        _, bread = _solve_ls(x_within * np.sqrt(weights)[:, None], np.zeros(n))
+        _, bread = _solve_ls(x_within * np.sqrt(irls_weights)[:, None], np.zeros(n))
     else:
         bread = np.zeros((0, 0))
     response_resid = target - mu
     absorbed = fe_mod.absorbed_df(fixed)
     data = _cov_data(
         options,
-        scores=x_within * response_resid[:, None],
+        scores=x_within * (obs_weights * response_resid)[:, None],
         bread=bread,
-        rss=float(response_resid @ response_resid),
+        rss=float(response_resid @ (obs_weights * response_resid)),
         clusters=clusters,
         time=time,
         entity=entity,
@@ -629,9 +883,12 @@ def fit_ppml(
         effects=fixed,
         absorbed_df=absorbed,
         family="poisson",
+        weights=w,
+        weights_type=weights_type,
+        weights_name=weights_name,
     )
     cov_result = _compute(options, data, where)
-    corr = np.corrcoef(target, mu)[0, 1] if n > 1 and np.std(mu) > 0 else np.nan
+    corr = _weighted_corr(target, mu, w) if n > 1 and np.std(mu) > 0 else np.nan
     return ModelResult.build(
         name=name,
         estimator="ppml",
@@ -640,12 +897,12 @@ def fit_ppml(
         params=beta,
         options=options,
         cov_result=cov_result,
-        nobs=n,
-        df_resid=n - k - absorbed,
+        nobs=data.nobs,
+        df_resid=data.nobs - k - absorbed,
         state=RecomputeState(data),
         r2=float(corr**2) if np.isfinite(corr) else None,
         effects=tuple(effects),
-        dropped_rows={k_: v for k_, v in dropped.items() if v},
+        dropped_rows={k_: v for k_, v in {**dropped, "zero_weight": zero_weight}.items() if v},
         depvar=str(getattr(y, "name", "") or ""),
         _resid=response_resid,
         _fitted=mu,
@@ -653,10 +910,20 @@ def fit_ppml(
     )
 
 
-def _poisson_deviance(target: np.ndarray, mu: np.ndarray) -> float:
+def _weighted_corr(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> float:
+    """Correlation of ``a`` and ``b`` (weighted; ``numpy.corrcoef`` when unweighted)."""
+    if weights is None:
+        return float(np.corrcoef(a, b)[0, 1])
+    cov = np.cov(a, b, aweights=weights)
+    return float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
+
+
+def _poisson_deviance(
+    target: np.ndarray, mu: np.ndarray, weights: np.ndarray | float = 1.0
+) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(target > 0, target * np.log(target / mu), 0.0)
-    return float(2.0 * np.sum(term - (target - mu)))
+    return float(2.0 * np.sum(weights * (term - (target - mu))))
 
 
 # -- spec-level entry point ------------------------------------------------------------------

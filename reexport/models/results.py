@@ -98,6 +98,8 @@ class CovInfo:
         Driscoll-Kraay); ``None`` when not clustered.
     factor : float
         Small-sample factor applied to the sandwich.
+    weights : dict or None
+        ``{"column": name, "type": "aweight" | "fweight"}`` for a weighted fit.
     """
 
     type: str
@@ -109,6 +111,7 @@ class CovInfo:
     df: int | None
     clusters: Mapping[str, int] | None
     factor: float
+    weights: Mapping[str, str] | None = None
 
     @classmethod
     def from_result(cls, options: CovSpecLike, result: CovResult) -> CovInfo:
@@ -122,11 +125,12 @@ class CovInfo:
             df=result.df,
             clusters=dict(result.n_clusters) or None,
             factor=float(result.factor),
+            weights=result.weights,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (``clusters`` maps cluster variable to count)."""
-        return {
+        """JSON form (``clusters`` maps cluster variable to count; ``weights`` when weighted)."""
+        record: dict[str, Any] = {
             "type": self.type,
             "lags": self.lags,
             "by": list(self.by),
@@ -137,6 +141,9 @@ class CovInfo:
             "df": self.df,
             "factor": self.factor,
         }
+        if self.weights:
+            record["weights"] = dict(self.weights)
+        return record
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, df_resid: int | None = None) -> CovInfo:
@@ -165,6 +172,7 @@ class CovInfo:
             df=None if df is None else int(df),
             clusters=clusters or None,
             factor=float(data.get("factor", 1.0)),
+            weights=data.get("weights"),
         )
 
 

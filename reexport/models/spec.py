@@ -9,7 +9,8 @@ into concrete models, so a whole robustness battery is one file.  See
 Everything here is validated eagerly: unknown keys (typos), unknown
 estimators or covariance types, missing ``lags`` and the like raise
 :class:`~reexport.errors.BadInputError` with a one-line message naming the
-file, the model and the key.  This module imports only the standard library.
+file, the model and the key.  Covariance requests (:class:`CovSpec`) are
+validated by :func:`reexport.models.covariance.coerce_cov`, the one validator.
 """
 
 from __future__ import annotations
@@ -26,16 +27,19 @@ from typing import Any
 from reexport import config
 from reexport.errors import BadInputError
 
+# The covariance request type and its validation live in the numeric core; they are
+# re-exported here because spec users have always imported them from this module.
+from reexport.models.covariance import (
+    COV_FIELDS,
+    COV_TYPES,
+    LAGGED_COV_TYPES,
+    CovSpec,
+    coerce_cov,
+)
+from reexport.models.covariance import KERNELS as KERNELS
+
 #: Estimators ``reexport.models.estimate.fit`` understands.
 ESTIMATORS = ("ols", "panel", "ppml")
-#: Covariance estimators; see :class:`CovSpec`.
-COV_TYPES = ("nonrobust", "robust", "hac", "cluster", "driscoll-kraay")
-#: Covariance types that need an explicit ``lags``.
-LAGGED_COV_TYPES = ("hac", "driscoll-kraay")
-#: Kernels accepted for ``hac`` and ``driscoll-kraay``.  Bartlett is what ``newey`` and
-#: ``xtscc`` use; Parzen and quadratic spectral (``qs``) follow ``ivreg2``'s
-#: ``kernel()`` definitions with bandwidth ``L + 1``.
-KERNELS = ("bartlett", "parzen", "qs")
 #: Fixed-effect names with a meaning of their own (the ``[data]`` entity and time
 #: columns), in canonical order; any other effect names a data column or an
 #: interaction of columns written ``"a^b"`` (fixest's notation).
@@ -64,46 +68,8 @@ _MODEL_KEYS = (
     "weights_type",
     "drop_singletons",
 )
-_COV_KEYS = ("type", "lags", "by", "small_sample", "kernel")
 _SAMPLE_KEYS = ("start", "end", "exclude_years", "label")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-@dataclass(frozen=True)
-class CovSpec:
-    """How standard errors are computed.
-
-    Parameters
-    ----------
-    type
-        ``"nonrobust"``, ``"robust"`` (HC1), ``"hac"`` (Newey-West),
-        ``"cluster"`` (one- or two-way) or ``"driscoll-kraay"``.
-    lags
-        Kernel bandwidth in periods; required (explicitly) for ``hac`` and
-        ``driscoll-kraay``, absent otherwise.  There is no silent default.
-    by
-        Cluster columns (one or two) for ``cluster``.
-    small_sample
-        Apply Stata's small-sample corrections (default ``True``).
-    kernel
-        Kernel for ``hac`` / ``driscoll-kraay`` (default ``"bartlett"``).
-    """
-
-    type: str
-    lags: int | None = None
-    by: tuple[str, ...] = ()
-    small_sample: bool = True
-    kernel: str = "bartlett"
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-able form (``by`` as a list)."""
-        return {
-            "type": self.type,
-            "lags": self.lags,
-            "by": list(self.by),
-            "small_sample": self.small_sample,
-            "kernel": self.kernel,
-        }
 
 
 @dataclass(frozen=True)
@@ -701,44 +667,17 @@ def _parse_effects(raw: object, estimator: str, where: str) -> tuple[str, ...]:
 
 
 def _parse_cov(raw: object, where: str) -> CovSpec:
+    """A ``cov`` table (or bare type name) of a spec, validated by :func:`coerce_cov`."""
     if isinstance(raw, str):
         raw = {"type": raw}
     if not isinstance(raw, dict):
         raise BadInputError(f'{where}: must be a table such as {{ type = "robust" }}')
-    _reject_unknown(raw, _COV_KEYS, where)
-    cov_type = raw.get("type")
-    if cov_type not in COV_TYPES:
+    _reject_unknown(raw, COV_FIELDS, where)
+    if raw.get("type") is None:
         raise BadInputError(
-            f"{where}: unknown covariance type {cov_type!r} (use one of {', '.join(COV_TYPES)})"
+            f"{where}: missing covariance 'type' (use one of {', '.join(COV_TYPES)})"
         )
-    lags = raw.get("lags")
-    if cov_type in LAGGED_COV_TYPES:
-        if lags is None:
-            raise BadInputError(f"{where}: {cov_type} needs an explicit 'lags' (no default)")
-        if isinstance(lags, bool) or not isinstance(lags, int) or lags < 0:
-            raise BadInputError(f"{where}: 'lags' must be a non-negative integer, got {lags!r}")
-    elif lags is not None:
-        raise BadInputError(f"{where}: 'lags' has no meaning for covariance type {cov_type!r}")
-    by_raw = raw.get("by", [])
-    by = (by_raw,) if isinstance(by_raw, str) else by_raw
-    if not isinstance(by, list | tuple) or not all(isinstance(b, str) and b for b in by):
-        raise BadInputError(f"{where}: 'by' must be a column name or a list of one or two")
-    if cov_type == "cluster":
-        if not 1 <= len(by) <= 2:
-            raise BadInputError(f"{where}: cluster needs 'by' with one or two columns")
-        if len(set(by)) != len(by):
-            raise BadInputError(f"{where}: repeated cluster column in 'by' {list(by)!r}")
-    elif by:
-        raise BadInputError(f"{where}: 'by' has no meaning for covariance type {cov_type!r}")
-    small_sample = raw.get("small_sample", True)
-    if not isinstance(small_sample, bool):
-        raise BadInputError(f"{where}: 'small_sample' must be true or false")
-    kernel = raw.get("kernel", "bartlett")
-    if kernel not in KERNELS:
-        raise BadInputError(f"{where}: unknown kernel {kernel!r} (use one of {', '.join(KERNELS)})")
-    if kernel != "bartlett" and cov_type not in LAGGED_COV_TYPES:
-        raise BadInputError(f"{where}: 'kernel' has no meaning for covariance type {cov_type!r}")
-    return CovSpec(type=cov_type, lags=lags, by=tuple(by), small_sample=small_sample, kernel=kernel)
+    return coerce_cov(raw, where=where)
 
 
 def _parse_sample(raw: object, where: str) -> SampleSpec:
