@@ -43,7 +43,9 @@ def _write(
             writer.add(
                 name,
                 content,
-                url=f"https://example.invalid/{name}",
+                url=f"synthetic:{kwargs['vintage_id']}"
+                if kwargs.get("synthetic")
+                else f"https://example.invalid/{name}",
                 params={"period": "201701"},
                 status=200,
                 content_type="application/json",
@@ -286,14 +288,19 @@ def test_verify_reports_each_kind_of_problem(raw: RawStore) -> None:
     bad_manifest.mkdir()
     (bad_manifest / MANIFEST_NAME).write_text(json.dumps({"schema": 1, "source": "gpr"}))
 
-    problems = raw.verify()
+    report = raw.verify_report()
+    problems = report.problems
     text = "\n".join(problems)
-    assert len(problems) == 7, text
+    assert len(problems) == 6, text
     assert f"{tampered.path / 't.json'}: 5 bytes, but the manifest records 4" in text
     assert f"{missing.path / 'm.json'}: listed in the manifest but missing" in text
     assert f"{extra.path / 'stray.txt'}: not listed" in text
     assert f"{same_size.path / 's.csv'}: sha256" in text
-    assert ".tmp-deadbeef: leftover temp folder" in text
+    # A temp folder of an interrupted write is not a vintage and not a problem: a note.
+    assert report.notes == [
+        f"{raw.root / 'comtrade' / '.tmp-deadbeef'}: left by an interrupted write (not a "
+        "vintage; the next write to comtrade removes it)"
+    ]
     assert f"{no_manifest / MANIFEST_NAME} is missing" in text
     assert "lacks vintage, synthetic, request_key, files" in text
 
