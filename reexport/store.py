@@ -382,7 +382,7 @@ def _synthetic_evidence(manifest: Mapping[str, Any]) -> tuple[list[str], list[st
         if isinstance(url, str):
             synthetic_url = url.startswith(SYNTHETIC_URL_PREFIX)
             (demo if synthetic_url else real).append(f"the URL {url.split('?')[0]}")
-    return demo, real
+    return list(dict.fromkeys(demo)), list(dict.fromkeys(real))
 
 
 def provenance_problem(
@@ -616,13 +616,14 @@ class Vintage:
         if problem:
             raise BadInputError(f"raw store: {manifest_path} {problem}")
         seal = _read_seal(Path(path))
+        problem = provenance_problem(manifest)
         if seal is not None and seal != manifest_seal(manifest):
             raise BadInputError(
                 f"raw store: {manifest_path} was edited after it was written "
-                f"(it no longer matches {SEAL_NAME}); a vintage is never edited, "
-                "fetch or import it again"
+                f"(it no longer matches {SEAL_NAME})"
+                + (f" and {problem}" if problem else "")
+                + "; a vintage is never edited: fetch, import or write it again"
             )
-        problem = provenance_problem(manifest)
         if problem:
             raise BadInputError(f"raw store: {manifest_path} {problem}")
         return cls(Path(path), manifest, sealed=seal is not None)
@@ -1342,7 +1343,10 @@ def verify_cli(*, seal: bool = False, **_options: Any) -> int:
     for note in notes:
         print(f"note: {note}")
     if problems:
-        print(f"FAILED: {len(problems)} problem(s) in the raw store {store.root}")
+        print(
+            f"FAILED: {len(problems)} problem(s) in the raw store {store.root} "
+            f"or the processed set {config.processed_dir()}"
+        )
         return 1
     if not store.root.exists():
         # Say so plainly: a mistyped REEXPORT_DATA_DIR should not read as "all verified".
@@ -1413,6 +1417,7 @@ def replace_folder(out_dir: Path) -> Iterator[Path]:
         _collect_sets(out_dir)
         staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=sets))
         try:
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide the tables from other users
             yield staging
             _fsync_dir(staging)
             final = sets / f"{_utc_now():%Y%m%dT%H%M%SZ}-{_secrets.token_hex(4)}"
