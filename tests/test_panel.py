@@ -704,3 +704,31 @@ def test_a_demo_build_never_combines_seeds(data_root: Path) -> None:
     result = panel.build("demo")
     assert {v.request["demo"]["seed"] for v in result.inputs.roles().values()} == {5}
     assert result.inputs.notes == ()
+
+
+def test_a_by_destination_user_series_is_never_silently_ignored(
+    demo_store: RawStore, data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 8 item 10: a user series with a partner column beside the demo vintages."""
+    from reexport.sources import userseries
+
+    by_partner = tmp_path / "by_partner.csv"
+    by_partner.write_text("period,partner,value\n2019-01,USA,1\n2019-01,JPN,2\n")
+    assert main(["import-series", str(by_partner), "--partner-column", "partner"]) == 0
+    vintage = RawStore().latest("userseries", synthetic=False)
+    assert vintage is not None and userseries.SeriesSpec.from_request(vintage.request)
+    capsys.readouterr()
+    # A plain build says it left the series out, and why.
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"  note: real user series by_partner (userseries/{vintage.id}) was not used: it is by "
+        "destination (it has a partner column)"
+    ) in out
+    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    assert any("by_partner" in note for note in report["notes"])
+    # Asking for it by name gives the existing "is by destination" message, not
+    # "run `reexport demo` first" (the build is the demo, the series is real).
+    assert main(["build", "--export-series", "userseries:by_partner"]) == 2
+    err = capsys.readouterr().err
+    assert "is by destination (it has a partner column)" in err and "reexport demo" not in err
