@@ -67,6 +67,8 @@ SYNTHETIC_URL_PREFIX = "synthetic:"
 TEST_PAUSE_ENV = "REEXPORT_TEST_PAUSE_BETWEEN_WRITES"
 #: Without ``fcntl`` (Windows) a temp folder untouched this long counts as abandoned.
 STALE_AFTER_SECONDS = 24 * 3600
+#: A lock file without its temp folder is removed only when older than this.
+ORPHAN_LOCK_SECONDS = 600
 #: The sources the package writes (others are accepted if their name is a plain identifier).
 KNOWN_SOURCES = ("gpr", "gpr_daily", "comtrade", "fred", "userseries")
 #: What replaces a secret in anything we write or say.
@@ -533,11 +535,20 @@ def _owner_alive(lock_path: Path) -> bool:
     return False
 
 
+def _age(path: Path) -> float:
+    """Seconds since ``path`` was last modified (0 if it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
 def temp_entries(parent: Path) -> tuple[list[Path], list[Path]]:
     """``(abandoned, live)`` temp folders and orphan lock files directly in ``parent``.
 
     Abandoned: a ``.tmp-*`` folder whose lock file is gone or free (its run died), or a
-    lock file that is free and has no folder.  Live: a folder whose writer still runs.
+    lock file that is free, has no folder and is older than ``ORPHAN_LOCK_SECONDS``.
+    Live: a folder whose writer still runs.
     """
     abandoned: list[Path] = []
     live: list[Path] = []
@@ -548,7 +559,10 @@ def temp_entries(parent: Path) -> tuple[list[Path], list[Path]]:
             continue
         if entry.name.endswith(LOCK_SUFFIX) and not entry.is_dir():
             folder = entry.with_name(entry.name.removesuffix(LOCK_SUFFIX))
-            if not folder.exists() and not _owner_alive(entry):
+            # A young lock without its folder may be one a writer has just created and
+            # not yet locked: leave it, or that writer's folder would lose its lock.
+            stale = not folder.exists() and _age(entry) > ORPHAN_LOCK_SECONDS
+            if stale and not _owner_alive(entry):
                 abandoned.append(entry)
             continue
         lock = entry.with_name(entry.name + LOCK_SUFFIX)

@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -411,3 +412,31 @@ def test_importing_the_store_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_temp_folders_of_dead_runs_are_notes_and_removed_by_the_next_write(
+    raw: RawStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 8 item 6: a killed fetch's temp folder failed `verify` until deleted by hand."""
+    folder = raw.root / "gpr"
+    live = store.TempFolder(folder)  # a writer that is still running (this process holds it)
+    (live.path / "part.xls").write_bytes(b"half")
+    dead = folder / ".tmp-0123456789abcdef"  # a killed run's: its lock is free
+    dead.mkdir()
+    (dead / "part.xls").write_bytes(b"half")
+    (folder / ".tmp-0123456789abcdef.lock").write_text("12345\n")
+    legacy = folder / ".tmp-oldstyle"  # an older reexport's, without a lock file
+    legacy.mkdir()
+    assert cli.main(["verify"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {dead}: left by an interrupted write" in out
+    assert f"note: {legacy}: left by an interrupted write" in out
+    assert f"note: {live.path}: being written by a running reexport" in out
+    _write(raw, "gpr")
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == sorted(
+        [live.path.name, live.lock_path.name]
+    )
+    shutil.rmtree(live.path)
+    live.release()
+    assert cli.main(["verify"]) == 0
+    assert "note:" not in capsys.readouterr().out
