@@ -1430,16 +1430,18 @@ def replace_folder(out_dir: Path) -> Iterator[Path]:
     with _exclusive(sets / LOCK_NAME):
         _collect_sets(out_dir)
         staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=sets))
+        final = sets / f"{_utc_now():%Y%m%dT%H%M%SZ}-{_secrets.token_hex(4)}"
         try:
             staging.chmod(0o755)  # mkdtemp's 0700 would hide the tables from other users
             yield staging
             _fsync_dir(staging)
-            final = sets / f"{_utc_now():%Y%m%dT%H%M%SZ}-{_secrets.token_hex(4)}"
             os.rename(staging, final)
             _fsync_dir(sets)
             _point(out_dir, final)
         except BaseException:
             _remove_tree(staging)
+            if _current_set(out_dir) != final.name:
+                _remove_tree(final)  # renamed but never pointed to (e.g. no room for the link)
             raise
         _collect_sets(out_dir)
 

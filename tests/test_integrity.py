@@ -235,6 +235,25 @@ def test_an_old_real_processed_folder_is_swapped_out_without_renameat2(
     assert store.verify_processed(processed) == ([], [])
 
 
+def test_no_room_for_the_new_link_keeps_the_old_set_and_no_orphan(
+    demo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last step (the symlink) fails: the renamed new set is removed, the old one stays."""
+    panel.build("demo")
+    processed = demo_root / "processed"
+    before, current = _snapshot(processed), os.readlink(processed)
+
+    def no_space(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.os, "symlink", no_space)
+    with pytest.raises(OSError, match="No space left"):
+        panel.build("demo", country_scale="index")
+    assert os.readlink(processed) == current and _snapshot(processed) == before
+    sets = store.sets_dir(processed)
+    assert sorted(p.name for p in sets.iterdir()) == [".lock", Path(current).name]
+
+
 # --------------------------------------------------------------------------- kill -9
 
 
