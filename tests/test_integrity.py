@@ -320,6 +320,34 @@ def test_kill_9_during_build_leaves_the_previous_complete_set(
     assert "note:" not in capsys.readouterr().out
 
 
+def test_kill_9_at_random_instants_of_build_leaves_one_complete_set(demo_root: Path) -> None:
+    """No test hook: builds killed after random delays leave set A or set B, never a mix."""
+    import random
+
+    processed = demo_root / "processed"
+    panel.build("demo", country_scale="index")
+    index_set = _snapshot(processed)
+    panel.build("demo")
+    share_set = _snapshot(processed)
+    rng = random.Random(8)
+    for attempt in range(6):
+        scale = "index" if attempt % 2 == 0 else "share"
+        process = _spawn(["build", "--country-scale", scale], demo_root, pause=0)
+        time.sleep(rng.uniform(0.5, 4.0))
+        if process.poll() is None:
+            _kill(process)
+        now = _snapshot(processed)
+        assert now in (index_set, share_set)
+        assert store.verify_processed(processed)[0] == []
+    panel.build("demo")
+    assert _snapshot(processed) == share_set
+    # The killed runs' leftovers are gone: the lock and the current set remain.
+    assert sorted(p.name for p in store.sets_dir(processed).iterdir()) == [
+        ".lock",
+        Path(os.readlink(processed)).name,
+    ]
+
+
 def _published(root: Path) -> int:
     raw = root / "raw"
     return sum(1 for p in raw.glob("*/demo-*") if (p / MANIFEST_NAME).exists())
