@@ -1493,10 +1493,29 @@ def _rename_exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+#: ``os.symlink`` errors of a file system without symlinks (FAT, some network shares).
+_NO_SYMLINKS = (errno.EPERM, errno.EACCES, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP)
+
+
 def _point(out_dir: Path, target: Path) -> None:
-    """Make ``out_dir`` a symlink to ``target``, atomically."""
+    """Make ``out_dir`` a symlink to ``target``, atomically.
+
+    Where the file system has no symlinks, ``target`` is renamed to ``out_dir`` instead
+    (the old folder is renamed away first): whole sets are still swapped, but a kill
+    between those two renames leaves no ``out_dir`` until the next build.
+    """
     swap = out_dir.parent / f".{out_dir.name}.swap-{_secrets.token_hex(4)}"
-    os.symlink(os.path.relpath(target, out_dir.parent), swap)
+    try:
+        os.symlink(os.path.relpath(target, out_dir.parent), swap)
+    except OSError as exc:
+        if exc.errno not in _NO_SYMLINKS or out_dir.is_symlink():
+            raise
+        log.warning("%s: no symlinks here; swapping the processed set by renames", out_dir)
+        if out_dir.exists():
+            os.rename(out_dir, sets_dir(out_dir) / f"legacy-{_secrets.token_hex(4)}")
+        os.rename(target, out_dir)
+        _fsync_dir(out_dir.parent)
+        return
     try:
         if out_dir.is_symlink() or not out_dir.exists():
             os.replace(swap, out_dir)

@@ -235,6 +235,24 @@ def test_an_old_real_processed_folder_is_swapped_out_without_renameat2(
     assert store.verify_processed(processed) == ([], [])
 
 
+def test_without_symlinks_whole_sets_are_swapped_by_renames(
+    demo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A data root on a file system without symlinks (FAT, some shares) still builds."""
+
+    def refused(*_args: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(store.os, "symlink", refused)
+    processed = demo_root / "processed"
+    panel.build("demo")
+    first = _snapshot(processed)
+    panel.build("demo", country_scale="index")
+    assert not processed.is_symlink() and _snapshot(processed) != first
+    assert store.verify_processed(processed) == ([], [])
+    assert [p.name for p in store.sets_dir(processed).iterdir()] == [".lock"]
+
+
 def test_no_room_for_the_new_link_keeps_the_old_set_and_no_orphan(
     demo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
