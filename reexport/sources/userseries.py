@@ -364,7 +364,7 @@ def import_series(
     BadInputError
         If the file cannot be read or fails validation; nothing is stored.
     """
-    from reexport.store import RawStore
+    from reexport.store import RawStore, content_markers
 
     path = Path(file)
     try:
@@ -376,8 +376,6 @@ def import_series(
     except OSError as exc:
         raise BadInputError(f"import-series: cannot read {str(path)!r} ({exc.strerror})") from None
     rows = read_rows(content, spec, origin=str(path))
-    from reexport.store import content_markers
-
     markers = content_markers(content)
     if markers:
         raise BadInputError(
