@@ -4,18 +4,28 @@ Layout::
 
     <data_root>/raw/<source>/<vintage_id>/<file>          the bytes exactly as received
     <data_root>/raw/<source>/<vintage_id>/manifest.json   what was asked, where, when, sha256s
+    <data_root>/raw/<source>/<vintage_id>/manifest.seal   sha256 of the manifest's canonical JSON
 
 A *vintage* is one retrieval of one logical request.  A vintage is written
 whole or not at all: its files are assembled in a hidden temp folder
-(``<data_root>/raw/<source>/.tmp-<random>/``), the manifest is written last, and
-the folder is renamed into place only when everything succeeded.  Existing
-vintages are never overwritten; a refresh writes a new vintage beside the old
-one.  Written files are made read-only as a guard against accidental edits,
-and :func:`verify` re-hashes everything to detect the edits the guard missed.
+(``<data_root>/raw/<source>/.tmp-<random>/``, with a lock file beside it held by
+the writing process), the manifest and its seal are written last, and the folder
+is renamed into place only when everything succeeded.  The temp folders of runs
+that died are removed by the next write to that source.  Existing vintages are
+never overwritten; a refresh writes a new vintage beside the old one.  Written
+files are made read-only as a guard against accidental edits, and :func:`verify`
+re-hashes everything to detect the edits the guard missed; the seal catches an
+edited manifest.
+
+Provenance: whether a vintage is the synthetic demo is decided from everything
+that marks it -- the manifest's flag, the ``demo-`` id, ``synthetic:`` URLs, the
+request's ``demo`` block and the demo's in-file markers (:func:`content_markers`);
+a vintage where they disagree is refused (:func:`provenance_problem`).
 
 The same module provides :func:`atomic_write_bytes` / :func:`atomic_write_text`
-for processed tables and reports, and :func:`redact` / :func:`redact_url` which
-keep secrets (the Comtrade key) out of manifests, logs and messages.
+for processed tables and reports, :func:`replace_folder` which swaps a whole
+folder of processed tables in at once, and :func:`redact` / :func:`redact_url`
+which keep secrets (the Comtrade key) out of manifests, logs and messages.
 """
 
 from __future__ import annotations
@@ -470,8 +480,12 @@ def _read_seal(folder: Path) -> str | None:
 # --------------------------------------------------------------------------- temp folders
 
 
-def _test_pause() -> None:
-    """Sleep ``$REEXPORT_TEST_PAUSE_BETWEEN_WRITES`` seconds (tests kill the process here)."""
+def pause_between_writes_for_tests() -> None:
+    """The test hook: sleep ``$REEXPORT_TEST_PAUSE_BETWEEN_WRITES`` seconds, if set.
+
+    Called after each file a vintage or a processed set writes, so a test can kill
+    the process between two writes.
+    """
     delay = os.environ.get(TEST_PAUSE_ENV)
     if delay:
         time.sleep(float(delay))
@@ -911,7 +925,7 @@ class VintageWriter:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        _test_pause()
+        pause_between_writes_for_tests()
         record: dict[str, Any] = {
             "name": name,
             "url": redact_url(url, self._secrets) if url is not None else None,
@@ -1531,11 +1545,6 @@ def _point(out_dir: Path, target: Path) -> None:
             swap.unlink()
         raise
     _fsync_dir(out_dir.parent)
-
-
-def pause_between_writes_for_tests() -> None:
-    """The test hook: sleep ``$REEXPORT_TEST_PAUSE_BETWEEN_WRITES`` seconds, if set."""
-    _test_pause()
 
 
 def verify_processed(out_dir: Path) -> tuple[list[str], list[str]]:
