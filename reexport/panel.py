@@ -1293,7 +1293,8 @@ def build(
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise BadInputError(
             f"build: refusing to build from a raw store it cannot trust: {problems[0]}{more}; "
-            "`reexport verify` lists every problem"
+            "`reexport verify` lists every problem; restore the vintage from a backup, or "
+            "move its folder out of the raw store and fetch, import or write it again"
         )
     inputs = select_inputs(store, vintage, export_series=export_series)
     for role, chosen in inputs.roles().items():

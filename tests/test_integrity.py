@@ -192,6 +192,13 @@ def test_a_broken_manifest_stops_the_build_and_keeps_the_old_set(
     assert _snapshot(demo_root / "processed") == before
     assert cli.main(["verify"]) == 1
     assert f"{manifest} is not valid JSON" in capsys.readouterr().out
+    # The way out the message names: move the folder away and write the vintage again.
+    shutil.move(manifest.parent, demo_root / "broken-fred-vintage")
+    assert cli.main(["build"]) == 2
+    assert "no fred: an interrupted `reexport demo`" in capsys.readouterr().err
+    assert cli.main(["demo", "--seed", str(SEED)]) == 0
+    assert cli.main(["build"]) == 0
+    assert cli.main(["verify"]) == 0
 
 
 # --------------------------------------------------------------------------- processed sets
