@@ -1582,7 +1582,11 @@ def verify_processed(out_dir: Path) -> tuple[list[str], list[str]]:
                 )
     if out_dir.is_symlink() and not out_dir.exists():
         return [f"{out_dir} points to {os.readlink(out_dir)}, which is missing"], notes
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+    # Hidden entries (a `.gitkeep` in an old checkout's folder) are not part of a set.
+    entries = (
+        [e for e in out_dir.iterdir() if not e.name.startswith(".")] if out_dir.is_dir() else []
+    )
+    if not entries:
         return problems, notes
     report_path = out_dir / SET_REPORT
     try:
@@ -1616,7 +1620,7 @@ def verify_processed(out_dir: Path) -> tuple[list[str], list[str]]:
                 f"{str(synthetic).lower()}"
             )
     listed = {*outputs, SET_REPORT}
-    for entry in sorted(out_dir.iterdir()):
+    for entry in sorted(entries):
         if entry.name not in listed:
             notes.append(f"{entry}: not written by the build that made {out_dir}")
     return problems, notes

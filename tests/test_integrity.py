@@ -231,6 +231,15 @@ def test_build_swaps_whole_sets_and_verify_checks_them(
     assert "study_world.meta.json: differs from the sha256" in capsys.readouterr().out
 
 
+def test_an_old_checkouts_empty_processed_folder_verifies(demo_root: Path) -> None:
+    """A `data/processed` holding only an old checkout's `.gitkeep` is no incomplete build."""
+    processed = demo_root / "processed"
+    (processed / ".gitkeep").write_text("")
+    assert store.verify_processed(processed) == ([], [])
+    panel.build("demo")
+    assert processed.is_symlink() and store.verify_processed(processed) == ([], [])
+
+
 def test_an_old_real_processed_folder_is_swapped_out_without_renameat2(
     demo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
