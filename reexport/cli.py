@@ -139,11 +139,18 @@ def build_parser() -> _Parser:
         "--partner-column", default=None, help="name of an optional partner (ISO3) column"
     )
 
-    _add(
+    verify = _add(
         sub,
         "verify",
         "reexport.store:verify_cli",
-        "re-hash every raw file and report any that no longer matches its manifest",
+        "re-hash every raw file and report any that no longer matches its manifest "
+        "(or whose manifest was edited, or disagrees about being synthetic), and check "
+        "that data/processed holds one complete build",
+    )
+    verify.add_argument(
+        "--seal",
+        action="store_true",
+        help="first seal the intact vintages written before manifests were sealed",
     )
 
     demo = _add(

@@ -24,6 +24,8 @@ month the reporter did not report at all, every partner is NaN (missing).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import logging
 import re
@@ -633,6 +635,9 @@ class Inputs:
         FRED vintages (EXCHUS, INDPRO), possibly empty.
     export_choice
         The ``--export-series`` option the export series was chosen by.
+    notes
+        What the build should tell its user about the store: incomplete demo sets it
+        skipped, user series it left out and why, vintages without a seal.
     """
 
     kind: Literal["real", "demo"]
@@ -643,6 +648,7 @@ class Inputs:
     destination: Vintage | None
     controls: tuple[Vintage, ...]
     export_choice: str = "auto"
+    notes: tuple[str, ...] = ()
 
     def roles(self) -> dict[str, Vintage]:
         """Role name -> vintage, for reports (sorted, without repeats)."""
@@ -667,19 +673,47 @@ def _demo_seed(vintage: Vintage) -> object:
 
 
 class _Candidates:
-    """The store's vintages of one kind; for the demo, only those of the newest demo's seed.
+    """The store's vintages of one kind; for the demo, only those of one complete demo set.
 
     Demo vintages of different seeds are different draws of the DGP, so one build
-    never combines them (the seed of the newest demo GPR vintage wins).
+    never combines them.  ``reexport demo`` writes a set of vintages (GPR, Comtrade
+    world and by partner, FRED, the customs user series) one after the other, so an
+    interrupted run (killed, disk full) leaves part of a set: the seed used is that of
+    the newest demo GPR vintage whose set is complete, and incomplete sets are listed
+    in :attr:`incomplete` (never used).
     """
 
     def __init__(self, store: RawStore, synthetic: bool) -> None:
         self.store = store
         self.synthetic = synthetic
         self.seed: object = None
+        #: ``(seed, missing roles)`` of demo sets left incomplete by an interrupted run.
+        self.incomplete: list[tuple[object, list[str]]] = []
         if synthetic:
-            newest = store.latest("gpr", synthetic=True)
-            self.seed = _demo_seed(newest) if newest is not None else None
+            seeds = []
+            for vintage in reversed(store.vintages("gpr", synthetic=True)):
+                seed = _demo_seed(vintage)
+                if seed not in seeds:
+                    seeds.append(seed)
+            for seed in seeds:
+                self.seed = seed
+                missing = self.missing_demo_roles()
+                if not missing:
+                    break
+                self.incomplete.append((seed, missing))
+            else:
+                self.seed = seeds[0] if seeds else None
+
+    def missing_demo_roles(self) -> list[str]:
+        """The members of the current seed's demo set that are not stored."""
+        roles = {
+            "gpr": self.newest("gpr"),
+            "comtrade world": self.comtrade("world"),
+            "comtrade by partner": self.comtrade("all"),
+            "fred": self.newest("fred"),
+            "customs user series": self.customs_series(),
+        }
+        return [role for role, vintage in roles.items() if vintage is None]
 
     def of(self, source: str) -> list[Vintage]:
         found = self.store.vintages(source, synthetic=self.synthetic)
@@ -749,6 +783,13 @@ def parse_export_choice(text: str) -> tuple[str, str | None]:
 
 def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict[str, Any]:
     candidates = _Candidates(store, synthetic)
+    if synthetic and candidates.incomplete and candidates.missing_demo_roles():
+        seed, missing = candidates.incomplete[0]
+        raise BadInputError(
+            f"build --vintage demo: the demo set of seed {seed} in {store.root} is incomplete "
+            f"(no {', '.join(missing)}: an interrupted `reexport demo`) and no complete demo "
+            f"set is stored; run `reexport demo --seed {seed}` again to complete it"
+        )
     kind, name = parse_export_choice(export_choice)
     world = candidates.comtrade("world")
     fred = candidates.newest("fred")
@@ -763,6 +804,12 @@ def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict
     export = user if kind != "comtrade" and user is not None else None
     if kind in ("auto", "comtrade") and export is None:
         export = world
+    notes = [
+        f"the demo set of seed {seed} is incomplete (no {', '.join(missing)}: an interrupted "
+        f"`reexport demo`), so the complete set of seed {candidates.seed} is used; "
+        f"`reexport demo --seed {seed}` completes it"
+        for seed, missing in candidates.incomplete
+    ]
     return {
         "gpr": candidates.newest("gpr"),
         "export": export,
@@ -774,13 +821,35 @@ def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict
         "comtrade_world": world,
         "destination": candidates.comtrade("all"),
         "controls": () if fred is None else (fred,),
+        "notes": tuple(notes),
     }
+
+
+def _by_destination(vintage: Vintage) -> bool:
+    return bool((vintage.request.get("columns") or {}).get("partner"))
+
+
+def _ignored_user_series(store: RawStore, inputs: Inputs) -> list[str]:
+    """One note per stored user series with a partner column: why the build left it out."""
+    notes = []
+    used = set(inputs.roles().values())
+    for vintage in store.vintages("userseries"):
+        if vintage in used or not _by_destination(vintage):
+            continue
+        kind = "synthetic" if vintage.synthetic else "real"
+        notes.append(
+            f"{kind} user series {_series_name(vintage)} ({vintage.source}/{vintage.id}) "
+            "was not used: it is by destination (it has a partner column), and the study "
+            f"frames take China's world exports ({inputs.export_series}); study_destination "
+            "comes from the Comtrade by-partner vintage"
+        )
+    return notes
 
 
 def _check_world_exports(vintage: Vintage) -> None:
     """Refuse a user series that is not a world export series (it cannot fill study_world)."""
     name = _series_name(vintage)
-    if (vintage.request.get("columns") or {}).get("partner"):
+    if _by_destination(vintage):
         raise BadInputError(
             f"--export-series userseries:{name}: user series {vintage.id} is by destination "
             "(it has a partner column), not China's world exports"
@@ -840,6 +909,18 @@ def select_inputs(
             )
         vintage = "real" if has_gpr else "demo"
     chosen = _pick(store, synthetic=vintage == "demo", export_choice=export_series)
+    choice_kind, choice_name = parse_export_choice(export_series)
+    if chosen["export"] is None and choice_name is not None:
+        # The named series may exist with the other provenance: say what it is.
+        other = _Candidates(store, synthetic=vintage != "demo").named_series(choice_name)
+        if other is not None:
+            _check_world_exports(other)
+            raise BadInputError(
+                f"build --vintage {vintage} --export-series {export_series}: user series "
+                f"{choice_name} ({other.source}/{other.id}) is "
+                f"{'synthetic' if other.synthetic else 'real'}, but this build is "
+                f"{vintage}, and real and demo data never mix"
+            )
     for role, what in (("gpr", "GPR"), ("export", _describe_choice(export_series))):
         if chosen[role] is None:
             hint = "`reexport data`" if vintage == "real" else "`reexport demo`"
@@ -853,7 +934,14 @@ def select_inputs(
     flags = {v.synthetic for v in inputs.roles().values()}
     if flags != {vintage == "demo"}:  # defensive: selection above filters by kind
         raise BadInputError("build: refusing to mix real and demo vintages")
-    return inputs
+    notes = [*inputs.notes, *_ignored_user_series(store, inputs)]
+    unsealed = [f"{v.source}/{v.id}" for v in inputs.roles().values() if not v.sealed]
+    if unsealed:
+        notes.append(
+            f"{len(unsealed)} vintage(s) used were written before manifests were sealed "
+            f"({', '.join(unsealed)}); `reexport verify --seal` seals them"
+        )
+    return dataclasses.replace(inputs, notes=tuple(notes))
 
 
 # =========================================================================== building
@@ -1072,6 +1160,7 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
             "study_destination": None if destination is None else len(destination),
         },
         "quality": quality.to_dict(),
+        "notes": list(inputs.notes),
     }
     return BuildResult(inputs, months, trade, indices, world, destination, quality, report)
 
@@ -1106,17 +1195,31 @@ SYNTHETIC_NOTE = (
     "SYNTHETIC DEMO DATA: made up by reexport's documented DGP (docs/demo_dgp.md), NOT real"
 )
 OUTPUT_NAMES = ("trade_flows", "indices", "study_world", "study_destination")
+#: The raw sources a build reads; a broken manifest in any of them stops the build.
+BUILD_SOURCES = ("gpr", "comtrade", "fred", "userseries")
 
 
 def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
-    """Write every processed file atomically; the report is written last.
+    """Write the whole processed set and swap it in at once (all or nothing).
 
-    Every file's content is rendered before the first write, so an error while
-    rendering leaves the folder untouched.  A ``study_destination`` left from an
-    earlier build is removed when this build has none, so stale files never
-    sit beside fresh ones.
+    Every file is rendered first, then written into a staging folder beside the
+    current set, and :func:`reexport.store.replace_folder` swaps the new set in
+    atomically, so ``out_dir`` holds the previous complete set or the new one -- after
+    a kill -9 or a full disk too, never a mix (no stale ``study_destination`` beside
+    a fresh ``study_world``).  ``build_report.json`` lists the sha256 of every other
+    file of the set (``outputs``), which ``reexport verify`` checks.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files, as paths under ``out_dir``.
     """
-    from reexport.store import atomic_write_text
+    from reexport.store import (
+        SET_REPORT,
+        atomic_write_text,
+        pause_between_writes_for_tests,
+        replace_folder,
+    )
 
     frames = {
         "trade_flows": result.trade_flows,
@@ -1124,25 +1227,24 @@ def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
         "study_world": result.study_world,
         "study_destination": result.study_destination,
     }
-    contents: list[tuple[Path, str]] = []
-    stale: list[Path] = []
+    contents: list[tuple[str, str]] = []
     for name in OUTPUT_NAMES:
         frame = frames[name]
-        path = out_dir / f"{name}.csv"
         if frame is None:
-            stale += [path, sidecar_path(path)]
             continue
-        contents.append((path, to_csv_text(frame)))
-        contents.append((sidecar_path(path), _sidecar(result, path.name, frame)))
+        csv_name = f"{name}.csv"
+        contents.append((csv_name, to_csv_text(frame)))
+        contents.append((sidecar_path(Path(csv_name)).name, _sidecar(result, csv_name, frame)))
+    result.report["outputs"] = {
+        name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in contents
+    }
     report_text = json.dumps(result.report, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    contents.append((out_dir / "build_report.json", report_text))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in stale:
-        path.unlink(missing_ok=True)
-    for path, text in contents:
-        written.append(atomic_write_text(path, text))
-    return written
+    contents.append((SET_REPORT, report_text))
+    with replace_folder(out_dir) as staging:
+        for name, text in contents:
+            atomic_write_text(staging / name, text)
+            pause_between_writes_for_tests()
+    return [out_dir / name for name, _text in contents]
 
 
 def build(
@@ -1177,12 +1279,23 @@ def build(
     Raises
     ------
     BadInputError
-        When the inputs are missing, mixed, or malformed (exit 2).
+        When the inputs are missing, mixed, or malformed, or when a manifest of a source
+        the build reads is unreadable, edited after sealing, or disagrees about being
+        synthetic (exit 2, naming the file): a build never silently goes on without a
+        source.
     """
     from reexport.store import RawStore
 
     store = store if store is not None else RawStore()
     out_dir = out_dir if out_dir is not None else config.processed_dir()
+    problems = store.manifest_problems(BUILD_SOURCES)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BadInputError(
+            f"build: refusing to build from a raw store it cannot trust: {problems[0]}{more}; "
+            "`reexport verify` lists every problem; restore the vintage from a backup, or "
+            "move its folder out of the raw store and fetch, import or write it again"
+        )
     inputs = select_inputs(store, vintage, export_series=export_series)
     for role, chosen in inputs.roles().items():
         log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
@@ -1235,6 +1348,7 @@ def summary_lines(result: BuildResult) -> list[str]:
         )
     else:
         lines.append("  study_destination: not built (no Comtrade partner=all vintage)")
+    lines += [f"  note: {note}" for note in result.inputs.notes]
     problems = result.quality.problems()
     lines.append(f"  quality: {len(problems)} finding(s)" + (":" if problems else ""))
     lines += [f"    - {p}" for p in problems]

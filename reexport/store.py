@@ -4,22 +4,33 @@ Layout::
 
     <data_root>/raw/<source>/<vintage_id>/<file>          the bytes exactly as received
     <data_root>/raw/<source>/<vintage_id>/manifest.json   what was asked, where, when, sha256s
+    <data_root>/raw/<source>/<vintage_id>/manifest.seal   sha256 of the manifest's canonical JSON
 
 A *vintage* is one retrieval of one logical request.  A vintage is written
 whole or not at all: its files are assembled in a hidden temp folder
-(``<data_root>/raw/<source>/.tmp-<random>/``), the manifest is written last, and
-the folder is renamed into place only when everything succeeded.  Existing
-vintages are never overwritten; a refresh writes a new vintage beside the old
-one.  Written files are made read-only as a guard against accidental edits,
-and :func:`verify` re-hashes everything to detect the edits the guard missed.
+(``<data_root>/raw/<source>/.tmp-<random>/``, with a lock file beside it held by
+the writing process), the manifest and its seal are written last, and the folder
+is renamed into place only when everything succeeded.  The temp folders of runs
+that died are removed by the next write to that source.  Existing vintages are
+never overwritten; a refresh writes a new vintage beside the old one.  Written
+files are made read-only as a guard against accidental edits, and :func:`verify`
+re-hashes everything to detect the edits the guard missed; the seal catches an
+edited manifest.
+
+Provenance: whether a vintage is the synthetic demo is decided from everything
+that marks it -- the manifest's flag, the ``demo-`` id, ``synthetic:`` URLs, the
+request's ``demo`` block and the demo's in-file markers (:func:`content_markers`);
+a vintage where they disagree is refused (:func:`provenance_problem`).
 
 The same module provides :func:`atomic_write_bytes` / :func:`atomic_write_text`
-for processed tables and reports, and :func:`redact` / :func:`redact_url` which
-keep secrets (the Comtrade key) out of manifests, logs and messages.
+for processed tables and reports, :func:`replace_folder` which swaps a whole
+folder of processed tables in at once, and :func:`redact` / :func:`redact_url`
+which keep secrets (the Comtrade key) out of manifests, logs and messages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import errno
 import hashlib
@@ -27,9 +38,12 @@ import json
 import logging
 import os
 import re
+import secrets as _secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -38,6 +52,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from reexport import __version__, config
 from reexport.errors import BadInputError
 
+try:  # POSIX: a lock held by a live process tells its temp folder from a dead run's.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger("reexport.store")
 
 #: Version of the manifest layout written by this module.
@@ -45,6 +64,21 @@ MANIFEST_SCHEMA = 1
 MANIFEST_NAME = "manifest.json"
 #: Prefix of the hidden folders a vintage is assembled in before it is renamed into place.
 TEMP_PREFIX = ".tmp-"
+#: Suffix of the lock file beside each temp folder, held by the process writing it.
+LOCK_SUFFIX = ".lock"
+#: Beside ``manifest.json``: the sha256 of the manifest's canonical JSON, written with it.
+SEAL_NAME = "manifest.seal"
+#: Vintage ids of the synthetic demo start with this; real ids never do.
+DEMO_ID_PREFIX = "demo-"
+#: URLs recorded for demo files start with this; real ones are ``http(s):`` or ``file:``.
+SYNTHETIC_URL_PREFIX = "synthetic:"
+#: Test hook: seconds to sleep after each file a vintage or processed set writes, so a
+#: test can kill the process between two writes.  Never set outside tests.
+TEST_PAUSE_ENV = "REEXPORT_TEST_PAUSE_BETWEEN_WRITES"
+#: Without ``fcntl`` (Windows) a temp folder untouched this long counts as abandoned.
+STALE_AFTER_SECONDS = 24 * 3600
+#: A lock file without its temp folder is removed only when older than this.
+ORPHAN_LOCK_SECONDS = 600
 #: The sources the package writes (others are accepted if their name is a plain identifier).
 KNOWN_SOURCES = ("gpr", "gpr_daily", "comtrade", "fred", "userseries")
 #: What replaces a secret in anything we write or say.
@@ -285,6 +319,286 @@ class IntegrityError(BadInputError):
     """A raw file no longer matches its manifest (edited, truncated or missing)."""
 
 
+# --------------------------------------------------------------------------- provenance
+
+#: Byte patterns only the synthetic demo writes into its files, with what they are.
+_DEMO_CONTENT_MARKERS = (
+    (re.compile(rb"SYNTHETIC_DEMO"), "the demo workbook's SYNTHETIC_DEMO marker row"),
+    (
+        re.compile(rb'"elapsedTime"\s*:\s*"SYNTHETIC DEMO"'),
+        'the demo envelope\'s "elapsedTime": "SYNTHETIC DEMO"',
+    ),
+)
+_TRUE_CELLS = {"true", "1", "yes"}
+#: Only this much of a file is sniffed for a ``synthetic`` CSV column.
+_CSV_SNIFF_BYTES = 1 << 22
+
+
+def _csv_synthetic_column(data: bytes) -> str | None:
+    """``"a synthetic column that is true"`` for a CSV whose ``synthetic`` column is true anywhere.
+
+    The demo's user series and every processed table carry a boolean ``synthetic``
+    column; a true cell marks the content itself as synthetic, wherever it is copied.
+    """
+    head = data[:_CSV_SNIFF_BYTES].decode("utf-8-sig", errors="replace")
+    first, _, rest = head.partition("\n")
+    delimiter = next((d for d in (",", ";", "\t") if d in first), None)
+    if delimiter is None:
+        return None
+    header = [cell.strip().strip('"').lower() for cell in first.split(delimiter)]
+    if "synthetic" not in header:
+        return None
+    column = header.index("synthetic")
+    for line in rest.splitlines():
+        cells = line.split(delimiter)
+        if len(cells) > column and cells[column].strip().strip('"').lower() in _TRUE_CELLS:
+            return "a synthetic column that is true"
+    return None
+
+
+def content_markers(data: bytes) -> list[str]:
+    """The synthetic-demo markers found in a file's bytes (empty for real data).
+
+    Parameters
+    ----------
+    data
+        The file's content.
+
+    Returns
+    -------
+    list of str
+        What marks it: the demo workbook's ``SYNTHETIC_DEMO`` dictionary row, the demo
+        Comtrade envelope's ``elapsedTime``, a CSV ``synthetic`` column that is true.
+    """
+    found = [what for pattern, what in _DEMO_CONTENT_MARKERS if pattern.search(data)]
+    column = _csv_synthetic_column(data)
+    return found + ([column] if column else [])
+
+
+def _synthetic_evidence(manifest: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """What in a manifest (besides its flag) says demo, and what says real.
+
+    The vintage id, the recorded URLs and the request's ``demo`` block are written by
+    the demo and by the fetchers independently of the ``synthetic`` flag, so a flag
+    edited by hand disagrees with them.
+    """
+    demo: list[str] = []
+    real: list[str] = []
+    vintage_id = str(manifest.get("vintage", ""))
+    (demo if vintage_id.startswith(DEMO_ID_PREFIX) else real).append(f"its id {vintage_id}")
+    request = manifest.get("request")
+    if isinstance(request, Mapping) and isinstance(request.get("demo"), Mapping):
+        demo.append("its request's demo block")
+    for record in manifest.get("files", []):
+        url = record.get("url") if isinstance(record, Mapping) else None
+        if isinstance(url, str):
+            synthetic_url = url.startswith(SYNTHETIC_URL_PREFIX)
+            (demo if synthetic_url else real).append(f"the URL {url.split('?')[0]}")
+    return list(dict.fromkeys(demo)), list(dict.fromkeys(real))
+
+
+def provenance_problem(
+    manifest: Mapping[str, Any], markers: Mapping[str, list[str]] | None = None
+) -> str | None:
+    """Why a manifest's ``synthetic`` flag disagrees with the rest of its vintage, or ``None``.
+
+    Parameters
+    ----------
+    manifest
+        A structurally valid manifest.
+    markers
+        File name -> :func:`content_markers` of its bytes, when the files were read.
+
+    Returns
+    -------
+    str or None
+        One sentence naming what disagrees, e.g. ``manifest says "synthetic": false, but
+        its id demo-1 and the URL synthetic:demo-1 say it is the synthetic demo``.
+    """
+    flag = manifest.get("synthetic")
+    if not isinstance(flag, bool):
+        return f'has "synthetic": {flag!r}; expected true or false'
+    demo, real = _synthetic_evidence(manifest)
+    for name, found in sorted((markers or {}).items()):
+        demo += [f"{name}: {what}" for what in found]
+    if not flag and demo:
+        return (
+            'says "synthetic": false, but ' + _first(demo) + " say it is the synthetic demo; "
+            "demo data can never pass as real"
+        )
+    if flag and real:
+        return 'says "synthetic": true, but ' + _first(real) + " say it is real data"
+    return None
+
+
+def _first(items: list[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# --------------------------------------------------------------------------- seals
+
+
+def manifest_seal(manifest: Mapping[str, Any]) -> str:
+    """sha256 (hex) of a manifest's canonical JSON (sorted keys, no spaces, UTF-8).
+
+    Written to ``manifest.seal`` in the same step as the manifest, so any later edit of
+    the manifest (a flipped ``synthetic`` flag, a changed sha256) no longer matches.
+    """
+    text = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _seal_text(manifest: Mapping[str, Any]) -> str:
+    return (
+        json.dumps(
+            {
+                "manifest_sha256": manifest_seal(manifest),
+                "of": "manifest.json as canonical JSON: sorted keys, separators ',' ':', UTF-8",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def _read_seal(folder: Path) -> str | None:
+    """The sealed sha256 of ``folder``'s manifest, ``None`` if unsealed (BadInputError if broken)."""
+    path = folder / SEAL_NAME
+    try:
+        seal = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"raw store: {path} is not valid JSON ({exc})") from None
+    value = seal.get("manifest_sha256") if isinstance(seal, dict) else None
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{64}", value):
+        raise BadInputError(f"raw store: {path} holds no manifest_sha256")
+    return value
+
+
+# --------------------------------------------------------------------------- temp folders
+
+
+def pause_between_writes_for_tests() -> None:
+    """The test hook: sleep ``$REEXPORT_TEST_PAUSE_BETWEEN_WRITES`` seconds, if set.
+
+    Called after each file a vintage or a processed set writes, so a test can kill
+    the process between two writes.
+    """
+    delay = os.environ.get(TEST_PAUSE_ENV)
+    if delay:
+        time.sleep(float(delay))
+
+
+class TempFolder:
+    """A hidden ``.tmp-<token>`` folder plus a lock file held while its owner is alive.
+
+    The lock file (``.tmp-<token>.lock``) is created and locked *before* the folder,
+    and removed after the folder is gone (renamed into place or deleted), so a folder
+    whose lock can be taken belongs to a run that died (killed, power cut) and may
+    be removed by the next run.
+
+    Parameters
+    ----------
+    parent
+        Where to create it (created if needed).
+    """
+
+    def __init__(self, parent: Path) -> None:
+        parent.mkdir(parents=True, exist_ok=True)
+        token = _secrets.token_hex(8)
+        self.lock_path = parent / f"{TEMP_PREFIX}{token}{LOCK_SUFFIX}"
+        self._fd: int | None = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+        try:
+            if fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.write(self._fd, f"{os.getpid()}\n".encode())
+            self.path = parent / f"{TEMP_PREFIX}{token}"
+            self.path.mkdir()
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        """Remove the lock file (after the folder was renamed away or deleted)."""
+        if self._fd is None:
+            return
+        self.lock_path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+def _owner_alive(lock_path: Path) -> bool:
+    """Whether the process that created ``lock_path`` still holds it."""
+    if fcntl is None:  # pragma: no cover - Windows: judge by age
+        try:
+            return time.time() - lock_path.stat().st_mtime < STALE_AFTER_SECONDS
+        except FileNotFoundError:
+            return False
+    try:
+        fd = os.open(lock_path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _age(path: Path) -> float:
+    """Seconds since ``path`` was last modified (0 if it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def temp_entries(parent: Path) -> tuple[list[Path], list[Path]]:
+    """``(abandoned, live)`` temp folders and orphan lock files directly in ``parent``.
+
+    Abandoned: a ``.tmp-*`` folder whose lock file is gone or free (its run died), or a
+    lock file that is free, has no folder and is older than ``ORPHAN_LOCK_SECONDS``.
+    Live: a folder whose writer still runs.
+    """
+    abandoned: list[Path] = []
+    live: list[Path] = []
+    if not parent.is_dir():
+        return abandoned, live
+    for entry in sorted(parent.iterdir()):
+        if not entry.name.startswith(TEMP_PREFIX):
+            continue
+        if entry.name.endswith(LOCK_SUFFIX) and not entry.is_dir():
+            folder = entry.with_name(entry.name.removesuffix(LOCK_SUFFIX))
+            # A young lock without its folder may be one a writer has just created and
+            # not yet locked: leave it, or that writer's folder would lose its lock.
+            stale = not folder.exists() and _age(entry) > ORPHAN_LOCK_SECONDS
+            if stale and not _owner_alive(entry):
+                abandoned.append(entry)
+            continue
+        lock = entry.with_name(entry.name + LOCK_SUFFIX)
+        (live if _owner_alive(lock) else abandoned).append(entry)
+    return abandoned, live
+
+
+def remove_abandoned_temps(parent: Path) -> list[Path]:
+    """Delete the temp folders (and lock files) of dead runs in ``parent``; return them."""
+    abandoned, _live = temp_entries(parent)
+    for entry in abandoned:
+        if entry.is_dir() and not entry.is_symlink():
+            _remove_tree(entry)
+            # Its lock is free (that is what made it abandoned); it goes after the folder.
+            entry.with_name(entry.name + LOCK_SUFFIX).unlink(missing_ok=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if abandoned:
+        log.info("removed %d abandoned temp folder(s) in %s", len(abandoned), parent)
+    return abandoned
+
+
 # --------------------------------------------------------------------------- vintages
 
 
@@ -299,18 +613,25 @@ class Vintage:
         Its parsed ``manifest.json``.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, path: Path, manifest: dict[str, Any], *, sealed: bool = True) -> None:
         self.path = Path(path)
         self.manifest = manifest
+        #: False for a vintage written before manifests were sealed (``reexport verify --seal``).
+        self.sealed = sealed
 
     @classmethod
     def load(cls, path: Path) -> Vintage:
         """Read and check the manifest of the vintage folder ``path``.
 
+        Besides its structure, the manifest must match its seal (``manifest.seal``,
+        when present) and its ``synthetic`` flag must agree with the vintage id, the
+        URLs and the request (:func:`provenance_problem`).
+
         Raises
         ------
         BadInputError
-            If the manifest is missing, not JSON, or lacks required fields.
+            If the manifest is missing, not JSON, lacks required fields, was edited
+            after it was sealed, or its ``synthetic`` flag disagrees with its vintage.
         """
         manifest_path = Path(path) / MANIFEST_NAME
         try:
@@ -322,7 +643,18 @@ class Vintage:
         problem = _manifest_problem(manifest)
         if problem:
             raise BadInputError(f"raw store: {manifest_path} {problem}")
-        return cls(Path(path), manifest)
+        seal = _read_seal(Path(path))
+        problem = provenance_problem(manifest)
+        if seal is not None and seal != manifest_seal(manifest):
+            raise BadInputError(
+                f"raw store: {manifest_path} was edited after it was written "
+                f"(it no longer matches {SEAL_NAME})"
+                + (f" and {problem}" if problem else "")
+                + "; a vintage is never edited: fetch, import or write it again"
+            )
+        if problem:
+            raise BadInputError(f"raw store: {manifest_path} {problem}")
+        return cls(Path(path), manifest, sealed=seal is not None)
 
     @property
     def source(self) -> str:
@@ -336,8 +668,14 @@ class Vintage:
 
     @property
     def synthetic(self) -> bool:
-        """True for demo vintages made by a documented data-generating process."""
-        return bool(self.manifest["synthetic"])
+        """True for demo vintages made by a documented data-generating process.
+
+        Decided from everything that marks the vintage: the manifest's flag, a
+        ``demo-`` id, ``synthetic:`` URLs and the request's ``demo`` block (any of
+        them suffices; :meth:`load` refuses a vintage where they disagree).
+        """
+        demo, _real = _synthetic_evidence(self.manifest)
+        return bool(self.manifest["synthetic"]) or bool(demo)
 
     @property
     def created(self) -> str:
@@ -413,6 +751,14 @@ class Vintage:
                 f"sha256 {str(record['sha256'])[:12]}...); the raw file was modified; "
                 "run `reexport verify`"
             )
+        if not self.synthetic:
+            markers = content_markers(data)
+            if markers:
+                raise IntegrityError(
+                    f"raw store: {path} carries {markers[0]}, but vintage "
+                    f"{self.source}/{self.id} says it is real data; demo data can never pass "
+                    "as real (run `reexport verify`)"
+                )
         return data
 
     def read_text(self, name: str, encoding: str = "utf-8") -> str:
@@ -487,14 +833,30 @@ class VintageWriter:
             )
         self._started = _utc_now()
         self._requested_id = vintage_id or self._started.strftime("%Y%m%dT%H%M%SZ")
+        # Provenance is fixed when the vintage is started: the id says demo exactly when
+        # the flag does, and only a demo request has a `demo` block (`provenance_problem`
+        # checks the same on every read).
+        demo_id = self._requested_id.startswith(DEMO_ID_PREFIX)
+        demo_block = isinstance(self.request.get("demo"), Mapping)
+        if self.synthetic != demo_id or (demo_block and not self.synthetic):
+            raise BadInputError(
+                f"raw store: a {'synthetic' if self.synthetic else 'real'} {source} vintage "
+                f"needs an id {'starting' if self.synthetic else 'not starting'} with "
+                f"{DEMO_ID_PREFIX!r}"
+                + ("" if self.synthetic else " and no 'demo' block in its request")
+                + f" (got id {self._requested_id!r}{', a demo block' if demo_block else ''})"
+            )
         self._records: list[dict[str, Any]] = []
         self._tmp: Path | None = None
+        self._temp: TempFolder | None = None
         self.vintage: Vintage | None = None
 
     def __enter__(self) -> VintageWriter:
         parent = self.store.root / self.source
         parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=parent))
+        remove_abandoned_temps(parent)
+        self._temp = TempFolder(parent)
+        self._tmp = self._temp.path
         return self
 
     def add(
@@ -546,11 +908,24 @@ class VintageWriter:
         if any(record["name"] == name for record in self._records):
             raise BadInputError(f"raw store: file {name!r} was added twice to one vintage")
         data = bytes(content)
+        if url is not None and url.startswith(SYNTHETIC_URL_PREFIX) != self.synthetic:
+            raise BadInputError(
+                f"raw store: {name}: URL {url.split('?')[0]!r} in a "
+                f"{'synthetic' if self.synthetic else 'real'} vintage (demo files have "
+                f"{SYNTHETIC_URL_PREFIX!r} URLs, real ones never)"
+            )
+        markers = [] if self.synthetic else content_markers(data)
+        if markers:
+            raise BadInputError(
+                f"raw store: {name} carries {markers[0]}: it is the synthetic demo's, and a "
+                "real vintage cannot hold demo data"
+            )
         path = self._tmp / name
         with path.open("xb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        pause_between_writes_for_tests()
         record: dict[str, Any] = {
             "name": name,
             "url": redact_url(url, self._secrets) if url is not None else None,
@@ -585,13 +960,16 @@ class VintageWriter:
                 continue
             manifest = self._manifest(vintage_id)
             text = json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
-            # The manifest is written last, after every file is on disk.
-            manifest_path = tmp / MANIFEST_NAME
-            manifest_path.unlink(missing_ok=True)
-            with manifest_path.open("x", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+            # The manifest and its seal are written last, after every file is on disk.
+            for name, content in ((MANIFEST_NAME, text), (SEAL_NAME, _seal_text(manifest))):
+                target = tmp / name
+                if target.exists():
+                    target.chmod(0o644)
+                    target.unlink()
+                with target.open("x", encoding="utf-8") as handle:
+                    handle.write(content)
+                    handle.flush()
+                    os.fsync(handle.fileno())
             for entry in tmp.iterdir():
                 entry.chmod(0o444)
             _fsync_dir(tmp)
@@ -608,7 +986,7 @@ class VintageWriter:
             log.info(
                 "raw store: wrote %s/%s (%d files)", self.source, vintage_id, len(self._records)
             )
-            return Vintage(parent / vintage_id, manifest)
+            return Vintage(parent / vintage_id, manifest, sealed=True)
         raise BadInputError(f"raw store: too many vintages named {self._requested_id!r}")
 
     def __exit__(
@@ -618,16 +996,20 @@ class VintageWriter:
         tb: TracebackType | None,
     ) -> None:
         tmp, self._tmp = self._tmp, None
-        if tmp is None:
+        temp, self._temp = self._temp, None
+        if tmp is None or temp is None:
             return
-        if exc_type is None:
-            try:
-                self.vintage = self._publish(tmp)
-                return
-            except BaseException:
-                _remove_tree(tmp)
-                raise
-        _remove_tree(tmp)
+        try:
+            if exc_type is None:
+                try:
+                    self.vintage = self._publish(tmp)
+                    return
+                except BaseException:
+                    _remove_tree(tmp)
+                    raise
+            _remove_tree(tmp)
+        finally:
+            temp.release()
 
 
 def _remove_tree(path: Path) -> None:
@@ -766,68 +1148,162 @@ class RawStore:
 
     # ----------------------------------------------------------------- verification
 
-    def verify_counts(self) -> tuple[list[str], int, int]:
-        """Like :meth:`verify`, also returning the numbers of files and vintages checked."""
+    def manifest_problems(self, sources: Iterable[str] | None = None) -> list[str]:
+        """Manifests a build cannot trust, without re-hashing the data files.
+
+        A folder whose manifest is missing or not valid JSON, lacks fields, was edited
+        after it was sealed, disagrees with its folder name, or whose ``synthetic`` flag
+        disagrees with its id, URLs or request.  :func:`reexport.panel.build` refuses to
+        build while any of these exists, rather than silently going on without it.
+
+        Parameters
+        ----------
+        sources
+            Source folders to check (default: all present).
+
+        Returns
+        -------
+        list of str
+            One line per problem, naming the file.
+        """
         problems: list[str] = []
-        n_files = 0
-        n_vintages = 0
+        for source in sorted(sources) if sources is not None else self.sources():
+            for folder in sorted(self._vintage_dirs(source), key=lambda p: p.name):
+                try:
+                    vintage = Vintage.load(folder)
+                except BadInputError as exc:
+                    problems.append(str(exc).removeprefix("raw store: "))
+                    continue
+                if vintage.source != source or vintage.id != folder.name:
+                    problems.append(_misplaced(folder, vintage, source))
+        return problems
+
+    def verify_report(self) -> VerifyReport:
+        """Re-hash every file of every vintage: problems, notes and counts.
+
+        Problems (``verify`` fails): tampered, truncated, missing or extra files,
+        missing, malformed or edited (seal mismatch) manifests, and vintages whose
+        ``synthetic`` flag disagrees with their id, URLs, request or file contents.
+        Notes (``verify`` still passes): temp folders of interrupted writes (removed by
+        the next write to that source), temp folders being written right now, and
+        vintages written before manifests were sealed.
+        """
+        report = VerifyReport()
         if not self.root.exists():
-            return problems, 0, 0
+            return report
         if not self.root.is_dir():
-            return [f"{self.root}: the raw store is not a folder"], 0, 0
+            report.problems.append(f"{self.root}: the raw store is not a folder")
+            return report
         for source_dir in sorted(self.root.iterdir()):
             if source_dir.name.startswith("."):
                 continue
             if not source_dir.is_dir() or not _SOURCE_RE.match(source_dir.name):
-                problems.append(f"{source_dir}: unexpected entry in the raw store")
+                report.problems.append(f"{source_dir}: unexpected entry in the raw store")
                 continue
+            abandoned, live = temp_entries(source_dir)
+            report.notes += [
+                f"{entry}: left by an interrupted write (not a vintage; the next write to "
+                f"{source_dir.name} removes it)"
+                for entry in abandoned
+            ]
+            report.notes += [f"{entry}: being written by a running reexport" for entry in live]
             for entry in sorted(source_dir.iterdir()):
-                if entry.name.startswith(TEMP_PREFIX):
-                    problems.append(
-                        f"{entry}: leftover temp folder of an interrupted write "
-                        "(not a vintage; safe to delete)"
-                    )
-                    continue
                 if entry.name.startswith("."):
                     continue
                 if not entry.is_dir():
-                    problems.append(f"{entry}: unexpected file outside any vintage")
+                    report.problems.append(f"{entry}: unexpected file outside any vintage")
                     continue
-                vintage_problems, checked = _verify_vintage(entry, source_dir.name)
-                problems.extend(vintage_problems)
-                n_files += checked
-                n_vintages += 1
-        return problems, n_files, n_vintages
+                vintage_problems, checked, vintage = _verify_vintage(entry, source_dir.name)
+                report.problems.extend(vintage_problems)
+                report.n_files += checked
+                report.n_vintages += 1
+                if vintage is not None and not vintage.sealed:
+                    report.unsealed.append(entry)
+        return report
+
+    def verify_counts(self) -> tuple[list[str], int, int]:
+        """Like :meth:`verify`, also returning the numbers of files and vintages checked."""
+        report = self.verify_report()
+        return report.problems, report.n_files, report.n_vintages
 
     def verify(self) -> list[str]:
         """Re-hash every file of every vintage and list what does not match.
 
-        Reports tampered or truncated files, files missing from a vintage,
-        files present but not in the manifest, missing or malformed manifests,
-        and leftover ``.tmp-*`` folders of interrupted writes.
+        See :meth:`verify_report` for what counts as a problem.
 
         Returns
         -------
         list of str
             One line per problem; empty when the store is intact.
         """
-        return self.verify_counts()[0]
+        return self.verify_report().problems
+
+    def seal(self) -> list[Path]:
+        """Seal every intact vintage written before manifests were sealed.
+
+        A vintage is sealed only if :meth:`verify_report` finds no problem in it (its
+        files match its manifest and its provenance agrees), so a seal never blesses
+        an edited manifest that verification would catch.  The seal file is written
+        atomically into the vintage folder; nothing else there changes.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The vintage folders sealed now.
+        """
+        sealed = []
+        for folder in self.verify_report().unsealed:
+            problems, _checked, vintage = _verify_vintage(folder, folder.parent.name)
+            if problems or vintage is None:
+                continue
+            seal = atomic_write_text(folder / SEAL_NAME, _seal_text(vintage.manifest))
+            seal.chmod(0o444)
+            sealed.append(folder)
+        return sealed
 
 
-def _verify_vintage(folder: Path, source: str) -> tuple[list[str], int]:
-    """Problems of one vintage folder and the number of files it re-hashed."""
+@dataclass
+class VerifyReport:
+    """What :meth:`RawStore.verify_report` found.
+
+    Attributes
+    ----------
+    problems
+        One line per integrity problem (``verify`` exits 1 when any).
+    notes
+        One line per harmless finding (temp folders, unsealed vintages).
+    n_files, n_vintages
+        How many files were re-hashed, in how many vintages.
+    unsealed
+        Vintage folders without a ``manifest.seal`` (written by an older reexport).
+    """
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    n_files: int = 0
+    n_vintages: int = 0
+    unsealed: list[Path] = field(default_factory=list)
+
+
+def _misplaced(folder: Path, vintage: Vintage, source: str) -> str:
+    return (
+        f"{folder}: manifest says {vintage.source}/{vintage.id}, "
+        f"but the folder is {source}/{folder.name}"
+    )
+
+
+def _verify_vintage(folder: Path, source: str) -> tuple[list[str], int, Vintage | None]:
+    """Problems of one vintage folder, the number of files it re-hashed, and the vintage."""
     problems: list[str] = []
     try:
         vintage = Vintage.load(folder)
     except BadInputError as exc:
-        return [str(exc).removeprefix("raw store: ")], 0
+        return [str(exc).removeprefix("raw store: ")], 0, None
     if vintage.source != source or vintage.id != folder.name:
-        problems.append(
-            f"{folder}: manifest says {vintage.source}/{vintage.id}, "
-            f"but the folder is {source}/{folder.name}"
-        )
+        problems.append(_misplaced(folder, vintage, source))
     listed = set()
     checked = 0
+    markers: dict[str, list[str]] = {}
     for record in vintage.files:
         name = record["name"]
         listed.add(name)
@@ -835,7 +1311,8 @@ def _verify_vintage(folder: Path, source: str) -> tuple[list[str], int]:
         if not path.is_file():
             problems.append(f"{path}: listed in the manifest but missing")
             continue
-        digest, size = _sha256_file(path)
+        data = path.read_bytes()
+        digest, size = hashlib.sha256(data).hexdigest(), len(data)
         checked += 1
         if size != record["bytes"]:
             problems.append(
@@ -846,16 +1323,29 @@ def _verify_vintage(folder: Path, source: str) -> tuple[list[str], int]:
                 f"{path}: sha256 {digest[:12]}... differs from the manifest's "
                 f"{str(record['sha256'])[:12]}... (modified)"
             )
+        found = content_markers(data)
+        if found:
+            markers[name] = found
+    provenance = provenance_problem(vintage.manifest, markers)
+    if provenance:
+        problems.append(f"{folder / MANIFEST_NAME} {provenance}")
     for entry in sorted(folder.iterdir()):
-        if entry.name != MANIFEST_NAME and entry.name not in listed:
+        if entry.name not in (MANIFEST_NAME, SEAL_NAME) and entry.name not in listed:
             problems.append(f"{entry}: not listed in the vintage's manifest (extra file)")
-    return problems, checked
+    return problems, checked, vintage
 
 
-def verify_cli(**_options: Any) -> int:
-    """``reexport verify``: re-hash the raw store and print the result.
+def verify_cli(*, seal: bool = False, **_options: Any) -> int:
+    """``reexport verify [--seal]``: re-hash the raw store and check the processed set.
 
-    Prints ``OK: N files in M vintages verified`` or one line per problem.
+    Prints one line per problem, then ``note:`` lines for harmless findings, then
+    ``OK: N files in M vintages verified`` or ``FAILED: ...``.
+
+    Parameters
+    ----------
+    seal
+        First seal every intact vintage written before manifests were sealed
+        (:meth:`RawStore.seal`).
 
     Returns
     -------
@@ -863,15 +1353,288 @@ def verify_cli(**_options: Any) -> int:
         0 when everything matches, 1 when there is any problem.
     """
     store = RawStore()
-    problems, n_files, n_vintages = store.verify_counts()
+    if seal:
+        sealed = store.seal()
+        print(f"sealed {len(sealed)} vintage(s) written before manifests were sealed")
+    report = store.verify_report()
+    processed_problems, processed_notes = verify_processed(config.processed_dir())
+    problems = report.problems + processed_problems
+    notes = report.notes + processed_notes
+    if report.unsealed:
+        notes.append(
+            f"{len(report.unsealed)} vintage(s) were written before manifests were sealed, "
+            "so an edit of their manifest cannot be detected; `reexport verify --seal` seals "
+            "the intact ones: " + ", ".join(f"{p.parent.name}/{p.name}" for p in report.unsealed)
+        )
+    for problem in problems:
+        print(problem)
+    for note in notes:
+        print(f"note: {note}")
     if problems:
-        for problem in problems:
-            print(problem)
-        print(f"FAILED: {len(problems)} problem(s) in the raw store {store.root}")
+        print(
+            f"FAILED: {len(problems)} problem(s) in the raw store {store.root} "
+            f"or the processed set {config.processed_dir()}"
+        )
         return 1
     if not store.root.exists():
         # Say so plainly: a mistyped REEXPORT_DATA_DIR should not read as "all verified".
         print(f"OK: nothing to verify, there is no raw store at {store.root}")
         return 0
-    print(f"OK: {n_files} files in {n_vintages} vintages verified")
+    print(f"OK: {report.n_files} files in {report.n_vintages} vintages verified")
     return 0
+
+
+# --------------------------------------------------------------------------- processed sets
+
+#: The report a processed set is written with, last; it lists every other file's sha256.
+SET_REPORT = "build_report.json"
+#: Linux ``renameat2`` flag: swap two paths atomically (used once, to replace an old
+#: real ``processed/`` folder by the symlink).
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def sets_dir(out_dir: Path) -> Path:
+    """Where the complete sets behind a swapped folder live: ``<parent>/.<name>-sets/``."""
+    return out_dir.parent / f".{out_dir.name}-sets"
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path`` (a second holder waits); no-op without fcntl."""
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def replace_folder(out_dir: Path) -> Iterator[Path]:
+    """Stage the whole new content of ``out_dir``, then swap it in at once.
+
+    ``out_dir`` (e.g. ``data/processed``) is a symlink to one complete set under
+    :func:`sets_dir` (``data/.processed-sets/<id>/``).  The block writes into a temp
+    folder there; on a clean exit the folder is fsynced, renamed to a new set id, and
+    the symlink is replaced atomically (a new symlink renamed over the old one), so a
+    reader of ``out_dir/<file>`` -- or a kill -9 at any instant -- sees the previous
+    complete set or the new one, never a mix.  Sets other than the current one
+    (abandoned temp folders, a set a killed run renamed but never pointed to) are
+    removed under an exclusive lock at the start and the end of each swap.  A real
+    folder left by an older reexport is swapped out the same way (Linux
+    ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames) and removed.
+
+    Parameters
+    ----------
+    out_dir
+        The folder readers use.
+
+    Yields
+    ------
+    pathlib.Path
+        The empty staging folder to write every file into.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"{out_dir} is a file, not a folder of processed tables")
+    sets = sets_dir(out_dir)
+    sets.mkdir(parents=True, exist_ok=True)
+    with _exclusive(sets / LOCK_NAME):
+        _collect_sets(out_dir)
+        staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=sets))
+        final = sets / f"{_utc_now():%Y%m%dT%H%M%SZ}-{_secrets.token_hex(4)}"
+        try:
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide the tables from other users
+            yield staging
+            _fsync_dir(staging)
+            os.rename(staging, final)
+            _fsync_dir(sets)
+            _point(out_dir, final)
+        except BaseException:
+            _remove_tree(staging)
+            if _current_set(out_dir) != final.name:
+                _remove_tree(final)  # renamed but never pointed to (e.g. no room for the link)
+            raise
+        _collect_sets(out_dir)
+
+
+#: The lock file of a sets folder.
+LOCK_NAME = ".lock"
+
+
+def _current_set(out_dir: Path) -> str | None:
+    """Name of the set ``out_dir`` points to (``None`` if it is not a symlink)."""
+    if not out_dir.is_symlink():
+        return None
+    return Path(os.readlink(out_dir)).name
+
+
+def _collect_sets(out_dir: Path) -> None:
+    """Remove every set but the current one, and stray swap links (caller holds the lock)."""
+    keep = _current_set(out_dir)
+    for entry in sorted(sets_dir(out_dir).iterdir()):
+        if entry.name in (keep, LOCK_NAME):
+            continue
+        _remove_entry(entry)
+    for entry in out_dir.parent.glob(f".{out_dir.name}.swap-*"):
+        _remove_entry(entry)
+
+
+def _remove_entry(entry: Path) -> None:
+    if entry.is_dir() and not entry.is_symlink():
+        _remove_tree(entry)
+    else:
+        entry.unlink(missing_ok=True)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """Atomically swap paths ``a`` and ``b`` (Linux renameat2); False where unsupported."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+#: ``os.symlink`` errors of a file system without symlinks (FAT, some network shares).
+_NO_SYMLINKS = (errno.EPERM, errno.EACCES, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP)
+
+
+def _point(out_dir: Path, target: Path) -> None:
+    """Make ``out_dir`` a symlink to ``target``, atomically.
+
+    Where the file system has no symlinks, ``target`` is renamed to ``out_dir`` instead
+    (the old folder is renamed away first): whole sets are still swapped, but a kill
+    between those two renames leaves no ``out_dir`` until the next build.
+    """
+    swap = out_dir.parent / f".{out_dir.name}.swap-{_secrets.token_hex(4)}"
+    try:
+        os.symlink(os.path.relpath(target, out_dir.parent), swap)
+    except OSError as exc:
+        if exc.errno not in _NO_SYMLINKS or out_dir.is_symlink():
+            raise
+        log.warning("%s: no symlinks here; swapping the processed set by renames", out_dir)
+        if out_dir.exists():
+            os.rename(out_dir, sets_dir(out_dir) / f"legacy-{_secrets.token_hex(4)}")
+        os.rename(target, out_dir)
+        _fsync_dir(out_dir.parent)
+        return
+    try:
+        if out_dir.is_symlink() or not out_dir.exists():
+            os.replace(swap, out_dir)
+        elif _rename_exchange(swap, out_dir):
+            # `swap` now holds the old real folder; the sets collection removes it.
+            pass
+        else:
+            legacy = sets_dir(out_dir) / f"legacy-{_secrets.token_hex(4)}"
+            os.rename(out_dir, legacy)
+            os.replace(swap, out_dir)
+    except BaseException:
+        if swap.is_symlink():
+            swap.unlink()
+        raise
+    _fsync_dir(out_dir.parent)
+
+
+def verify_processed(out_dir: Path) -> tuple[list[str], list[str]]:
+    """Check that ``out_dir`` holds one complete, consistent processed set.
+
+    Every file the set's ``build_report.json`` lists must be there with its sha256;
+    each CSV's ``synthetic`` column and each sidecar's ``synthetic`` flag must agree
+    with the report.  Leftovers of interrupted builds are notes, not problems.
+
+    Parameters
+    ----------
+    out_dir
+        The processed folder (``data/processed``).
+
+    Returns
+    -------
+    (problems, notes)
+        Lines for ``reexport verify``.
+    """
+    problems: list[str] = []
+    notes: list[str] = []
+    sets = sets_dir(out_dir)
+    if sets.is_dir():
+        keep = _current_set(out_dir)
+        busy = _owner_alive(sets / LOCK_NAME)
+        for entry in sorted(sets.iterdir()):
+            if entry.name not in (keep, LOCK_NAME):
+                notes.append(
+                    f"{entry}: "
+                    + (
+                        "being written by a running build"
+                        if busy
+                        else "left by an interrupted build (the next build removes it)"
+                    )
+                )
+    if out_dir.is_symlink() and not out_dir.exists():
+        return [f"{out_dir} points to {os.readlink(out_dir)}, which is missing"], notes
+    # Hidden entries (a `.gitkeep` in an old checkout's folder) are not part of a set.
+    entries = (
+        [e for e in out_dir.iterdir() if not e.name.startswith(".")] if out_dir.is_dir() else []
+    )
+    if not entries:
+        return problems, notes
+    report_path = out_dir / SET_REPORT
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [f"{report_path} is missing: {out_dir} holds an incomplete build"], notes
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [f"{report_path} is not valid JSON ({exc})"], notes
+    outputs = report.get("outputs") if isinstance(report, dict) else None
+    if not isinstance(outputs, dict):
+        notes.append(
+            f"{out_dir} was written by an older reexport (its build report lists no files); "
+            "the next `reexport build` replaces it whole"
+        )
+        return problems, notes
+    synthetic = bool(report.get("synthetic"))
+    for name, digest in sorted(outputs.items()):
+        path = out_dir / name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            problems.append(f"{path}: listed in {SET_REPORT} but missing")
+            continue
+        if hashlib.sha256(data).hexdigest() != digest:
+            problems.append(f"{path}: differs from the sha256 in {SET_REPORT} (modified)")
+            continue
+        says = _processed_says_synthetic(name, data)
+        if says is not None and says != synthetic:
+            problems.append(
+                f"{path}: says synthetic {str(says).lower()}, but {SET_REPORT} says "
+                f"{str(synthetic).lower()}"
+            )
+    listed = {*outputs, SET_REPORT}
+    for entry in sorted(entries):
+        if entry.name not in listed:
+            notes.append(f"{entry}: not written by the build that made {out_dir}")
+    return problems, notes
+
+
+def _processed_says_synthetic(name: str, data: bytes) -> bool | None:
+    """What a processed file's own content says about being synthetic (``None``: silent)."""
+    if name.endswith(".meta.json"):
+        try:
+            meta = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        flag = meta.get("synthetic") if isinstance(meta, dict) else None
+        return flag if isinstance(flag, bool) else None
+    if name.endswith(".csv"):
+        return _csv_synthetic_column(data) is not None
+    return None

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from publisher_bodies import as_published
 from replay_server import ReplayServer
 
 from reexport import acquire
@@ -23,7 +24,9 @@ DRAW = demo.generate(77)
 
 
 def _serve(server: ReplayServer, monkeypatch: pytest.MonkeyPatch, *, comtrade: bool = True) -> None:
-    server.route(GPR_PATH, demo.gpr_xls_bytes(DRAW), content_type="application/vnd.ms-excel")
+    server.route(
+        GPR_PATH, as_published(demo.gpr_xls_bytes(DRAW)), content_type="application/vnd.ms-excel"
+    )
     monkeypatch.setenv("REEXPORT_GPR_URL", server.url(GPR_PATH))
     for series in ("EXCHUS", "INDPRO"):
         server.route(
@@ -45,7 +48,9 @@ def _serve(server: ReplayServer, monkeypatch: pytest.MonkeyPatch, *, comtrade: b
                     "partnerCode"
                 ) == want.get("partnerCode")
 
-            server.route(COMTRADE_PATH, body, query=matches, content_type="application/json")
+            server.route(
+                COMTRADE_PATH, as_published(body), query=matches, content_type="application/json"
+            )
 
 
 def _kinds(store: RawStore) -> dict[str, list[bool]]:

@@ -27,7 +27,8 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "manifest.json"
+        # Manifests (and so their seals) record the time of writing.
+        if p.is_file() and p.name not in ("manifest.json", "manifest.seal")
     }
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from publisher_bodies import as_published
 
 from reexport import panel
 from reexport.cli import main
@@ -519,7 +520,7 @@ def test_a_short_export_series_reports_the_missing_window_months(
 
 def _real_gpr_vintage(store: RawStore) -> None:
     """A non-synthetic GPR vintage (demo bytes; only its real/demo flag matters here)."""
-    body = demo.gpr_xls_bytes(demo.generate(2))
+    body = as_published(demo.gpr_xls_bytes(demo.generate(2)))
     with store.writer("gpr", {"dataset": "gpr", "test": "mix"}) as writer:
         writer.add("data_gpr_export.xls", body)
 
@@ -560,24 +561,13 @@ def test_a_gap_in_months_is_reported_not_filled(data_root: Path) -> None:
             envelope["data"] = [r for r in envelope["data"] if r["period"] != "201905"]
             envelope["count"] = len(envelope["data"])
             writer.add(name, json.dumps(envelope).encode(), params=params)
-    # Without the customs user series the Comtrade world series is the export series.
-    _without_user_series(store)
-    result = panel.build("demo")
+    result = panel.build("demo", export_series="comtrade")
     world = result.study_world
     assert result.inputs.export_series == "comtrade_850511"
     assert len(world) == 96
     gap = world.loc[world["period"] == "2019-05"]
     assert gap["exports_t"].isna().item() and gap["GPR"].notna().item()
     assert result.report["quality"]["missing_months"]["exports"] == ["2019-05"]
-
-
-def _without_user_series(store: RawStore) -> None:
-    """Delete the stored user series: the Comtrade world series becomes the export series."""
-    for vintage in store.vintages("userseries"):
-        for entry in vintage.path.iterdir():
-            entry.chmod(0o644)
-            entry.unlink()
-        vintage.path.rmdir()
 
 
 def test_exact_duplicate_comtrade_records_reach_the_build_report(data_root: Path) -> None:
@@ -593,8 +583,7 @@ def test_exact_duplicate_comtrade_records_reach_the_build_report(data_root: Path
             envelope["data"] += [r for r in envelope["data"] if r["period"] == "201905"]
             envelope["count"] = len(envelope["data"])
             writer.add(name, json.dumps(envelope).encode(), params=params)
-    _without_user_series(store)
-    result = panel.build("demo")
+    result = panel.build("demo", export_series="comtrade")
     assert result.inputs.export.id == "demo-dup"
     world = result.study_world.set_index("period")
     expected = draw.world.loc[pd.Period("2019-05", "M"), "net_weight_kg"] / 1000
@@ -688,11 +677,12 @@ def test_real_build_from_published_figures_keeps_gaps(
 
 
 def test_a_demo_build_never_combines_seeds(data_root: Path) -> None:
+    """Seed 5's set lacks its user series (as an interrupted `reexport demo` leaves it): the
+    build uses seed 3's complete set whole -- never seed 5's GPR with seed 3's series, and
+    never seed 5's partial set -- and says why."""
     store = RawStore()
     demo.write_demo(3, store)
     demo.write_demo(5, store)
-    # Remove seed 5's user series: the build must fall back to seed 5's Comtrade world
-    # series, not borrow seed 3's customs series.
     for vintage in store.vintages("userseries"):
         if vintage.id == "demo-5":
             for entry in vintage.path.iterdir():
@@ -701,5 +691,44 @@ def test_a_demo_build_never_combines_seeds(data_root: Path) -> None:
             vintage.path.rmdir()
     result = panel.build("demo")
     seeds = {v.request["demo"]["seed"] for v in result.inputs.roles().values()}
-    assert len(seeds) == 1
-    assert result.inputs.export_series == "comtrade_850511"
+    assert seeds == {3}
+    assert result.inputs.export_series == "userseries:demo_china_customs_85051110"
+    assert result.inputs.notes == (
+        "the demo set of seed 5 is incomplete (no customs user series: an interrupted "
+        "`reexport demo`), so the complete set of seed 3 is used; `reexport demo --seed 5` "
+        "completes it",
+    )
+    assert any("seed 5 is incomplete" in line for line in panel.summary_lines(result))
+    # The next `reexport demo --seed 5` completes the set, and the build uses it.
+    demo.write_demo(5, store)
+    result = panel.build("demo")
+    assert {v.request["demo"]["seed"] for v in result.inputs.roles().values()} == {5}
+    assert result.inputs.notes == ()
+
+
+def test_a_by_destination_user_series_is_never_silently_ignored(
+    demo_store: RawStore, data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 8 item 10: a user series with a partner column beside the demo vintages."""
+    from reexport.sources import userseries
+
+    by_partner = tmp_path / "by_partner.csv"
+    by_partner.write_text("period,partner,value\n2019-01,USA,1\n2019-01,JPN,2\n")
+    assert main(["import-series", str(by_partner), "--partner-column", "partner"]) == 0
+    vintage = RawStore().latest("userseries", synthetic=False)
+    assert vintage is not None and userseries.SeriesSpec.from_request(vintage.request)
+    capsys.readouterr()
+    # A plain build says it left the series out, and why.
+    assert main(["build"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"  note: real user series by_partner (userseries/{vintage.id}) was not used: it is by "
+        "destination (it has a partner column)"
+    ) in out
+    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    assert any("by_partner" in note for note in report["notes"])
+    # Asking for it by name gives the existing "is by destination" message, not
+    # "run `reexport demo` first" (the build is the demo, the series is real).
+    assert main(["build", "--export-series", "userseries:by_partner"]) == 2
+    err = capsys.readouterr().err
+    assert "is by destination (it has a partner column)" in err and "reexport demo" not in err

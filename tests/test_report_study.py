@@ -514,3 +514,33 @@ def test_bad_report_config(tmp_path: Path, old: str, new: str, message: str) -> 
     (folder / "report.toml").write_text(text.replace(old, new, 1))
     with pytest.raises(BadInputError, match=message.replace("[", "\\[").replace("(", "\\(")):
         study_mod.load_study(folder)
+
+
+def test_report_html_says_what_report_md_says(baseline: Path) -> None:
+    """Issue 8 item 10: report.html had no produced-by, spec or data lines, and its
+    scorecard dropped the Published and CI columns."""
+    import html as html_lib
+    import re
+
+    out = baseline / "study" / "output"
+    index = (out / "report.md").read_text()
+    page = html_lib.unescape((out / "report.html").read_text())
+    commands = re.findall(r"^- produced by: `(.+)`$", index, flags=re.MULTILINE)
+    specs = re.findall(r"^- spec: `(.+)` \(results `(.+)`\)$", index, flags=re.MULTILINE)
+    assert commands and len(specs) == len(commands)
+    for command in commands:
+        assert f"produced by: <code>{command}</code>" in page
+    for spec, results in specs:
+        assert f"spec: <code>{spec}</code> (results <code>{results}</code>)" in page
+    coverage = re.findall(r"^- (\S+ data cover .+)$", index, flags=re.MULTILINE)
+    assert coverage
+    for line in coverage:
+        assert line.replace("\\", "") in page
+    card = json.loads((out / "scorecard.json").read_text())
+    for column in ("<th>Published</th>", "<th>Reproduced (95% CI)</th>", "<th>Model / term</th>"):
+        assert column in page
+    for fact in card["facts"]:
+        published, reproduced, verdict = scorecard_mod.fact_cells(fact)
+        assert f"<td>{published}</td><td>{fact['published']['model']} /" in page
+        assert f"<td>{reproduced}</td><td>{verdict}</td>" in page
+    assert "vintages: <code>" in page or not card["data"].get("vintages")

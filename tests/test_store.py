@@ -6,6 +6,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -43,7 +44,9 @@ def _write(
             writer.add(
                 name,
                 content,
-                url=f"https://example.invalid/{name}",
+                url=f"synthetic:{kwargs['vintage_id']}"
+                if kwargs.get("synthetic")
+                else f"https://example.invalid/{name}",
                 params={"period": "201701"},
                 status=200,
                 content_type="application/json",
@@ -286,14 +289,19 @@ def test_verify_reports_each_kind_of_problem(raw: RawStore) -> None:
     bad_manifest.mkdir()
     (bad_manifest / MANIFEST_NAME).write_text(json.dumps({"schema": 1, "source": "gpr"}))
 
-    problems = raw.verify()
+    report = raw.verify_report()
+    problems = report.problems
     text = "\n".join(problems)
-    assert len(problems) == 7, text
+    assert len(problems) == 6, text
     assert f"{tampered.path / 't.json'}: 5 bytes, but the manifest records 4" in text
     assert f"{missing.path / 'm.json'}: listed in the manifest but missing" in text
     assert f"{extra.path / 'stray.txt'}: not listed" in text
     assert f"{same_size.path / 's.csv'}: sha256" in text
-    assert ".tmp-deadbeef: leftover temp folder" in text
+    # A temp folder of an interrupted write is not a vintage and not a problem: a note.
+    assert report.notes == [
+        f"{raw.root / 'comtrade' / '.tmp-deadbeef'}: left by an interrupted write (not a "
+        "vintage; the next write to comtrade removes it)"
+    ]
     assert f"{no_manifest / MANIFEST_NAME} is missing" in text
     assert "lacks vintage, synthetic, request_key, files" in text
 
@@ -404,3 +412,31 @@ def test_importing_the_store_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_temp_folders_of_dead_runs_are_notes_and_removed_by_the_next_write(
+    raw: RawStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 8 item 6: a killed fetch's temp folder failed `verify` until deleted by hand."""
+    folder = raw.root / "gpr"
+    live = store.TempFolder(folder)  # a writer that is still running (this process holds it)
+    (live.path / "part.xls").write_bytes(b"half")
+    dead = folder / ".tmp-0123456789abcdef"  # a killed run's: its lock is free
+    dead.mkdir()
+    (dead / "part.xls").write_bytes(b"half")
+    (folder / ".tmp-0123456789abcdef.lock").write_text("12345\n")
+    legacy = folder / ".tmp-oldstyle"  # an older reexport's, without a lock file
+    legacy.mkdir()
+    assert cli.main(["verify"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {dead}: left by an interrupted write" in out
+    assert f"note: {legacy}: left by an interrupted write" in out
+    assert f"note: {live.path}: being written by a running reexport" in out
+    _write(raw, "gpr")
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == sorted(
+        [live.path.name, live.lock_path.name]
+    )
+    shutil.rmtree(live.path)
+    live.release()
+    assert cli.main(["verify"]) == 0
+    assert "note:" not in capsys.readouterr().out

@@ -691,6 +691,41 @@ def _num(value: Any, digits: int = 3) -> str:
     return format_number(float(value), digits)
 
 
+def fact_cells(fact: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A scorecard fact's Published, Reproduced (95% CI) and Verdict cells, as plain text.
+
+    Shared by the Markdown scorecard and the HTML report, so both show the same values.
+    """
+    pub = fact["published"]
+    published = (
+        f"{_num(pub['value'])} {pub['unit']}".strip()
+        if pub["value"] is not None
+        else ("positive" if pub["sign"] > 0 else "negative")
+    )
+    if fact["kind"] == "comparison":
+        published += f" (larger than {pub['than_model']})"
+    rep = fact["reproduced"]
+    if rep is None:
+        reproduced = "-"
+    else:
+        reproduced = f"{_num(rep['coef'])} [{_num(rep['ci95'][0])}, {_num(rep['ci95'][1])}]"
+    verdict = fact["verdict"]
+    recovery = fact.get("recovery")
+    if recovery is not None:
+        verdict += "; planted {} {}".format(
+            _num(recovery["planted"]), "recovered" if recovery["recovered"] else "NOT recovered"
+        )
+    return published, reproduced, verdict
+
+
+def recovery_cells(row: Mapping[str, Any]) -> tuple[str, str, str]:
+    """A parameter-recovery row's Planted, Estimate (95% CI) and Recovered cells, as text."""
+    ci = row["ci95"]
+    shown = "-" if ci is None else f"{_num(row['estimate'])} [{_num(ci[0])}, {_num(ci[1])}]"
+    verdict = {True: "yes", False: "NO", None: "-"}[row["recovered"]]
+    return _num(row["planted"]), shown, f"{verdict} ({row['detail']})"
+
+
 def scorecard_markdown(card: Mapping[str, Any]) -> str:
     """The scorecard as Markdown: status, data, one row per fact, forms and totals.
 
@@ -737,24 +772,7 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
     out.append("| :-- | :-- | --: | :-- | --: | :-- | :-- |")
     for fact in card["facts"]:
         pub = fact["published"]
-        published = (
-            f"{_num(pub['value'])} {pub['unit']}".strip()
-            if pub["value"] is not None
-            else ("positive" if pub["sign"] > 0 else "negative")
-        )
-        if fact["kind"] == "comparison":
-            published += f" (larger than {pub['than_model']})"
-        rep = fact["reproduced"]
-        if rep is None:
-            reproduced = "-"
-        else:
-            reproduced = f"{_num(rep['coef'])} [{_num(rep['ci95'][0])}, {_num(rep['ci95'][1])}]"
-        verdict = fact["verdict"]
-        recovery = fact.get("recovery")
-        if recovery is not None:
-            verdict += "; planted {} {}".format(
-                _num(recovery["planted"]), "recovered" if recovery["recovered"] else "NOT recovered"
-            )
+        published, reproduced, verdict = fact_cells(fact)
         cells = (
             f"{esc(fact['id'])}: {prose(fact['statement'], in_table=True)}",
             esc(fact["reading"]),
@@ -782,21 +800,9 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
         out.append("| Model | Term | Planted | Estimate (95% CI) | Recovered |")
         out.append("| :-- | :-- | --: | --: | :-- |")
         for row in card["parameter_recovery"]:
-            ci = row["ci95"]
-            shown = "-" if ci is None else f"{_num(row['estimate'])} [{_num(ci[0])}, {_num(ci[1])}]"
-            verdict = {True: "yes", False: "NO", None: "-"}[row["recovered"]]
             out.append(
                 "| "
-                + " | ".join(
-                    esc(x)
-                    for x in (
-                        row["model"],
-                        row["term"],
-                        _num(row["planted"]),
-                        shown,
-                        f"{verdict} ({row['detail']})",
-                    )
-                )
+                + " | ".join(esc(x) for x in (row["model"], row["term"], *recovery_cells(row)))
                 + " |"
             )
         out.append("")

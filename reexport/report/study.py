@@ -697,6 +697,22 @@ def _command_lines(
     return [f"reexport estimate {ref.spec} --output {results_paths[key]}", report]
 
 
+def _coverage_lines(study: StudyConfig, coverage: Mapping[str, str]) -> list[str]:
+    """``KEY data cover SPAN (the paper: A..B)`` for each study frame (plain text)."""
+    period = study.recipe.period
+    wanted = "" if period is None else f" (the paper: {period[0]}..{period[1]})"
+    return [f"{key} data cover {span}{wanted}" for key, span in sorted(coverage.items())]
+
+
+def _item_provenance(
+    study: StudyConfig, item: Output, results_paths: Mapping[str, Path], output: Path
+) -> tuple[str, str, str]:
+    """``(spec, results file, produced-by commands)`` of one table or figure (plain text)."""
+    ref = study.results[item.results_key]
+    commands = " && ".join(_command_lines(study, item.results_key, results_paths, output))
+    return str(ref.spec), str(results_paths[item.results_key]), commands
+
+
 def report_markdown(
     study: StudyConfig,
     outputs: Sequence[Output],
@@ -733,11 +749,7 @@ def report_markdown(
         out.append("Recipe: " + " && ".join(code(c) for c in recipe.commands) + ".")
         out.append("")
     out.extend(f"- source: {prose(source)}" for source in recipe.sources)
-    for key, span in sorted(coverage.items()):
-        wanted = (
-            "" if recipe.period is None else f" (the paper: {recipe.period[0]}..{recipe.period[1]})"
-        )
-        out.append(f"- {esc(key)} data cover {esc(span)}{esc(wanted)}")
+    out.extend(f"- {esc(line)}" for line in _coverage_lines(study, coverage))
     out.append("")
     out.append("## Scorecard")
     out.append("")
@@ -759,71 +771,116 @@ def report_markdown(
             if item.kind != kind:
                 continue
             links = ", ".join(f"[{Path(f).suffix[1:]}]({f})" for f in item.files)
-            ref = study.results[item.results_key]
+            spec, results_file, commands = _item_provenance(study, item, results_paths, output)
             out.append(f"### {esc(item.id)}: {prose(item.title)}")
             out.append("")
             out.append(f"- files: {links}")
-            out.append(
-                f"- spec: {code(str(ref.spec))} "
-                f"(results {code(str(results_paths[item.results_key]))})"
-            )
+            out.append(f"- spec: {code(spec)} (results {code(results_file)})")
             if item.models:
                 shown = ", ".join(item.models)
                 out.append(f"- models: {esc(shown)}")
-            commands = " && ".join(_command_lines(study, item.results_key, results_paths, output))
             out.append(f"- produced by: {code(commands)}")
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
+def _cells(tag: str, values: Sequence[str]) -> str:
+    return "<tr>" + "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values) + "</tr>"
+
+
+def _html_code(text: str) -> str:
+    """Escaped text with its Markdown code spans (`...`) shown as ``<code>``."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _scorecard_html(card: Mapping[str, Any]) -> str:
+    """The scorecard tables, with the same columns as ``scorecard.md``."""
     rows = []
     for fact in card["facts"]:
-        rep = fact["reproduced"]
-        reproduced = (
-            "-" if rep is None else f"{rep['coef']:.3f}" if rep["coef"] is not None else "-"
-        )
-        recovery = fact.get("recovery")
-        verdict = fact["verdict"]
-        if recovery is not None:
-            verdict += f"; planted {recovery['planted']:g} " + (
-                "recovered" if recovery["recovered"] else "NOT recovered"
-            )
+        pub = fact["published"]
+        published, reproduced, verdict = scorecard.fact_cells(fact)
         rows.append(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(str(x))}</td>"
-                for x in (fact["id"], fact["reading"], reproduced, verdict, fact["detail"])
+            _cells(
+                "td",
+                (
+                    f"{fact['id']}: {fact['statement']}",
+                    fact["reading"],
+                    published,
+                    f"{pub['model']} / {pub['term']}",
+                    reproduced,
+                    verdict,
+                    fact["detail"],
+                ),
             )
-            + "</tr>"
         )
+    head = (
+        "Fact",
+        "Reading",
+        "Published",
+        "Model / term",
+        "Reproduced (95% CI)",
+        "Verdict",
+        "Why",
+    )
     page = (
         '<table class="reexport-table"><caption>Replication scorecard</caption>'
-        "<thead><tr><th>Fact</th><th>Reading</th><th>Reproduced</th><th>Verdict</th>"
-        "<th>Why</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        f"<thead>{_cells('th', head)}</thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
     recovery = card.get("parameter_recovery") or []
     if recovery:
-        cells = []
-        for row in recovery:
-            found = {True: "yes", False: "NO", None: "-"}[row["recovered"]]
-            estimate = "-" if row["estimate"] is None else f"{row['estimate']:.3f}"
-            cells.append(
-                "<tr>"
-                + "".join(
-                    f"<td>{html.escape(str(x))}</td>"
-                    for x in (row["model"], row["term"], f"{row['planted']:g}", estimate, found)
-                )
-                + "</tr>"
-            )
+        cells = [
+            _cells("td", (row["model"], row["term"], *scorecard.recovery_cells(row)))
+            for row in recovery
+        ]
+        recovery_head = ("Model", "Term", "Planted", "Estimate (95% CI)", "Recovered")
         page += (
             '<table class="reexport-table"><caption>Parameter recovery on the synthetic demo '
-            "data</caption><thead><tr><th>Model</th><th>Term</th><th>Planted</th>"
-            "<th>Estimate</th><th>Recovered (95% CI)</th></tr></thead><tbody>"
+            f"data</caption><thead>{_cells('th', recovery_head)}</thead><tbody>"
             + "".join(cells)
             + "</tbody></table>"
         )
     return page
+
+
+def _data_html(study: StudyConfig, card: Mapping[str, Any], coverage: Mapping[str, str]) -> str:
+    """The Data section: series statement, recipe, sources, coverage, results and vintages."""
+    parts = [f"<p>{_html_code(card['data']['series_statement'])}</p>"]
+    recipe = study.recipe
+    if recipe.commands:
+        commands = " &amp;&amp; ".join(f"<code>{html.escape(c)}</code>" for c in recipe.commands)
+        parts.append(f"<p>Recipe: {commands}.</p>")
+    items = [f"source: {_html_code(source)}" for source in recipe.sources]
+    items += [html.escape(line) for line in _coverage_lines(study, coverage)]
+    for res in card["data"]["results"]:
+        items.append(
+            f"results <code>{html.escape(str(res['file']))}</code>: data "
+            f"{html.escape(str(res['data_path']))}, sha256 "
+            f"<code>{html.escape(str(res['data_sha256'] or '-')[:16])}</code>, synthetic: "
+            f"{str(res['synthetic']).lower()}"
+        )
+    vintages = card["data"].get("vintages")
+    if vintages:
+        items.append(f"vintages: <code>{html.escape(json.dumps(vintages, sort_keys=True))}</code>")
+    if items:
+        parts.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
+    return "\n".join(parts)
+
+
+def _item_html(
+    study: StudyConfig, item: Output, results_paths: Mapping[str, Path], output: Path
+) -> str:
+    """Files, spec, models and the producing command of one table or figure."""
+    spec, results_file, commands = _item_provenance(study, item, results_paths, output)
+    files = ", ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in item.files)
+    lines = [
+        f"files: {files}",
+        f"spec: <code>{html.escape(spec)}</code> (results <code>{html.escape(results_file)}"
+        "</code>)",
+    ]
+    if item.models:
+        lines.append(f"models: {html.escape(', '.join(item.models))}")
+    lines.append(f"produced by: <code>{html.escape(commands)}</code>")
+    return "<ul>" + "".join(f"<li>{line}</li>" for line in lines) + "</ul>"
 
 
 def report_html(
@@ -831,8 +888,16 @@ def report_html(
     outputs: Sequence[Output],
     card: Mapping[str, Any],
     folder: Path,
+    results_paths: Mapping[str, Path],
+    output: Path,
+    coverage: Mapping[str, str] | None = None,
 ) -> str:
-    """A self-contained HTML report: tables inline, figures embedded as PNG data URIs."""
+    """A self-contained HTML report: tables inline, figures embedded as PNG data URIs.
+
+    It says what ``report.md`` says -- the data (recipe, sources, coverage, results files
+    and vintages), and for every table and figure its files, spec, models and the
+    command that produced it -- plus the scorecard with all of ``scorecard.md``'s columns.
+    """
     synthetic = bool(card["synthetic"])
     title = html.escape(tables.synthetic_title(study.title, synthetic))
     parts = [
@@ -855,23 +920,21 @@ def report_html(
             "were computed from the seeded synthetic demo vintage, not from real trade data. "
             "This is a parameter recovery check, not a replication.</p>"
         )
-    statement = html.escape(card["data"]["series_statement"])
-    parts.append("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", statement) + "</p>")
+    parts.append("<h2>Data</h2>")
+    parts.append(_data_html(study, card, coverage or {}))
     parts.append("<h2>Scorecard</h2>")
     parts.append(_scorecard_html(card))
     parts.append("<h2>Tables</h2>")
     for item in outputs:
         if item.kind != "table":
             continue
-        parts.append(f'<h3 id="{html.escape(item.id)}">{html.escape(item.id)}</h3>')
+        parts.append(
+            f'<h3 id="{html.escape(item.id)}">{html.escape(item.id)}: {html.escape(item.title)}</h3>'
+        )
         html_file = next((f for f in item.files if f.endswith(".html")), None)
         if html_file is not None:
             parts.append((folder / html_file).read_text(encoding="utf-8"))
-        parts.append(
-            "<p>Files: "
-            + ", ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in item.files)
-            + "</p>"
-        )
+        parts.append(_item_html(study, item, results_paths, output))
     parts.append("<h2>Figures</h2>")
     for item in outputs:
         if item.kind != "figure":
@@ -885,11 +948,7 @@ def report_html(
             parts.append(
                 f'<img alt="{html.escape(item.title)}" src="data:image/png;base64,{encoded}">'
             )
-        parts.append(
-            "<p>Files: "
-            + ", ".join(f'<a href="{html.escape(f)}">{html.escape(f)}</a>' for f in item.files)
-            + "</p>"
-        )
+        parts.append(_item_html(study, item, results_paths, output))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -1041,12 +1100,14 @@ def run_report(
         )
         atomic_write_text(staging / "scorecard.json", scorecard.scorecard_json(card))
         atomic_write_text(staging / "scorecard.md", scorecard.scorecard_markdown(card))
-        atomic_write_text(staging / "report.html", report_html(study, outputs, card, staging))
+        coverage = describe_coverage(data)
+        atomic_write_text(
+            staging / "report.html",
+            report_html(study, outputs, card, staging, paths, out_dir, coverage),
+        )
         atomic_write_bytes(
             staging / "report.md",
-            report_markdown(study, outputs, card, paths, out_dir, describe_coverage(data)).encode(
-                "utf-8"
-            ),
+            report_markdown(study, outputs, card, paths, out_dir, coverage).encode("utf-8"),
         )
         _move_into_place(staging, out_dir)
     finally:

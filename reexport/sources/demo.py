@@ -14,9 +14,15 @@ Marking: every manifest says ``"synthetic": true`` and its request carries a
 ``demo`` block; file names start with ``demo_`` (except ``EXCHUS.csv`` and
 ``INDPRO.csv``: the FRED parser reads the series id from the file name); the GPR
 workbook's ``var_label`` dictionary carries a ``SYNTHETIC DEMO`` note; the JSON
-envelopes' ``elapsedTime`` reads ``"SYNTHETIC DEMO"``.  CSV files carry no
-comment lines (the parsers must read them as real), so their marking is the
-file name and the manifest.
+envelopes' ``elapsedTime`` reads ``"SYNTHETIC DEMO"``; the customs user series has a
+``synthetic`` column that is ``true`` in every row.  CSV files carry no comment lines
+(the parsers must read them as real), so the FRED CSVs' marking is the manifest.
+:func:`reexport.store.provenance_problem` checks that all of these agree.
+
+All or nothing: :func:`write_demo` writes its vintages one after the other, so an
+interrupted run (killed, disk full) can leave part of a set; ``reexport build`` uses
+only complete sets (:class:`reexport.panel._Candidates`), and a new ``reexport demo``
+completes the set.
 
 Determinism: the same seed gives byte-identical files.  Timestamps inside the
 files (the manifest's per-file ``retrieved``) are a constant, not the wall
@@ -734,11 +740,16 @@ def fred_csv_bytes(data: DemoData, series: str) -> bytes:
 
 
 def customs_csv_bytes(data: DemoData) -> bytes:
-    """The China-customs CN 85051110 world series in the ``import-series`` CSV format."""
-    lines = ["period,value"]
+    """The China-customs CN 85051110 world series in the ``import-series`` CSV format.
+
+    A third column, ``synthetic``, is ``true`` in every row: the file says in its own
+    content that it is the demo's (``import-series`` reads only the period and value
+    columns, and refuses to store a file whose ``synthetic`` column is true as real).
+    """
+    lines = ["period,value,synthetic"]
     series = data.customs_t
     for period, value in zip(series.index.astype(str), series.to_numpy(), strict=True):
-        lines.append(f"{period},{value:.3f}")
+        lines.append(f"{period},{value:.3f},true")
     return ("\n".join(lines) + "\n").encode("ascii")
 
 

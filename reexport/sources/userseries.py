@@ -11,11 +11,14 @@ Validation (every failure is a one-line ``BadInputError``, exit code 2,
 naming the file, the line and the value):
 
 * periods parse with :func:`reexport.periods.parse_month` (``2017-01``,
-  ``201701``, ``2017m1``, ``2017/01``, ``2017-01-01`` ...);
+  ``201701``, ``2017m1``, ``2017/01``, ``2017-01-01`` ...) and are not after the
+  current month (UTC): nobody has observed a future month;
 * values are plain non-negative numbers (no blanks: leave a missing month out);
 * no (period, partner) appears twice;
 * the unit is ``t`` (tonnes), ``kg`` or ``USD``;
-* partners, when given, are three-letter codes (``WLD`` for world).
+* partners, when given, are three-letter codes (``WLD`` for world);
+* the file is not the synthetic demo's (a ``synthetic`` column that is true):
+  ``import-series`` stores real series only.
 
 :func:`parse` returns the tidy trade frame: tonnes (``t``, or ``kg`` / 1000)
 fill ``net_weight_t``; ``USD`` fills ``value_usd``.  Without a partner column
@@ -25,6 +28,7 @@ the partner is ``WLD``.
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import hashlib
 import io
 import math
@@ -36,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from reexport.errors import BadInputError
-from reexport.periods import parse_month
+from reexport.periods import Month, parse_month
 
 if TYPE_CHECKING:
     from reexport.store import RawStore, Vintage
@@ -211,6 +215,7 @@ def read_rows(content: bytes, spec: SeriesSpec, *, origin: str) -> pd.DataFrame:
         if header.count(column) > 1:
             raise BadInputError(f"{origin}: column {column!r} appears twice in the header")
     at = {column: header.index(column) for column in wanted}
+    latest = current_month()
     records: list[tuple[str, str, float]] = []
     seen: dict[tuple[str, str], int] = {}
     for row in reader:
@@ -220,7 +225,13 @@ def read_rows(content: bytes, spec: SeriesSpec, *, origin: str) -> pd.DataFrame:
         if len(row) < len(header):
             row = row + [""] * (len(header) - len(row))
         where = f"{origin} line {line}"
-        period = str(parse_month(row[at[spec.period_column]].strip(), what=f"{where}: period"))
+        month = parse_month(row[at[spec.period_column]].strip(), what=f"{where}: period")
+        if month.ordinal > latest.ordinal:
+            raise BadInputError(
+                f"{where}: column {spec.period_column!r} month {month} is after the current "
+                f"month {latest}; a series cannot hold a month nobody has observed yet"
+            )
+        period = str(month)
         value = _value(row[at[spec.value_column]], where)
         partner = "WLD"
         if spec.partner_column:
@@ -241,6 +252,12 @@ def read_rows(content: bytes, spec: SeriesSpec, *, origin: str) -> pd.DataFrame:
     frame = pd.DataFrame(records, columns=["period", "partner", "value"])
     frame["value"] = frame["value"].astype(float)
     return frame.sort_values(["partner", "period"]).reset_index(drop=True)
+
+
+def current_month() -> Month:
+    """This month (UTC): the last month a user series may hold."""
+    today = _dt.datetime.now(_dt.UTC)
+    return Month(today.year, today.month)
 
 
 def _delimiter(header_line: str) -> str:
@@ -347,7 +364,7 @@ def import_series(
     BadInputError
         If the file cannot be read or fails validation; nothing is stored.
     """
-    from reexport.store import RawStore
+    from reexport.store import RawStore, content_markers
 
     path = Path(file)
     try:
@@ -359,6 +376,12 @@ def import_series(
     except OSError as exc:
         raise BadInputError(f"import-series: cannot read {str(path)!r} ({exc.strerror})") from None
     rows = read_rows(content, spec, origin=str(path))
+    markers = content_markers(content)
+    if markers:
+        raise BadInputError(
+            f"import-series: {path} carries {markers[0]}: it is synthetic demo data, and "
+            "import-series stores real series only"
+        )
     request = spec.request(hashlib.sha256(content).hexdigest())
     store = store if store is not None else RawStore()
     existing = store.find(SOURCE, request)
