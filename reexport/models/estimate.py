@@ -609,16 +609,18 @@ def fit_ppml(
         if deviance_change < tol:
             if np.abs(step).max() < IRLS_ETA_TOL:
                 break
+            # Counted, not reset: near a receding optimum the deviance criterion flickers.
             stalled += 1
             if stalled >= IRLS_STALL_LIMIT:
-                raise _no_maximum(step, separation, where=where)
-        else:
-            stalled = 0
+                raise _no_maximum(step, found.methods, where=where)
         deviance_old = deviance
     else:
+        if stalled and _falling(step).any():
+            raise _no_maximum(step, found.methods, where=where)
         raise BadInputError(
             f"{_prefix(where)}ppml did not converge in {maxiter} iterations (relative deviance "
-            f"change {deviance_change:.1e}, largest step of the linear predictor {np.abs(step).max():.1e})"
+            f"change {deviance_change:.1e}, largest step of the linear predictor "
+            f"{np.abs(step).max():.1e})"
         )
     # Covariance ingredients at the solution: Hessian X~'WX~ with the final weights.
     weights = mu
@@ -765,17 +767,23 @@ def _ppml_step(
     )
 
 
-def _no_maximum(step: np.ndarray, methods: Sequence[str], *, where: str) -> BadInputError:
-    """The error for a fit whose deviance settled while zero-outcome rows' predictor still moves.
+def _falling(step: np.ndarray) -> np.ndarray:
+    """Rows whose predictor drifts, if every drifting row falls (separation's signature), else none.
 
     ``step`` is the last full IRLS step of the linear predictor, zero on rows
     with a positive outcome.
     """
     moving = np.abs(step) > IRLS_DRIFT
-    checks = ", ".join(separation_mod.check_methods(methods)) or "none"
-    if moving.any() and (step[moving] < 0).all():
+    return moving if (step[moving] < 0).all() else np.zeros_like(moving)
+
+
+def _no_maximum(step: np.ndarray, methods: Sequence[str], *, where: str) -> BadInputError:
+    """The error for a fit whose deviance settled while zero-outcome rows' predictor still moves."""
+    falling = _falling(step)
+    checks = ", ".join(methods) or "none"
+    if falling.any():
         return BadInputError(
-            f"{_prefix(where)}ppml has no finite maximum: the fitted mean of {int(moving.sum())} "
+            f"{_prefix(where)}ppml has no finite maximum: the fitted mean of {int(falling.sum())} "
             f"observations with a zero outcome keeps falling towards zero (separation not "
             f"removed by the checks used: {checks})"
         )

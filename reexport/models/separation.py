@@ -108,12 +108,15 @@ class SeparationResult:
     rounds : int
         Rounds of simplex and rectifier (a round repeats only when dropping
         separated rows left new singletons or all-zero groups behind).
+    methods : tuple of str
+        The separation methods applied.
     """
 
     keep: np.ndarray
     dropped_by: np.ndarray
     relu_iterations: int = 0
     rounds: int = 0
+    methods: tuple[str, ...] = ()
 
     @property
     def dropped_rows(self) -> dict[str, int]:
@@ -275,6 +278,7 @@ def detect(
         dropped_by=dropped_by,
         relu_iterations=relu_iterations,
         rounds=rounds,
+        methods=chosen,
     )
     counts = result.dropped_rows
     for method in SEPARATION_METHODS:
