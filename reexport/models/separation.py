@@ -389,6 +389,10 @@ def _simplex_separated(target: np.ndarray, matrix: np.ndarray, *, add_constant: 
         return none
     candidates = candidates[:, useful] / scale[useful]
     null_basis = null_basis[:, useful] / scale[useful]
+    # Rows on which every candidate vanishes cannot be separated: keep them out of the
+    # program (a dummy regressor that is zero where y > 0 leaves only its own rows).
+    reachable = np.abs(candidates).max(axis=1) > NULL_SPACE_TOL
+    candidates = candidates[reachable]
     n0, r = candidates.shape
     from scipy.optimize import linprog  # imported here: ~70 ms that most fits never need
 
@@ -415,7 +419,7 @@ def _simplex_separated(target: np.ndarray, matrix: np.ndarray, *, add_constant: 
         log.debug("simplex separation check: discarded an inexact certificate")
         return none
     result = none.copy()
-    result[np.flatnonzero(boundary)[separated_local]] = True
+    result[np.flatnonzero(boundary)[np.flatnonzero(reachable)[separated_local]]] = True
     return result
 
 
