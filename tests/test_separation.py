@@ -21,7 +21,7 @@ from scipy import linalg
 
 from reexport.cli import main
 from reexport.errors import BadInputError
-from reexport.models import estimate, separation
+from reexport.models import estimate, fe, separation
 from reexport.models.estimate import fit_ppml
 from reexport.models.separation import SEPARATION_METHODS, detect
 
@@ -59,6 +59,17 @@ def test_detect_keeps_exactly_ppmlhdfes_sample(stem: str) -> None:
     np.testing.assert_array_equal(found.separated, separated)
     assert sum(found.dropped_rows.values()) == separated.sum()
     assert set(found.dropped_rows) <= {"separated_fe", "separated_simplex", "separated_relu"}
+
+
+@pytest.mark.parametrize("stem", [s for s in EXAMPLES if "id1" in _example(s)[2]])
+def test_with_singletons_dropped_the_sample_is_ppmlhdfes_less_its_singletons(stem: str) -> None:
+    """The default (``drop_singletons=True``, ppmlhdfe without ``keepsingletons``)."""
+    frame, design, effects, separated = _example(stem)
+    found = detect(frame["y"], design.to_numpy(), effects)
+    theirs = [fe.factorize(name, values[~separated]) for name, values in effects.items()]
+    expected = np.zeros(len(frame), dtype=bool)
+    expected[np.flatnonzero(~separated)[fe.singleton_mask(theirs)]] = True
+    np.testing.assert_array_equal(found.keep, expected)
 
 
 @pytest.mark.parametrize("stem", EXAMPLES)

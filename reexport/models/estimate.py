@@ -67,8 +67,10 @@ ABSORBED_TOL = 1e-8
 #: IRLS convergence: relative change of the deviance (fixest's criterion).
 IRLS_TOL = 1e-10
 IRLS_MAXITER = 100
-#: ... and the largest change of the linear predictor must be below this: a deviance
-#: that has settled while some fitted means still shrink is separation, not a maximum.
+#: ... and the largest IRLS step of the linear predictor on the zero-outcome rows must be
+#: below this: a deviance that has settled while such means still shrink is separation,
+#: not a maximum.  (Rows with y > 0 are left out: where mu << y their predictor carries
+#: the rounding of the huge working residual (y - mu) / mu.)
 IRLS_ETA_TOL = 1e-6
 #: Iterations with a settled deviance but a moving linear predictor before giving up.
 IRLS_STALL_LIMIT = 10
@@ -527,8 +529,8 @@ def fit_ppml(
         ``separated_fe``, ``separated_simplex`` and ``separated_relu``.
     tol : float
         Convergence tolerance on the relative change in deviance (``fixest``'s
-        criterion); the linear predictor must also have stopped moving
-        (largest change below :data:`IRLS_ETA_TOL`).
+        criterion); the linear predictor of the zero-outcome rows must also
+        have stopped moving (largest step below :data:`IRLS_ETA_TOL`).
     maxiter : int
         Maximum IRLS iterations.
 
@@ -746,8 +748,9 @@ def _ppml_step(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Take the IRLS step, halving it while the fitted mean is not finite and positive.
 
-    As ``glm`` and ``fixest`` do, the step is also halved while the deviance
-    rises.  Returns ``(eta, beta, mu, deviance)``.
+    R's ``glm`` halves a step whose deviance is not finite; as ``glm2``
+    (Marschner 2011), a step is also halved while the deviance rises (beyond
+    a 1e-9 relative slack for rounding).  Returns ``(eta, beta, mu, deviance)``.
     """
     fraction = 1.0
     for _ in range(IRLS_MAX_HALVINGS + 1):

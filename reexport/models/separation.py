@@ -204,8 +204,11 @@ def detect(
     SeparationResult
     """
     chosen = check_methods(methods, where=where)
-    target = np.asarray(y, dtype=np.float64)
-    matrix = np.asarray(X, dtype=np.float64)
+    try:
+        target = np.asarray(y, dtype=np.float64)
+        matrix = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{_prefix(where)}separation check needs numeric data") from None
     if matrix.ndim == 1:
         matrix = matrix[:, None]
     n = len(target)
