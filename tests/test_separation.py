@@ -218,6 +218,63 @@ def test_primer_fixed_effect_examples() -> None:
     assert detect(y, np.zeros((8, 0)), effects, drop_singletons=False).keep.all()
 
 
+# -- the primer's published ppmlhdfe output (screenshots in ppmlhdfe's guides/figures) --------
+#: . ppmlhdfe y x*   (two-regressor example; guides/figures/primer_ppmlhdfe.png)
+#: "simplex method dropped 1 separated observation", "1 variable omitted because of
+#: collinearity: x2"; No. of obs = 5; Deviance = 1.993162063; robust std. errors.
+PRIMER_TWO_REGRESSORS = {
+    "nobs": 5,
+    "params": {"x1": 0.356474, "Intercept": -1.049287},
+    "robust_se": {"x1": 0.1450006, "Intercept": 0.8213881},
+    "deviance": 1.993162063,
+}
+#: . ppmlhdfe y, a(id) sep(fe)   (guides/figures/primer_sep_fe.png): No. of obs = 4,
+#: "dropped 2 observations that are either singletons or separated by a fixed effect".
+PRIMER_FE_DEVIANCE = 1.587649497
+#: . ppmlhdfe y, a(id1 id2) sep(relu)   (guides/figures/primer_sep_relu.png): No. of obs = 4,
+#: "ReLU method dropped 1 separated observation in 1 iterations".
+PRIMER_RELU_DEVIANCE = 2.772588722
+
+
+def test_primer_two_regressor_estimates_match_ppmlhdfe() -> None:
+    """ppmlhdfe omits x2 once row 1 is dropped; reexport refuses it, so the user drops x2."""
+    y = np.array([0, 0, 0, 1, 2, 3], dtype=float)
+    design = pd.DataFrame(
+        {"x1": [2, -1, 0, 0, 5, 6], "x2": [-1, 2, 0, 0, -10, -12], "Intercept": 1.0}, dtype=float
+    )
+    with pytest.raises(BadInputError, match=r"'x1' is collinear with 'x2' \(after dropping 1 sep"):
+        fit_ppml(y, design)
+    kept = detect(y, design.to_numpy(), ()).keep
+    result = fit_ppml(y[kept], design.loc[kept, ["x1", "Intercept"]], cov="robust")
+    reference = PRIMER_TWO_REGRESSORS
+    assert result.nobs == reference["nobs"]
+    for term, value in reference["params"].items():
+        assert result.params[term] == pytest.approx(value, abs=5e-7)
+    assert estimate._poisson_deviance(y[kept], result._fitted) == pytest.approx(
+        reference["deviance"], abs=5e-10
+    )
+    # Stata's ML commands (poisson, ppmlhdfe) scale the robust HC0 by N/(N-1); reexport's
+    # PPML robust uses N/(N-K) (as pyfixest's fepois).  Published = ours * sqrt((N-K)/(N-1)).
+    n, k = 5, 2
+    for term, value in reference["robust_se"].items():
+        rescaled = result.std_errors[term] * np.sqrt((n - k) / (n - 1))
+        assert rescaled == pytest.approx(value, abs=5e-8)
+
+
+def test_primer_fixed_effect_fits_match_ppmlhdfes_deviance() -> None:
+    y = np.array([0, 0, 0, 1, 2, 3], dtype=float)
+    result = fit_ppml(y, pd.DataFrame(index=range(6)), effects={"id": [1, 1, 2, 2, 3, 3]})
+    assert (result.nobs, result.dropped_rows) == (4, {"separated_fe": 2})
+    deviance = estimate._poisson_deviance(y[np.asarray(result._rows)], result._fitted)
+    assert deviance == pytest.approx(PRIMER_FE_DEVIANCE, abs=5e-10)
+    y = np.array([0, 1, 0, 0, 1], dtype=float)
+    effects = {"id1": [1, 1, 2, 2, 2], "id2": [1, 1, 1, 2, 2]}
+    result = fit_ppml(y, pd.DataFrame(index=range(5)), effects=effects)
+    assert (result.nobs, result.dropped_rows) == (4, {"separated_relu": 1})
+    deviance = estimate._poisson_deviance(y[np.asarray(result._rows)], result._fitted)
+    assert deviance == pytest.approx(PRIMER_RELU_DEVIANCE, abs=5e-10)
+
+
 # -- API details -----------------------------------------------------------------------------
 def test_fit_ppml_records_counts_per_method_and_warns_once_per_method(
     caplog: pytest.LogCaptureFixture,
