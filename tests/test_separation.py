@@ -186,7 +186,7 @@ def test_primer_single_regressor_example() -> None:
         fit_ppml(y, design, where=WHERE)
     # The primer's trivia: on the remaining rows the constant is log(mean y) = log(1.5).
     constant_only = fit_ppml(y[found.keep], design.loc[found.keep, ["Intercept"]])
-    assert constant_only.params["Intercept"] == pytest.approx(np.log(1.5), rel=1e-12)
+    assert constant_only.params["Intercept"] == pytest.approx(np.log(1.5), rel=1e-10)
 
 
 def test_primer_two_regressor_example() -> None:

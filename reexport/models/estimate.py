@@ -68,10 +68,12 @@ ABSORBED_TOL = 1e-8
 IRLS_TOL = 1e-10
 IRLS_MAXITER = 100
 #: ... and the largest IRLS step of the linear predictor on the zero-outcome rows must be
-#: below this: a deviance that has settled while such means still shrink is separation,
-#: not a maximum.  (Rows with y > 0 are left out: where mu << y their predictor carries
-#: the rounding of the huge working residual (y - mu) / mu.)
-IRLS_ETA_TOL = 1e-6
+#: below this: a deviance that has settled while such means still shrink (by about 1 per
+#: iteration) is separation, not a maximum.  Loose enough to stay above the rounding the
+#: demeaning leaves in the predictor (its tolerance is relative to the largest working
+#: value); rows with y > 0 are left out, since where mu << y their predictor carries the
+#: rounding of the huge working residual (y - mu) / mu.
+IRLS_ETA_TOL = 1e-4
 #: Iterations with a settled deviance but a moving linear predictor before giving up.
 IRLS_STALL_LIMIT = 10
 #: A linear predictor moving by more than this per iteration counts as drifting.
