@@ -322,6 +322,17 @@ def test_detect_iterates_singletons_and_separation() -> None:
     assert found.keep.sum() == 6
 
 
+def test_relu_iteration_limit_warns_and_drops_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    # Example 07 takes the rectifier 66 iterations (ppmlhdfe calls it the hardest case).
+    frame, design, effects, _ = _example("07")
+    with caplog.at_level(logging.WARNING, logger="reexport"):
+        found = detect(
+            frame["y"], design.to_numpy(), effects, methods="relu", maxiter=10, where=WHERE
+        )
+    assert found.keep.all() and found.relu_iterations == 10
+    assert f"{WHERE}: ppml: ReLU separation check did not converge in 10 iterations" in caplog.text
+
+
 def test_irls_refuses_non_convergence_in_one_line() -> None:
     frame, design, effects, _ = _example("11")
     expected = rf"^{re.escape(WHERE)}: ppml did not converge in 2 iterations \(relative deviance"

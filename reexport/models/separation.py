@@ -233,7 +233,7 @@ def detect(
         weighted = weight_values > 0
     # Zero-weight rows are outside every check but stay in the sample.
     active = weighted.copy()
-    dropped_by = np.full(n, "", dtype=object)
+    dropped_by = np.full(n, "", dtype=f"<U{max(len(key) for key in DROP_KEYS.values())}")
 
     def drop(local: np.ndarray, stage: str) -> int:
         positions = np.flatnonzero(active)[local]
@@ -463,7 +463,13 @@ def _relu_separated(
     for iteration in range(1, maxiter + 1):
         fitted = least_squares.fit(u)
         if fitted is None:
-            break
+            log.warning(
+                "%sppml: ReLU separation check stopped at iteration %d (its least-squares "
+                "solver did not converge); no row dropped by it",
+                _prefix(where),
+                iteration,
+            )
+            return none, iteration
         resid = u - fitted
         fitted[~boundary] = 0.0
         # Tighter below zero than above it: a slightly negative fit must not pass as zero.
@@ -477,14 +483,12 @@ def _relu_separated(
             fitted[boundary & (resid > tol)] = 0.0
             return boundary & (fitted > 0), iteration
         u[boundary] = np.maximum(fitted[boundary], 0.0)
-    else:
-        iteration = maxiter
     log.warning(
         "%sppml: ReLU separation check did not converge in %d iterations; no row dropped by it",
         _prefix(where),
-        iteration,
+        maxiter,
     )
-    return none, iteration
+    return none, maxiter
 
 
 class _WeightedLeastSquares:
