@@ -322,15 +322,48 @@ def test_detect_iterates_singletons_and_separation() -> None:
     assert found.keep.sum() == 6
 
 
-def test_relu_iteration_limit_warns_and_drops_nothing(caplog: pytest.LogCaptureFixture) -> None:
+def test_relu_iteration_limit_falls_back_to_the_exact_program(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Example 07 takes the rectifier 66 iterations (ppmlhdfe calls it the hardest case).
-    frame, design, effects, _ = _example("07")
+    frame, design, effects, separated = _example("07")
+    y, x = frame["y"], design.to_numpy()
+    found = detect(y, x, effects, methods="relu", maxiter=10, drop_singletons=False)
+    np.testing.assert_array_equal(found.separated, separated)
+    assert found.dropped_rows == {"separated_relu": 4} and found.relu_iterations >= 10
+    # Too large for the exact program: a warning, nothing dropped (the IRLS guards decide).
+    monkeypatch.setattr(separation, "EXACT_FALLBACK_MAX_COLUMNS", 0)
     with caplog.at_level(logging.WARNING, logger="reexport"):
-        found = detect(
-            frame["y"], design.to_numpy(), effects, methods="relu", maxiter=10, where=WHERE
-        )
-    assert found.keep.all() and found.relu_iterations == 10
+        found = detect(y, x, effects, methods="relu", maxiter=10, where=WHERE)
+    assert found.keep.all()
     assert f"{WHERE}: ppml: ReLU separation check did not converge in 10 iterations" in caplog.text
+
+
+def test_detect_agrees_with_the_exact_program_on_random_designs() -> None:
+    """Against the simplex program over regressors plus explicit dummies (exact, small data).
+
+    Random sparse designs with many zeros, one or two effects: each method set must
+    flag exactly the rows the exact program flags (no false positive, none missed).
+    """
+    rng = np.random.default_rng(20261201)
+    with_separation = 0
+    for _ in range(150):
+        n = int(rng.integers(6, 40))
+        codes = [rng.integers(0, int(rng.integers(2, 6)), n) for _ in range(2)]
+        k = int(rng.integers(0, 3))
+        x = rng.integers(-2, 3, (n, k)).astype(float) * (rng.random((n, k)) < 0.5)
+        y = rng.poisson(1.0, n).astype(float) * (rng.random(n) < 0.6)
+        if y.sum() == 0:
+            continue
+        effects = [fe.factorize(f"id{j}", c) for j, c in enumerate(codes)]
+        effects = effects[: int(rng.integers(1, 3))]
+        dummies = [np.eye(f.n_levels)[f.codes] for f in effects]
+        exact = separation._simplex_separated(y, np.column_stack([x, *dummies]), add_constant=False)
+        with_separation += int(exact.any())
+        for methods in [("relu",), SEPARATION_METHODS]:
+            found = detect(y, x, effects, methods=methods, drop_singletons=False)
+            np.testing.assert_array_equal(found.separated, exact)
+    assert with_separation >= 30  # the draw does exercise separation
 
 
 def test_irls_refuses_non_convergence_in_one_line() -> None:

@@ -75,6 +75,11 @@ CONSTRAINT_WEIGHT = float(np.finfo(np.float64).eps ** -0.5)
 #: largest span its null space in the simplex method.
 NULL_SPACE_TOL = 1e-9
 
+#: When the rectifier does not finish, problems with at most this many regressors plus
+#: effect levels are solved exactly by the simplex method's linear program on the
+#: regressors and explicit dummies (a dense SVD of that many columns stays cheap).
+EXACT_FALLBACK_MAX_COLUMNS = 2_000
+
 #: ``dropped_rows`` key of each stage, in the order the stages run.
 DROP_KEYS: dict[str, str] = {
     "singletons": "singletons",
@@ -106,8 +111,9 @@ class SeparationResult:
     relu_iterations : int
         Rectifier iterations, summed over rounds (0 if it did not run).
     rounds : int
-        Rounds of simplex and rectifier (a round repeats only when dropping
-        separated rows left new singletons or all-zero groups behind).
+        Rounds of simplex and rectifier: they run again on the rows left
+        until a round drops nothing (a certificate found by either need not
+        reach every separated row).
     methods : tuple of str
         The separation methods applied.
     """
@@ -244,9 +250,8 @@ def detect(
     relu_iterations = 0
     rounds = 0
     while True:
-        newly_fe = 0
         if fixed:
-            newly_fe = _drop_fe_and_singletons(
+            _drop_fe_and_singletons(
                 target,
                 fixed,
                 active,
@@ -254,8 +259,6 @@ def detect(
                 fe_check="fe" in chosen,
                 singletons=drop_singletons,
             )
-        if rounds and not newly_fe:
-            break
         found = 0
         if "simplex" in chosen:
             found += drop(
@@ -272,8 +275,14 @@ def detect(
                 where=where,
             )
             relu_iterations += iterations
+            if local is None:
+                local = _relu_fallback(
+                    target[active], matrix[active], fixed, active, iterations, where=where
+                )
             found += drop(local, "relu")
         rounds += 1
+        # A certificate need not reach every separated row (the first fit of the rectifier
+        # that is non-negative stops it), so look again until a round finds nothing.
         if not found:
             break
     result = SeparationResult(
@@ -447,48 +456,99 @@ def _relu_separated(
     tol: float,
     maxiter: int,
     where: str,
-) -> tuple[np.ndarray, int]:
-    """The iterative rectifier: rows separated by regressors and effects together; (mask, iterations)."""
+) -> tuple[np.ndarray | None, int]:
+    """The iterative rectifier: rows separated by regressors and effects together.
+
+    Returns ``(mask, iterations)``; ``mask`` is ``None`` when the rectifier
+    did not finish (``maxiter`` reached, or its least-squares solver stalled).
+    """
     n = len(target)
     boundary = target == 0
     none = np.zeros(n, dtype=bool)
     if not boundary.any() or boundary.all():
         # With no positive outcome at all the caller refuses the model anyway.
         return none, 0
-    # The method of weighting: a huge weight on the y > 0 rows forces the fit to zero there.
-    least_squares = _WeightedLeastSquares(
-        matrix, fixed, np.where(boundary, 1.0, CONSTRAINT_WEIGHT), where=where
-    )
-    u = boundary.astype(np.float64)
+    # Candidates: the y = 0 rows not yet shown to be zero in every certificate.
+    candidates = boundary.copy()
+
+    def solver() -> _WeightedLeastSquares:
+        # The method of weighting: a huge weight on the other rows forces the fit to zero there.
+        weights = np.where(candidates, 1.0, CONSTRAINT_WEIGHT)
+        return _WeightedLeastSquares(matrix, fixed, weights, where=where)
+
+    least_squares = solver()
+    u = candidates.astype(np.float64)
     for iteration in range(1, maxiter + 1):
         fitted = least_squares.fit(u)
         if fitted is None:
-            log.warning(
-                "%sppml: ReLU separation check stopped at iteration %d (its least-squares "
-                "solver did not converge); no row dropped by it",
-                _prefix(where),
-                iteration,
-            )
-            return none, iteration
+            return None, iteration
         resid = u - fitted
-        fitted[~boundary] = 0.0
+        fitted[~candidates] = 0.0
         # Tighter below zero than above it: a slightly negative fit must not pass as zero.
-        fitted[boundary & (fitted >= -0.1 * tol) & (fitted <= tol)] = 0.0
-        if (fitted[boundary] >= 0).all():
-            return boundary & (fitted > 0), iteration
+        fitted[candidates & (fitted >= -0.1 * tol) & (fitted <= tol)] = 0.0
+        if (fitted[candidates] >= 0).all():
+            # The fit is a certificate: in the column space, zero off the candidates and
+            # non-negative on them; its positive rows are separated.
+            return candidates & (fitted > 0), iteration
         resid[np.abs(resid) < RELU_ZERO_TOL] = 0.0
-        if resid[boundary].min() >= 0:
-            # Normal equations z'We = 0 with e >= 0 on the y = 0 rows: a certificate can be
-            # positive only where the residual is zero.
-            fitted[boundary & (resid > tol)] = 0.0
-            return boundary & (fitted > 0), iteration
-        u[boundary] = np.maximum(fitted[boundary], 0.0)
+        if resid[candidates].min() >= 0:
+            # Normal equations z'We = 0 for every certificate z, with e >= 0 on the
+            # candidates: z is zero wherever e > 0.  Those rows cannot be separated, so
+            # they join the rows the fit must vanish on.  (Rows with e = 0 are only
+            # possible, not proven, separations: ppmlhdfe's shortcut of declaring them
+            # separated here gives false positives.)
+            settled = candidates & (resid > tol)
+            if not (candidates & ~settled & (fitted > 0)).any():
+                return none, iteration
+            candidates &= ~settled
+            u[settled] = 0.0
+            least_squares = solver()
+            continue
+        u[candidates] = np.maximum(fitted[candidates], 0.0)
+    return None, maxiter
+
+
+def _relu_fallback(
+    target: np.ndarray,
+    matrix: np.ndarray,
+    fixed: Sequence[fe_mod.FixedEffect],
+    active: np.ndarray,
+    iterations: int,
+    *,
+    where: str,
+) -> np.ndarray:
+    """Rows separated by regressors and effects when the rectifier did not finish.
+
+    A small problem is solved exactly: the linear program of the simplex
+    method over the regressors and the explicit effect dummies (which spans
+    every certificate).  A large one drops nothing, with a warning; the
+    estimation then refuses a fit without a finite maximum.
+    """
+    current = [f.subset(active) for f in fixed]
+    columns = matrix.shape[1] + sum(f.n_levels for f in current)
+    if columns <= EXACT_FALLBACK_MAX_COLUMNS:
+        rows = np.arange(len(target))
+        dummies = [
+            np.asarray(
+                sparse.csr_matrix(
+                    (np.ones(len(target)), (rows, f.codes)), shape=(len(target), f.n_levels)
+                ).todense()
+            )
+            for f in current
+        ]
+        design = np.column_stack([_scaled_columns(matrix), *dummies])
+        log.info(
+            "%sppml: ReLU separation check stopped after %d iterations; solved exactly instead",
+            _prefix(where),
+            iterations,
+        )
+        return _simplex_separated(target, design, add_constant=False)
     log.warning(
         "%sppml: ReLU separation check did not converge in %d iterations; no row dropped by it",
         _prefix(where),
-        maxiter,
+        iterations,
     )
-    return none, maxiter
+    return np.zeros(len(target), dtype=bool)
 
 
 class _WeightedLeastSquares:
