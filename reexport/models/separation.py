@@ -79,6 +79,8 @@ NULL_SPACE_TOL = 1e-9
 #: effect levels are solved exactly by the simplex method's linear program on the
 #: regressors and explicit dummies (a dense SVD of that many columns stays cheap).
 EXACT_FALLBACK_MAX_COLUMNS = 2_000
+#: ... and at most this many cells in the dense design (5e6 doubles = 40 MB).
+EXACT_FALLBACK_MAX_CELLS = 5_000_000
 
 #: ``dropped_rows`` key of each stage, in the order the stages run.
 DROP_KEYS: dict[str, str] = {
@@ -526,16 +528,8 @@ def _relu_fallback(
     """
     current = [f.subset(active) for f in fixed]
     columns = matrix.shape[1] + sum(f.n_levels for f in current)
-    if columns <= EXACT_FALLBACK_MAX_COLUMNS:
-        rows = np.arange(len(target))
-        dummies = [
-            np.asarray(
-                sparse.csr_matrix(
-                    (np.ones(len(target)), (rows, f.codes)), shape=(len(target), f.n_levels)
-                ).todense()
-            )
-            for f in current
-        ]
+    if columns <= EXACT_FALLBACK_MAX_COLUMNS and len(target) * columns <= EXACT_FALLBACK_MAX_CELLS:
+        dummies = [np.eye(f.n_levels)[f.codes] for f in current]
         design = np.column_stack([_scaled_columns(matrix), *dummies])
         log.info(
             "%sppml: ReLU separation check stopped after %d iterations; solved exactly instead",
