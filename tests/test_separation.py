@@ -78,7 +78,8 @@ def test_relu_alone_finds_ppmlhdfes_answer(stem: str) -> None:
     frame, design, effects, separated = _example(stem)
     found = detect(frame["y"], design.to_numpy(), effects, methods=("relu",), drop_singletons=False)
     np.testing.assert_array_equal(~found.keep, separated)
-    assert found.relu_iterations >= 1
+    # The rectifier itself, not the exact fallback for a rectifier that stalls.
+    assert 1 <= found.relu_iterations < separation.RELU_MAXITER
 
 
 @pytest.mark.parametrize("stem", EXAMPLES)
