@@ -287,7 +287,7 @@ def test_fit_ppml_records_counts_per_method_and_warns_once_per_method(
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(lines) == 2
     assert lines[0].startswith(f"{WHERE}: ppml: dropped 82 observations in fixed-effect groups")
-    assert "dropped 1 observations separated by a combination of regressors and fixed" in lines[1]
+    assert "dropped 1 observation separated by a combination of regressors and fixed" in lines[1]
 
 
 def test_fit_ppml_separation_option_selects_methods() -> None:

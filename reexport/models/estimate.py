@@ -786,11 +786,12 @@ def _no_maximum(step: np.ndarray, methods: Sequence[str], *, where: str) -> BadI
     """The error for a fit whose deviance settled while zero-outcome rows' predictor still moves."""
     falling = _falling(step)
     checks = ", ".join(methods) or "none"
-    if falling.any():
+    count = int(falling.sum())
+    if count:
         return BadInputError(
-            f"{_prefix(where)}ppml has no finite maximum: the fitted mean of {int(falling.sum())} "
-            f"observations with a zero outcome keeps falling towards zero (separation not "
-            f"removed by the checks used: {checks})"
+            f"{_prefix(where)}ppml has no finite maximum: the fitted mean of {count} "
+            f"observation{'' if count == 1 else 's'} with a zero outcome keeps falling towards "
+            f"zero (separation not removed by the checks used: {checks})"
         )
     return BadInputError(
         f"{_prefix(where)}ppml did not converge: the deviance settled but the linear predictor "

@@ -299,7 +299,11 @@ def detect(
         count = counts.get(DROP_KEYS[method], 0)
         if count:
             log.warning(
-                "%sppml: dropped %d observations %s", _prefix(where), count, _DESCRIPTIONS[method]
+                "%sppml: dropped %d observation%s %s",
+                _prefix(where),
+                count,
+                "" if count == 1 else "s",
+                _DESCRIPTIONS[method],
             )
     if counts.get("singletons"):
         log.info("%sdropped %d singleton observations", _prefix(where), counts["singletons"])
