@@ -223,7 +223,7 @@ def test_fit_ppml_with_entity_effects() -> None:
         cov=CovSpec(type="cluster", by=("firm",)),
     )
     result = fit(model, frame)
-    assert result.dropped_rows["separated"] == int((frame["firm"] == "f03").sum())
+    assert result.dropped_rows["separated_fe"] == int((frame["firm"] == "f03").sum())
     assert result.params["x1"] == pytest.approx(0.3, abs=0.1)
     assert result.cov.df is None
     assert result.cov.convention == "Stata: ppmlhdfe, absorb(firm) vce(cluster firm)"

@@ -153,7 +153,7 @@ def test_ppml_matches_pyfixest_fepois(panel: pd.DataFrame, vcov: Any, cov: Any) 
     totals = panel.groupby("entity")["count"].transform("sum")
     separated = int(((totals == 0) & (panel["entity"] < 1000)).sum())
     assert separated >= int(panel["entity"].isin([5, 6, 7]).sum())
-    assert ours.dropped_rows == {"singletons": 2, "separated": separated}
+    assert ours.dropped_rows == {"singletons": 2, "separated_fe": separated}
     np.testing.assert_allclose(ours.params.to_numpy(), theirs.coef().to_numpy(), rtol=1e-9)
     np.testing.assert_allclose(ours.std_errors.to_numpy(), theirs.se().to_numpy(), rtol=1e-7)
     assert ours.cov.df is None  # PPML inference is normal (z), as ppmlhdfe

@@ -25,10 +25,15 @@ Conventions (see also :mod:`reexport.models.covariance`):
   (``dropped_rows["zero_weight"]``).  PPML takes them as ``ppmlhdfe`` does
   (``[fweight]``, or ``[pweight]`` for analytic weights).
 * PPML (``ppmlhdfe`` / ``pyfixest.fepois``): iteratively reweighted least
-  squares with weighted within transformation at every step; observations
-  in fixed-effect groups whose outcome is zero throughout are dropped
-  (``dropped_rows["separated"]``) because their effect diverges to minus
-  infinity; inference is normal (``z``).
+  squares with weighted within transformation at every step.  Separated
+  observations (whose conditional mean is zero at the optimum, so that some
+  coefficient diverges) are found first as ``ppmlhdfe`` finds them
+  (:mod:`reexport.models.separation`: all-zero fixed-effect groups, the
+  simplex method on the regressors, the iterative rectifier on regressors
+  and effects together) and dropped, counted in ``dropped_rows`` under
+  ``separated_fe``, ``separated_simplex`` and ``separated_relu``.  A fit that
+  still has no finite maximum is refused (:class:`BadInputError`), never
+  reported; inference is normal (``z``).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from scipy import linalg
 
 from reexport.errors import BadInputError
 from reexport.models import fe as fe_mod
+from reexport.models import separation as separation_mod
 from reexport.models.covariance import (
     WEIGHT_TYPES,
     CovData,
@@ -65,6 +71,19 @@ ABSORBED_TOL = 1e-8
 #: IRLS convergence: relative change of the deviance (fixest's criterion).
 IRLS_TOL = 1e-10
 IRLS_MAXITER = 100
+#: ... and the largest IRLS step of the linear predictor on the zero-outcome rows must be
+#: below this: a deviance that has settled while such means still shrink (by about 1 per
+#: iteration) is separation, not a maximum.  Loose enough to stay above the rounding the
+#: demeaning leaves in the predictor (its tolerance is relative to the largest working
+#: value); rows with y > 0 are left out, since where mu << y their predictor carries the
+#: rounding of the huge working residual (y - mu) / mu.
+IRLS_ETA_TOL = 1e-4
+#: Iterations with a settled deviance but a moving linear predictor before giving up.
+IRLS_STALL_LIMIT = 10
+#: A linear predictor moving by more than this per iteration counts as drifting.
+IRLS_DRIFT = 1e-3
+#: Step-halvings tried when the fitted mean overflows, vanishes or the deviance rises.
+IRLS_MAX_HALVINGS = 30
 
 ESTIMATORS = ("ols", "panel", "ppml")
 INTERCEPT = "Intercept"
@@ -272,29 +291,6 @@ def _normalised(weights: np.ndarray, weights_type: str) -> np.ndarray:
     return weights
 
 
-def _fweight_singleton_mask(
-    effects: Sequence[fe_mod.FixedEffect], fweights: np.ndarray
-) -> np.ndarray:
-    """Rows kept after iteratively dropping singletons counted in frequency weights.
-
-    ``reghdfe``'s rule: a level is a singleton when its frequency weights sum to 1
-    (one row standing for one observation); a lone row of weight 2 is two observations.
-    """
-    keep = np.ones(len(fweights), dtype=bool)
-    while True:
-        changed = False
-        for effect in effects:
-            counts = np.bincount(
-                effect.codes[keep], weights=fweights[keep], minlength=effect.n_levels
-            )
-            newly = keep & (counts[effect.codes] == 1)
-            if newly.any():
-                keep &= ~newly
-                changed = True
-        if not changed:
-            return keep
-
-
 def _singleton_mask(
     effects: Sequence[fe_mod.FixedEffect],
     weights: np.ndarray | None,
@@ -307,7 +303,7 @@ def _singleton_mask(
     """
     if weights is None or weights_type != "fweight":
         return fe_mod.singleton_mask(effects)
-    return _fweight_singleton_mask(effects, weights if rows is None else weights[rows])
+    return fe_mod.singleton_mask(effects, counts=weights if rows is None else weights[rows])
 
 
 def _no_rows_left(where: str, singletons: int) -> BadInputError:
@@ -711,25 +707,6 @@ def fit_fe(
 
 
 # -- Poisson PPML --------------------------------------------------------------------------
-def _separated_mask(target: np.ndarray, fixed: Sequence[fe_mod.FixedEffect]) -> np.ndarray:
-    """Rows outside fixed-effect groups whose outcome is zero throughout (iterated)."""
-    keep = np.ones(len(target), dtype=bool)
-    while True:
-        changed = False
-        for effect in fixed:
-            totals = np.bincount(
-                effect.codes[keep], weights=target[keep], minlength=effect.n_levels
-            )
-            seen = np.bincount(effect.codes[keep], minlength=effect.n_levels)
-            dead = (totals <= 0) & (seen > 0)
-            newly = keep & dead[effect.codes]
-            if newly.any():
-                keep &= ~newly
-                changed = True
-        if not changed:
-            return keep
-
-
 def fit_ppml(
     y: pd.Series | np.ndarray,
     X: pd.DataFrame,
@@ -742,6 +719,7 @@ def fit_ppml(
     weights: ArrayLike | None = None,
     weights_type: str = "aweight",
     drop_singletons: bool = True,
+    separation: Sequence[str] = separation_mod.SEPARATION_METHODS,
     tol: float = IRLS_TOL,
     maxiter: int = IRLS_MAXITER,
     where: str = "",
@@ -767,8 +745,15 @@ def fit_ppml(
         clustered).  The IRLS weights are ``w * mu``.
     drop_singletons : bool
         Drop singleton groups first (as ``ppmlhdfe`` and ``pyfixest``).
+    separation : sequence of str
+        Separation checks run before fitting (:func:`reexport.models.separation.detect`):
+        any of ``"fe"``, ``"simplex"``, ``"relu"``; default all three, as
+        ``ppmlhdfe``.  Rows dropped are counted in ``dropped_rows`` under
+        ``separated_fe``, ``separated_simplex`` and ``separated_relu``.
     tol : float
-        Convergence tolerance on the relative change in deviance.
+        Convergence tolerance on the relative change in deviance (``fixest``'s
+        criterion); the linear predictor of the zero-outcome rows must also
+        have stopped moving (largest step below :data:`IRLS_ETA_TOL`).
     maxiter : int
         Maximum IRLS iterations.
 
@@ -777,6 +762,16 @@ def fit_ppml(
     ModelResult
         Response residuals ``y - mu`` in ``resid``; ``r2`` is the squared
         correlation of ``y`` and ``mu``.
+
+    Raises
+    ------
+    BadInputError
+        One line naming the model (``where``) when the fit has no finite
+        maximum or cannot reach it: no convergence in ``maxiter`` iterations,
+        the fitted mean of zero-outcome rows still falling once the deviance
+        has converged (separation the chosen checks did not remove), the
+        fitted mean overflowing even after step-halving, or a design that is
+        (or becomes, under the IRLS weights) singular.
     """
     options = coerce_cov(cov, where=where)
     raw_weights, weights_name = _weight_vector(weights, weights_type, len(X), where)
@@ -792,32 +787,20 @@ def fit_ppml(
     if (target < 0).any():
         raise BadInputError(f"{_prefix(where)}ppml needs a non-negative outcome")
     fixed = fe_mod.effects_from_columns(effects)
-    keep = np.ones(len(target), dtype=bool)
-    dropped: dict[str, int] = {}
-    if fixed:
-        # Singletons and all-zero groups interact: repeat until neither check drops a row.
-        while True:
-            current = [f.subset(keep) for f in fixed]
-            positions = np.flatnonzero(keep)
-            if drop_singletons:
-                single = _singleton_mask(current, raw_weights, weights_type, keep)
-                if not single.all():
-                    dropped["singletons"] = dropped.get("singletons", 0) + int((~single).sum())
-                    keep[positions[~single]] = False
-                    continue
-            alive = _separated_mask(target[keep], current)
-            if not alive.all():
-                dropped["separated"] = dropped.get("separated", 0) + int((~alive).sum())
-                keep[positions[~alive]] = False
-                continue
-            break
-        fixed = [f.subset(keep) for f in fixed]
-        if dropped.get("separated"):
-            log.warning(
-                "%sppml: dropped %d observations in fixed-effect groups with an all-zero outcome",
-                _prefix(where),
-                dropped["separated"],
-            )
+    found = separation_mod.detect(
+        target,
+        matrix,
+        fixed,
+        methods=separation,
+        drop_singletons=drop_singletons,
+        row_counts=raw_weights if weights_type == "fweight" else None,
+        where=where,
+    )
+    keep, dropped = found.keep, found.dropped_rows
+    fixed = [f.subset(keep) for f in fixed]
+    separated = int(found.separated.sum())
+    plural = "s" if separated != 1 else ""
+    context = f" (after dropping {separated} separated observation{plural})" if separated else ""
     matrix, target = matrix[keep], target[keep]
     w = None if raw_weights is None else _normalised(raw_weights[keep], weights_type)
     obs_weights = np.ones(len(target)) if w is None else w
@@ -830,32 +813,66 @@ def fit_ppml(
     mu = (target + target.mean()) / 2.0
     eta = np.log(mu)
     deviance_old = np.inf
-    converged = False
     x_within = matrix
     irls_weights = mu
     beta = np.zeros(k)
-    for _ in range(maxiter):
+    stalled = 0
+    zero_outcome = target == 0
+    for iteration in range(1, maxiter + 1):
         irls_weights = mu * obs_weights
         working = eta + (target - mu) / mu
         stacked = np.column_stack([working, matrix])
-        demeaned, _ = fe_mod.demean(stacked, fixed, weights=irls_weights) if fixed else (stacked, 0)
+        demeaned = _ppml_demean(stacked, fixed, irls_weights, where=where, iteration=iteration)
         z_within, x_within = demeaned[:, 0], demeaned[:, 1:]
         root = np.sqrt(irls_weights)
+        beta_new = beta
         if k:
-            beta, _ = _solve_ls(x_within * root[:, None], z_within * root)
-        resid_working = z_within - x_within @ beta
-        eta = working - resid_working
-        mu = np.exp(eta)
-        deviance = _poisson_deviance(target, mu, obs_weights)
-        if abs(deviance - deviance_old) / (0.1 + abs(deviance)) < tol:
-            converged = True
-            break
+            beta_new = _ppml_solve(
+                x_within * root[:, None],
+                z_within * root,
+                names,
+                where=where,
+                iteration=iteration,
+                reference=None if reference is None else reference * root[:, None],
+                context=context,
+            )
+        # Without effects the predictor is X b exactly; `working - resid` would cancel
+        # catastrophically on rows whose working residual (y - mu) / mu is huge.
+        eta_new = working - (z_within - x_within @ beta_new) if fixed else matrix @ beta_new
+        # The full Newton step on the zero-outcome rows (where separation shows as a mean
+        # falling for ever) measures convergence, even when step-halving shortens it.
+        step = np.where(zero_outcome, eta_new - eta, 0.0)
+        eta, beta, mu, deviance = _ppml_step(
+            target,
+            eta,
+            beta,
+            eta_new,
+            beta_new,
+            deviance_old,
+            obs_weights,
+            where=where,
+            iteration=iteration,
+        )
+        deviance_change = abs(deviance - deviance_old) / (0.1 + abs(deviance))
+        if deviance_change < tol:
+            if np.abs(step).max() < IRLS_ETA_TOL:
+                break
+            # Counted, not reset: near a receding optimum the deviance criterion flickers.
+            stalled += 1
+            if stalled >= IRLS_STALL_LIMIT:
+                raise _no_maximum(step, found.methods, where=where)
         deviance_old = deviance
-    if not converged:
-        raise BadInputError(f"{_prefix(where)}ppml did not converge in {maxiter} iterations")
+    else:
+        if stalled and _falling(step).any():
+            raise _no_maximum(step, found.methods, where=where)
+        raise BadInputError(
+            f"{_prefix(where)}ppml did not converge in {maxiter} iterations (relative deviance "
+            f"change {deviance_change:.1e}, largest step of the linear predictor "
+            f"{np.abs(step).max():.1e})"
+        )
     # Covariance ingredients at the solution: Hessian X~'WX~ with the final weights.
     irls_weights = mu * obs_weights
-    if fixed:
+    if fixed and k:
         x_within, _ = fe_mod.demean(matrix, fixed, weights=irls_weights)
     root = np.sqrt(irls_weights)[:, None]
     check_rank(
@@ -916,6 +933,126 @@ def _weighted_corr(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None) -> 
         return float(np.corrcoef(a, b)[0, 1])
     cov = np.cov(a, b, aweights=weights)
     return float(cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1]))
+
+
+def _ppml_demean(
+    stacked: np.ndarray,
+    fixed: Sequence[fe_mod.FixedEffect],
+    weights: np.ndarray,
+    *,
+    where: str,
+    iteration: int,
+) -> np.ndarray:
+    """IRLS within transformation; a demeaning failure names the model and the iteration."""
+    if not fixed:
+        return stacked
+    try:
+        demeaned, _ = fe_mod.demean(stacked, fixed, weights=weights)
+    except BadInputError as exc:
+        raise BadInputError(f"{_prefix(where)}ppml iteration {iteration}: {exc}") from None
+    return demeaned
+
+
+def _ppml_solve(
+    weighted_x: np.ndarray,
+    weighted_z: np.ndarray,
+    names: Sequence[str],
+    *,
+    where: str,
+    iteration: int,
+    reference: np.ndarray | None,
+    context: str = "",
+) -> np.ndarray:
+    """One IRLS least-squares step, refusing a design that is or turns singular under the weights.
+
+    The first iteration runs the full :func:`check_rank` (naming a collinear
+    term; ``context`` is appended, e.g. that separated rows were dropped,
+    which is how a separating regressor becomes collinear); later iterations
+    check the triangular factor they use anyway, and only when it is
+    degenerate call :func:`check_rank` for the message.
+    """
+    if iteration == 1:
+        try:
+            check_rank(weighted_x, names, where=where, reference=reference)
+        except BadInputError as exc:
+            raise BadInputError(f"{exc}{context}") from None
+    norms = np.linalg.norm(weighted_x, axis=0)
+    if np.isfinite(weighted_x).all() and (norms > 0).all():
+        q, r = linalg.qr(weighted_x, mode="economic")
+        # |R_jj| / |x_j| is the sine of the angle between column j and the earlier ones.
+        if (np.abs(np.diag(r)) > RANK_TOL * norms).all():
+            return np.asarray(linalg.solve_triangular(r, q.T @ weighted_z))
+    try:
+        check_rank(weighted_x, names, where=where)
+    except (BadInputError, ValueError, np.linalg.LinAlgError) as exc:
+        text = str(exc) if isinstance(exc, BadInputError) else f"{_prefix(where)}singular design"
+        raise BadInputError(f"{text} (under the ppml weights of iteration {iteration})") from None
+    raise BadInputError(
+        f"{_prefix(where)}ppml: the weighted design turned singular at iteration {iteration}"
+    )
+
+
+def _ppml_step(
+    target: np.ndarray,
+    eta: np.ndarray,
+    beta: np.ndarray,
+    eta_new: np.ndarray,
+    beta_new: np.ndarray,
+    deviance_old: float,
+    obs_weights: np.ndarray,
+    *,
+    where: str,
+    iteration: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Take the IRLS step, halving it while the fitted mean is not finite and positive.
+
+    R's ``glm`` halves a step whose deviance is not finite; as ``glm2``
+    (Marschner 2011), a step is also halved while the deviance rises (beyond
+    a 1e-9 relative slack for rounding).  Returns ``(eta, beta, mu, deviance)``.
+    """
+    fraction = 1.0
+    for _ in range(IRLS_MAX_HALVINGS + 1):
+        eta_try = eta + fraction * (eta_new - eta)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            mu = np.exp(eta_try)
+        if np.isfinite(mu).all() and (mu > 0).all():
+            deviance = _poisson_deviance(target, mu, obs_weights)
+            if np.isfinite(deviance) and deviance <= deviance_old + 1e-9 * abs(deviance_old):
+                return eta_try, beta + fraction * (beta_new - beta), mu, deviance
+        fraction /= 2.0
+    finite = eta_new[np.isfinite(eta_new)]
+    span = f" (linear predictor up to {np.abs(finite).max():.3g})" if finite.size else ""
+    raise BadInputError(
+        f"{_prefix(where)}ppml diverged at iteration {iteration}: the fitted mean overflows or "
+        f"vanishes even after step-halving{span}"
+    )
+
+
+def _falling(step: np.ndarray) -> np.ndarray:
+    """Rows whose predictor drifts, if every drifting row falls (separation's signature), else none.
+
+    ``step`` is the last full IRLS step of the linear predictor, zero on rows
+    with a positive outcome.
+    """
+    moving = np.abs(step) > IRLS_DRIFT
+    return moving if (step[moving] < 0).all() else np.zeros_like(moving)
+
+
+def _no_maximum(step: np.ndarray, methods: Sequence[str], *, where: str) -> BadInputError:
+    """The error for a fit whose deviance settled while zero-outcome rows' predictor still moves."""
+    falling = _falling(step)
+    checks = ", ".join(methods) or "none"
+    count = int(falling.sum())
+    if count:
+        return BadInputError(
+            f"{_prefix(where)}ppml has no finite maximum: the fitted mean of {count} "
+            f"observation{'' if count == 1 else 's'} with a zero outcome keeps falling towards "
+            f"zero (separation not removed by the checks used: {checks})"
+        )
+    return BadInputError(
+        f"{_prefix(where)}ppml did not converge: the deviance settled but the linear predictor "
+        f"of observations with a zero outcome still moves by {np.abs(step).max():.1e}"
+    )
 
 
 def _poisson_deviance(

@@ -107,7 +107,9 @@ def factorize(name: str, values: object) -> FixedEffect:
     return FixedEffect(name=name, codes=codes, n_levels=n_levels)
 
 
-def singleton_mask(effects: Sequence[FixedEffect]) -> np.ndarray:
+def singleton_mask(
+    effects: Sequence[FixedEffect], *, counts: np.ndarray | None = None
+) -> np.ndarray:
     """Rows to keep after iteratively dropping singleton groups (as ``reghdfe`` and ``pyfixest``).
 
     A singleton is an observation that is alone in a level of some fixed
@@ -118,6 +120,10 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> np.ndarray:
     Parameters
     ----------
     effects : sequence of FixedEffect
+    counts : numpy.ndarray, optional
+        Observations each row stands for (frequency weights).  ``reghdfe``'s
+        rule: a level is a singleton when its counts sum to 1, so a lone row of
+        frequency weight 2 is two observations and stays.  Default: one per row.
 
     Returns
     -------
@@ -131,9 +137,12 @@ def singleton_mask(effects: Sequence[FixedEffect]) -> np.ndarray:
     while True:
         changed = False
         for effect in effects:
-            counts = np.bincount(effect.codes[keep], minlength=effect.n_levels)
-            single = counts[effect.codes] == 1
-            newly = keep & single
+            sizes = np.bincount(
+                effect.codes[keep],
+                weights=None if counts is None else counts[keep],
+                minlength=effect.n_levels,
+            )
+            newly = keep & (sizes[effect.codes] == 1)
             if newly.any():
                 keep &= ~newly
                 changed = True
