@@ -12,9 +12,13 @@ The study needs four real vintages:
 For each, in order:
 
 1. a stored real vintage answering exactly this request is used as is (no network);
-2. otherwise, unless ``--offline``, the source's host is probed with one TCP connect
-   (a few seconds at most) and, if it answers, the source's ``fetch()`` downloads a
-   new vintage (with the HTTP client's retries);
+2. otherwise, unless ``--offline``, the source's host is probed once: a TCP connect
+   and then one HTTP ``HEAD`` that must get *some* answer, each within
+   :data:`PROBE_TIMEOUT` seconds (a host that accepts connections and never answers is
+   caught here, in seconds).  If it answers, the source's ``fetch()`` downloads a new
+   vintage with the HTTP client's retries, every attempt bounded by its overall
+   deadline (``REEXPORT_HTTP_DEADLINE``); each step and every failed attempt is
+   printed on stderr as it happens;
 3. if that fails, the newest stored real vintage of the same source and role (an
    earlier or different request) is used, and the summary says so.
 
@@ -31,7 +35,10 @@ Then one of three outcomes:
   is 3.  No demo is written: demo and real data never mix.
 
 Offline (``--offline``, or no network) stays fast: stored vintages need no network,
-and an unreachable host is detected by the probe instead of by retrying.
+and an unreachable or silent host is detected by the probe instead of by retrying.
+A vintage imported with ``reexport fetch ... --from-file`` is a real vintage of its
+source: when the download request itself is not stored, it is used (step 3) and the
+summary names the file it came from.
 """
 
 from __future__ import annotations
@@ -55,7 +62,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reexport.acquire")
 
-#: Seconds one TCP connect may take before a host counts as unreachable.
+#: Seconds the TCP connect, and then the HTTP probe, may each take before a host
+#: counts as unreachable.
 PROBE_TIMEOUT = 5.0
 #: The study's window for trade and controls.
 START, END = "2017-01", "2024-12"
@@ -252,6 +260,7 @@ def acquire(
     client: HttpClient | None = None,
     tasks: list[Task] | None = None,
     seed: int = DEFAULT_SEED,
+    progress: Callable[[str], None] | None = None,
 ) -> AcquireResult:
     """Obtain every study input (see the module docstring for the rules).
 
@@ -267,6 +276,9 @@ def acquire(
         The inputs (default :func:`study_tasks`).
     seed
         Seed of the demo written by the fallback.
+    progress
+        Called with a line for each step (which source, which host, each failed
+        attempt); default: the ``reexport.acquire`` log at INFO.
 
     Returns
     -------
@@ -276,7 +288,7 @@ def acquire(
     from reexport.store import RawStore
 
     store = store if store is not None else RawStore()
-    runner = _Runner(store, offline, client)
+    runner = _Runner(store, offline, client, progress)
     result = AcquireResult()
     try:
         for task in tasks if tasks is not None else study_tasks():
@@ -293,55 +305,96 @@ def acquire(
 class _Runner:
     """Runs tasks against one store, probing each host once and opening a client lazily."""
 
-    def __init__(self, store: RawStore, offline: bool, client: HttpClient | None) -> None:
+    def __init__(
+        self,
+        store: RawStore,
+        offline: bool,
+        client: HttpClient | None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.offline = offline
         self.client = client
         self._own_client = client is None
         self._unreachable: dict[str, str | None] = {}
         self._network_down: str | None = None
+        self._progress = progress
+
+    def _say(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress(message)
+        else:
+            log.info("%s", message)
 
     def _http(self) -> HttpClient:
         if self.client is None:
             from reexport.http import HttpClient
 
-            self.client = HttpClient()
+            self.client = HttpClient(progress=lambda message: self._say(f"    {message}"))
         return self.client
 
     def close(self) -> None:
         if self._own_client and self.client is not None:
             self.client.close()
 
+    def _probe(self, role: str, url: str) -> str | None:
+        """``None`` if ``url``'s host answers HTTP (probed once per host), else why not."""
+        host = urlsplit(url).netloc
+        if host not in self._unreachable:
+            self._say(f"data: {role}: checking whether {host} answers ...")
+            problem = self._network_down or probe(url)
+            if LOOKUP_TIMEOUT_MARK in (problem or ""):
+                # Name lookups hang: the machine is offline; don't wait on every host.
+                self._network_down = problem
+            if problem is None:
+                problem = self._http().probe(url, timeout=PROBE_TIMEOUT)
+            self._unreachable[host] = problem
+            self._say(f"data: {role}: {'it answers' if problem is None else problem}")
+        return self._unreachable[host]
+
     def run(self, task: Task) -> Outcome:
         try:
-            return Outcome(task.role, "stored", task.fetch(store=self.store, offline=True))
+            vintage = task.fetch(store=self.store, offline=True)
+            self._say(f"data: {task.role}: already stored ({vintage.source}/{vintage.id})")
+            return Outcome(task.role, "stored", vintage)
         except SourceError as exc:
             reason = str(exc)
         if not self.offline:
-            host = urlsplit(task.url).netloc
-            if host not in self._unreachable:
-                self._unreachable[host] = self._network_down or probe(task.url)
-                if LOOKUP_TIMEOUT_MARK in (self._unreachable[host] or ""):
-                    # Name lookups hang: the machine is offline; don't wait on every host.
-                    self._network_down = self._unreachable[host]
-            problem = self._unreachable[host]
+            problem = self._probe(task.role, task.url)
             if problem is not None:
                 reason = f"{problem}; not fetched"
             else:
+                client = self._http()
+                self._say(
+                    f"data: {task.role}: downloading from {urlsplit(task.url).netloc} "
+                    f"(up to {client.attempts} attempts of at most {client.deadline:g} s each) ..."
+                )
                 try:
-                    vintage = task.fetch(store=self.store, client=self._http(), offline=False)
+                    vintage = task.fetch(store=self.store, client=client, offline=False)
+                    self._say(f"data: {task.role}: stored {vintage.source}/{vintage.id}")
                     return Outcome(task.role, "downloaded", vintage)
                 except SourceError as exc:
                     reason = str(exc)
+                    self._say(f"data: {task.role}: failed: {reason}")
         other = task.fallback(self.store)
         if other is not None:
+            imported = _imported_file(other)
+            message = (
+                f"imported from the file {imported}"
+                if imported
+                else f"using stored vintage {other.id} (another request)"
+            )
             return Outcome(
-                task.role,
-                "stored-other",
-                other,
-                f"using stored vintage {other.id} (another request); this one failed: {reason}",
+                task.role, "stored-other", other, f"{message}; this one failed: {reason}"
             )
         return Outcome(task.role, "failed", None, reason)
+
+
+def _imported_file(vintage: Vintage) -> str | None:
+    """The file name(s) a ``--from-file`` vintage was imported from, or ``None`` for a download."""
+    if vintage.request.get("origin") != "file":
+        return None
+    return ", ".join(str((f.get("params") or {}).get("file", f["name"])) for f in vintage.files)
 
 
 def _has_real_data(store: RawStore) -> bool:
@@ -400,7 +453,9 @@ def data_cli(*, offline: bool = False) -> int:
         0 when every input is real, or on the demo fallback (with a banner on stdout and
         stderr); 3 when some real inputs are missing.
     """
-    result = acquire(offline=offline)
+    result = acquire(
+        offline=offline, progress=lambda line: print(line, file=sys.stderr, flush=True)
+    )
     if result.demo is not None:
         box = banner(DEMO_BANNER)
         print(box, file=sys.stderr)
