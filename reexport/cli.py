@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -247,11 +248,49 @@ def _resolve(target: str) -> Callable[..., Any]:
     return func
 
 
+class _ScrubSecrets(logging.Filter):
+    """Removes secrets from every record a handler emits, third-party loggers included.
+
+    Our own code never logs the Comtrade key, but urllib3 and requests log URLs
+    at debug level (``-vv``), so a key written into a misconfigured URL would be
+    printed by them.  The filter formats each record's message, replaces the
+    configured key (:func:`reexport.store.redact`) and the value of every
+    secret-named query parameter (``subscription-key=...``, ``token=...``) with
+    ``REDACTED``, and does the same to a formatted traceback.
+    """
+
+    _QUERY_VALUE = re.compile(r"([?&;]([^=&#\s\"']+)=)([^&#\s\"']+)")
+
+    def _clean(self, text: str) -> str:
+        from reexport.store import REDACTED, is_secret_name, redact
+
+        def replace(match: re.Match[str]) -> str:
+            return match[1] + REDACTED if is_secret_name(match[2]) else match[0]
+
+        return redact(self._QUERY_VALUE.sub(replace, text))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = self._clean(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
+        return True
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # On the handlers, not the loggers: records of child loggers (urllib3, requests)
+    # reach the root handlers without passing through the root logger's filters.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _ScrubSecrets) for f in handler.filters):
+            handler.addFilter(_ScrubSecrets())
 
 
 def _scrubbed(message: str) -> str:

@@ -606,3 +606,35 @@ def test_rejected_key_exits_3_without_revealing_it(
     for text in (out, err, caplog.text):
         assert FAKE_KEY not in text
     assert tree(data_root / "raw") in ([], ["comtrade"])
+
+
+# Issue 8 item 8: urllib3's own debug line ("GET /?subscription-key=... HTTP/1.1") used to print
+# a key that a user wrote into a misconfigured URL.  Run the real CLI, as a user would, with -vv.
+@pytest.mark.parametrize("key_in_env", [True, False])
+def test_a_key_in_a_misconfigured_url_never_reaches_any_log_line(
+    tmp_path: Path, replay_server: Any, key_in_env: bool
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COMTRADE_API_KEY"}
+    env["REEXPORT_DATA_DIR"] = str(tmp_path / "data")
+    env["REEXPORT_COMTRADE_URL"] = f"{replay_server.base_url}/?subscription-key={FAKE_KEY}"
+    if key_in_env:
+        env["COMTRADE_API_KEY"] = FAKE_KEY
+    done = subprocess.run(
+        [sys.executable, "-m", "reexport.cli", "-vv", "fetch", "comtrade", "--end", "2017-12"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    # urllib3 did log the request line (so the test would see a leak), scrubbed.
+    assert "DEBUG urllib3.connectionpool" in done.stderr
+    assert "subscription-key=REDACTED" in done.stderr
+    assert FAKE_KEY not in done.stderr + done.stdout
+    # The server did receive the URL as configured: the scrubbing is in the logs only.
+    assert any(FAKE_KEY in r.query_string for r in replay_server.requests)
