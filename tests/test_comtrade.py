@@ -280,6 +280,9 @@ def test_cap_check() -> None:
             comtrade.check_cap({"count": count, "data": [0] * rows}, cap=500, origin="x")
     with pytest.raises(SourceError, match="counts 12 rows but holds 11, so it is truncated"):
         comtrade.check_cap({"count": 12, "data": [0] * 11}, cap=500, origin="x")
+    # count must equal the rows: more rows than counted is not a complete answer either.
+    with pytest.raises(SourceError, match="counts 11 rows but holds 12, so it is not"):
+        comtrade.check_cap({"count": 11, "data": [0] * 12}, cap=500, origin="x")
 
 
 # --------------------------------------------------------------------------- options and planning

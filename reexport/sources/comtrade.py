@@ -418,12 +418,16 @@ def read_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[
 
 
 def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
-    """Refuse an answer that reached the row cap or holds fewer rows than it counts.
+    """Refuse an answer that reached the row cap or whose ``count`` is not its number of rows.
+
+    ``count`` is the envelope's own statement of how many records it carries, so
+    a body is complete only when it equals ``len(data)``.
 
     Raises
     ------
     SourceError
-        If ``count > len(data)``, ``count >= cap`` or ``len(data) >= cap``.
+        If ``count > len(data)``, ``count >= cap``, ``len(data) >= cap`` or
+        ``count < len(data)``.
     """
     count, rows = int(envelope["count"]), len(envelope["data"])
     if count > rows:
@@ -434,6 +438,11 @@ def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
         raise SourceError(
             f"{origin}: {max(count, rows)} rows reach the {cap}-row cap of this endpoint, so the "
             "answer may be truncated; set COMTRADE_API_KEY or narrow the request"
+        )
+    if count != rows:
+        raise SourceError(
+            f"{origin}: the answer counts {count} rows but holds {rows}, so it is not the "
+            "answer it says it is"
         )
 
 

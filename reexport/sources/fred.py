@@ -272,16 +272,10 @@ def fetch(
 
     client = client if client is not None else HttpClient()
     url = config.fred_url()
+    last_wanted = parse_month(request["end"])
     with store.writer(SOURCE, request) as writer:
         for series_id in request["series"]:
-            response, _ = client.get_checked(
-                url,
-                functools.partial(
-                    read_csv, series_id=series_id, origin=f"fred download of {series_id}"
-                ),
-                params={"id": series_id},
-                attempts=BODY_ATTEMPTS,
-            )
+            response = _download_complete(client, url, series_id, last_wanted)
             writer.add(
                 f"{series_id}.csv",
                 response.content,
@@ -292,6 +286,76 @@ def fetch(
             )
     assert writer.vintage is not None  # set when the `with` block exits cleanly
     return writer.vintage
+
+
+def last_month(pairs: Sequence[tuple[str, float]]) -> str | None:
+    """The last month a FRED CSV lists (a ``.`` row counts: FRED listed the month)."""
+    return max((period for period, _ in pairs), default=None)
+
+
+def _download_complete(client: HttpClient, url: str, series_id: str, end: Month) -> Any:
+    """Download one series' CSV until a body is provably complete.
+
+    A FRED CSV carries no length of its own and may come without
+    ``Content-Length``: a body cut at a line boundary looks like a valid CSV
+    that stops early.  So a body must reach the requested ``end`` month, or
+    FRED must say the series really ends where the body does: asked for the
+    observations from the month after the body's last one (``cosd``), it
+    lists none.  A short body is a failed attempt; after :data:`BODY_ATTEMPTS`
+    a ``SourceError`` is raised (and the caller stores nothing).
+    """
+    origin = f"fred download of {series_id}"
+    check = functools.partial(read_csv, series_id=series_id, origin=origin)
+    problem = ""
+    for attempt in range(1, BODY_ATTEMPTS + 1):
+        response, pairs = client.get_checked(
+            url, check, params={"id": series_id}, attempts=BODY_ATTEMPTS
+        )
+        last = last_month(pairs)
+        if last is not None and last >= str(end):
+            return response
+        if last is not None and _fred_lists_nothing_after(client, url, series_id, last):
+            log.info("%s: FRED lists no observation after %s, the series' last", origin, last)
+            return response
+        problem = (
+            f"{origin}: the CSV ends at {last or 'no month'}, before the requested end {end}, "
+            "and FRED lists later observations, so the body is short"
+        )
+        log.warning("%s (attempt %d/%d)", problem, attempt, BODY_ATTEMPTS)
+    raise SourceError(f"{problem}; gave up after {BODY_ATTEMPTS} attempts, nothing stored")
+
+
+def _fred_lists_nothing_after(client: HttpClient, url: str, series_id: str, last: str) -> bool:
+    """Whether FRED, asked for ``series_id`` from the month after ``last``, lists no month."""
+    following = parse_month(last).shift(1)
+    try:
+        _response, pairs = client.get_checked(
+            url,
+            functools.partial(read_csv, series_id=series_id, origin=f"fred check of {series_id}"),
+            params={"id": series_id, "cosd": f"{following}-01"},
+            attempts=1,
+        )
+    except SourceError as exc:
+        log.info("fred: could not confirm the end of %s: %s", series_id, exc)
+        return False
+    return not any(period > last for period, _ in pairs)
+
+
+def coverage(frame: pd.DataFrame, series: Sequence[str], start: str, end: str) -> list[str]:
+    """Per series, ``"ID n/N months"``: months of ``start..end`` stored with a value, of all.
+
+    Months absent from the file and months FRED lists as ``.`` both count as missing,
+    so a summary can never claim more than the vintage holds.
+    """
+    from reexport.periods import month_range
+
+    wanted = [str(m) for m in month_range(parse_month(start), parse_month(end))]
+    parts = []
+    for series_id in series:
+        rows = frame.loc[(frame["series"] == series_id) & frame["value"].notna(), "period"]
+        have = len(set(rows) & set(wanted))
+        parts.append(f"{series_id} {have}/{len(wanted)} months")
+    return parts
 
 
 def fetch_cli(
@@ -315,10 +379,13 @@ def fetch_cli(
         calls = client.calls
     frame = parse(vintage)
     warm = vintage.id in before
-    missing = int(frame["value"].isna().sum())
+    series_ids = [str(name).removesuffix(".csv") for name in vintage.names]
+    request = vintage.request
     print(
         f"fred: vintage {vintage.id} ({'warm: already stored, 0 calls' if warm else 'downloaded'}"
         f"{'' if warm else f', {calls} HTTP calls'}), {len(vintage.files)} files "
-        f"({', '.join(vintage.names)}), {len(frame)} rows {start}..{end}, {missing} missing values"
+        f"({', '.join(vintage.names)}), "
+        f"{', '.join(coverage(frame, series_ids, request['start'], request['end']))} "
+        f"with a value in {request['start']}..{request['end']}"
     )
     return 0

@@ -83,22 +83,50 @@ _HISTORICAL_BASE = ("1900-01", "2019-12")
 # --------------------------------------------------------------------------- reading bytes
 
 
+#: What xlrd writes to its log when the bytes end before the workbook does.
+_TRUNCATION_MARKS = ("truncated", "not 512 + multiple of sector size", "but only")
+
+
 def _read_xls(content: bytes, origin: str) -> pd.DataFrame:
-    """Read the first sheet of a legacy .xls workbook, or raise ``SourceError`` naming ``origin``."""
+    """Open a legacy .xls workbook completely and read its first sheet.
+
+    The whole workbook is parsed (every sheet, not on demand), so a file that
+    was cut short cannot pass as complete.  xlrd reports damage on its log
+    (by default stdout, three ``WARNING *** File is truncated`` lines); that log
+    is captured here and folded into the one-line error instead.
+
+    Raises
+    ------
+    SourceError
+        Naming ``origin``, saying "truncated" when xlrd's log or error shows
+        that the bytes end early.
+    """
     if not content:
         raise SourceError(f"{origin}: empty file")
+    import xlrd
+
+    xlrd_log = io.StringIO()
     try:
+        book = xlrd.open_workbook(file_contents=content, logfile=xlrd_log, on_demand=False)
         with warnings.catch_warnings():
             # pandas 3 deprecates the xlrd engine; it is still the engine that reads
             # BIFF8 .xls files without an extra dependency, so the warning is noise here.
             warnings.filterwarnings("ignore", message=".*xlrd engine is deprecated.*")
-            frame = pd.read_excel(io.BytesIO(content), engine="xlrd")
-    except Exception as exc:  # xlrd raises several unrelated types for non-xls bytes
+            frame = pd.read_excel(book, engine="xlrd")
+    except Exception as exc:  # xlrd raises several unrelated types for damaged bytes
+        said = " ".join(xlrd_log.getvalue().split())
+        if any(mark in said for mark in _TRUNCATION_MARKS) or "unpack requires" in str(exc):
+            raise SourceError(
+                f"{origin}: the .xls workbook is truncated ({len(content):,} bytes; it ends "
+                f"before its own structure does: {type(exc).__name__})"
+            ) from None
         head = content[:40].decode("latin-1", errors="replace").strip().splitlines()
         first = head[0] if head else ""
         raise SourceError(
             f"{origin}: not a readable .xls workbook ({type(exc).__name__}; starts {first!r})"
         ) from None
+    if xlrd_log.getvalue().strip():
+        log.debug("%s: xlrd said: %s", origin, " ".join(xlrd_log.getvalue().split()))
     return frame
 
 
