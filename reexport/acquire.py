@@ -6,8 +6,13 @@ The study needs four real vintages:
 ``gpr``                   the monthly GPR workbook
 ``comtrade_world``        Comtrade HS 850511, China's exports to the World, 2017-2024
 ``comtrade_partners``     the same by destination (``partner=all``)
-``fred``                  FRED EXCHUS and INDPRO, 2017-2024
+``fred``                  FRED EXCHUS and INDPRO, 2017-2024 (optional: controls that
+                          no model of the shipped study uses; listed when missing)
 ========================  ==========================================================
+
+A stored real China-customs CN 85051110 world series (``reexport import-series``)
+serves the ``comtrade_world`` role when Comtrade's world series cannot be obtained:
+``reexport build`` prefers it as the export series anyway.
 
 For each, in order:
 
@@ -24,7 +29,7 @@ For each, in order:
 
 Then one of three outcomes:
 
-* **complete** -- every input has a real vintage: exit 0;
+* **complete** -- every input the study cannot do without has a real vintage: exit 0;
 * **demo fallback** -- no input could be obtained *and* the raw store holds no real
   vintage of any source: the SYNTHETIC demo vintage is written
   (:func:`reexport.sources.demo.write_demo`) and a boxed ``SYNTHETIC DEMO DATA``
@@ -90,6 +95,9 @@ class Task:
         Calls the source's ``fetch()`` with ``store``, ``client`` and ``offline``.
     fallback
         Finds the newest stored real vintage serving the same role, or ``None``.
+    optional
+        Why the study can do without this input (empty: it cannot).  A missing
+        optional input is listed but does not make the result incomplete.
     """
 
     role: str
@@ -97,6 +105,7 @@ class Task:
     url: str
     fetch: Fetcher
     fallback: Callable[[RawStore], Vintage | None]
+    optional: str = ""
 
 
 @dataclass
@@ -107,6 +116,7 @@ class Outcome:
     status: Status
     vintage: Vintage | None = None
     message: str = ""
+    optional: str = ""
 
     @property
     def ok(self) -> bool:
@@ -131,8 +141,8 @@ class AcquireResult:
 
     @property
     def complete(self) -> bool:
-        """Every task has a real vintage."""
-        return all(o.ok for o in self.outcomes)
+        """Every input the study cannot do without has a real vintage."""
+        return all(o.ok or o.optional for o in self.outcomes)
 
     @property
     def exit_code(self) -> int:
@@ -153,6 +163,24 @@ def _latest_comtrade(partner: str) -> Callable[[RawStore], Vintage | None]:
         return found[-1] if found else None
 
     return find
+
+
+def _customs_series(store: RawStore) -> Vintage | None:
+    """Newest real China-customs CN 85051110 world export series in t or kg (a user series).
+
+    ``reexport build`` prefers such a series to Comtrade's HS 850511 world exports, so
+    it serves the ``comtrade_world`` role when Comtrade could not be obtained.
+    """
+    found = [
+        v
+        for v in store.vintages("userseries", synthetic=False)
+        if str(v.request.get("hs", "")) == "85051110"
+        and str(v.request.get("flow", "")).upper() == "X"
+        and str(v.request.get("reporter", "")).upper() in ("CHN", "156")
+        and str(v.request.get("unit", "")).lower() in ("t", "kg")
+        and not (v.request.get("columns") or {}).get("partner")
+    ]
+    return found[-1] if found else None
 
 
 def study_tasks() -> list[Task]:
@@ -187,7 +215,7 @@ def study_tasks() -> list[Task]:
             "comtrade",
             comtrade_url,
             comtrade_fetch("world"),
-            _latest_comtrade("world"),
+            lambda store: _latest_comtrade("world")(store) or _customs_series(store),
         ),
         Task(
             "comtrade_partners",
@@ -202,6 +230,7 @@ def study_tasks() -> list[Task]:
             config.fred_url(),
             fred_fetch,
             lambda store: store.latest("fred", synthetic=False),
+            optional="controls; no model of the shipped study uses them",
         ),
     ]
 
@@ -379,15 +408,19 @@ class _Runner:
         other = task.fallback(self.store)
         if other is not None:
             imported = _imported_file(other)
-            message = (
-                f"imported from the file {imported}"
-                if imported
-                else f"using stored vintage {other.id} (another request)"
-            )
+            if other.source == "userseries":
+                message = (
+                    f"the China-customs series {other.request.get('name') or other.id} "
+                    "is the study's world export series"
+                )
+            elif imported:
+                message = f"imported from the file {imported}"
+            else:
+                message = f"using stored vintage {other.id} (another request)"
             return Outcome(
                 task.role, "stored-other", other, f"{message}; this one failed: {reason}"
             )
-        return Outcome(task.role, "failed", None, reason)
+        return Outcome(task.role, "failed", None, reason, optional=task.optional)
 
 
 def _imported_file(vintage: Vintage) -> str | None:
@@ -415,10 +448,20 @@ def summary_lines(result: AcquireResult) -> list[str]:
             lines.append(
                 f"  {outcome.role}: {outcome.vintage.source}/{outcome.vintage.id} ({what})"
             )
+        elif outcome.optional:
+            lines.append(
+                f"  {outcome.role}: not obtained (optional: {outcome.optional}): {outcome.message}"
+            )
         else:
             lines.append(f"  {outcome.role}: NOT OBTAINED: {outcome.message}")
     if result.complete:
-        lines.append("data: every input has a real vintage; next: `reexport build`")
+        skipped = [o.role for o in result.outcomes if not o.ok]
+        lines.append(
+            "data: every input has a real vintage; next: `reexport build`"
+            if not skipped
+            else f"data: every required input has a real vintage ({', '.join(skipped)}: "
+            "optional, not obtained); next: `reexport build`"
+        )
     elif result.demo is not None:
         lines.append(
             "data: no source could be reached and no real vintage is stored, so the "
@@ -428,7 +471,7 @@ def summary_lines(result: AcquireResult) -> list[str]:
             lines.append(f"  demo {role}: {vintage.source}/{vintage.id} (synthetic)")
         lines.append("next: `reexport build` (it will build the demo, marked SYNTHETIC)")
     else:
-        missing = [o.role for o in result.outcomes if not o.ok]
+        missing = [o.role for o in result.outcomes if not o.ok and not o.optional]
         lines.append(
             f"data: INCOMPLETE: {', '.join(missing)} could not be obtained; what was fetched "
             "is kept; rerun `reexport data` when the source is reachable (exit 3)"
@@ -463,6 +506,6 @@ def data_cli(*, offline: bool = False) -> int:
     for line in summary_lines(result):
         print(line)
     if not result.complete and result.demo is None:
-        missing = ", ".join(o.role for o in result.outcomes if not o.ok)
+        missing = ", ".join(o.role for o in result.outcomes if not o.ok and not o.optional)
         print(f"reexport: error: data incomplete: {missing} not obtained", file=sys.stderr)
     return result.exit_code

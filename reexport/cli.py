@@ -59,6 +59,17 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _from_file_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--from-file",
+        metavar="PATH",
+        default=None,
+        action="append" if "repeat" in what else "store",
+        help=f"store a file downloaded by hand instead of downloading ({what}); it is checked "
+        "like a download and stored byte for byte as a real vintage, its origin recorded",
+    )
+
+
 def build_parser() -> _Parser:
     parser = _Parser(
         prog="reexport",
@@ -88,6 +99,7 @@ def build_parser() -> _Parser:
     )
     gpr.add_argument("--daily", action="store_true", help="fetch the daily file instead")
     _store_flags(gpr)
+    _from_file_flag(gpr, "the .xls workbook (data_gpr_export.xls, or with --daily the daily file)")
 
     ct = _add(
         fsub,
@@ -106,6 +118,11 @@ def build_parser() -> _Parser:
     ct.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
     ct.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
     _store_flags(ct)
+    _from_file_flag(
+        ct,
+        "an API answer saved as JSON, or the CSV the Comtrade website exports; the options "
+        "above say what it must answer",
+    )
 
     fred = _add(
         fsub,
@@ -114,11 +131,14 @@ def build_parser() -> _Parser:
         "FRED monthly series as keyless CSV (controls such as EXCHUS, INDPRO)",
     )
     fred.add_argument(
-        "--series", default="EXCHUS,INDPRO", help="comma-separated FRED ids (default EXCHUS,INDPRO)"
+        "--series",
+        default=None,
+        help="comma-separated FRED ids (default EXCHUS,INDPRO; with --from-file, the files')",
     )
     fred.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
     fred.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
     _store_flags(fred)
+    _from_file_flag(fred, "a FRED CSV (fredgraph.csv) of one series; repeat it for more series")
 
     imp = _add(
         sub,

@@ -40,13 +40,17 @@ Switzerland 757); Comtrade reports Taiwan as area 490 "Other Asia, nes"
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -439,6 +443,22 @@ def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
             f"{origin}: {max(count, rows)} rows reach the {cap}-row cap of this endpoint, so the "
             "answer may be truncated; set COMTRADE_API_KEY or narrow the request"
         )
+    check_count(envelope, origin=origin)
+
+
+def check_count(envelope: Mapping[str, Any], *, origin: str) -> None:
+    """Refuse an envelope whose ``count`` is not its number of rows (a short or padded body).
+
+    Raises
+    ------
+    SourceError
+        Saying "truncated" when it holds fewer rows than it counts.
+    """
+    count, rows = int(envelope["count"]), len(envelope["data"])
+    if count > rows:
+        raise SourceError(
+            f"{origin}: the answer counts {count} rows but holds {rows}, so it is truncated"
+        )
     if count != rows:
         raise SourceError(
             f"{origin}: the answer counts {count} rows but holds {rows}, so it is not the "
@@ -639,16 +659,116 @@ def _check_duplicates(frame: pd.DataFrame, origin: str, known_repeats: int = 0) 
     return frame.sort_values(key, kind="mergesort").reset_index(drop=True)
 
 
+def read_export_csv(content: bytes, *, origin: str = "Comtrade CSV export") -> list[dict[str, Any]]:
+    """Records of a CSV exported from the Comtrade website (comtradeplus.un.org).
+
+    The export uses the API's record field names as its header (``typeCode,
+    freqCode, refPeriodId, ... isAggregate``) and one line per record.  As seen
+    in a real export (a China 2022 ``TradeData.csv`` published in the public
+    repository nikolinanikolovska/Economic-Analysis-Trade-ML, commit a41e4e9e):
+    every value is quoted text, booleans are ``"true"``/``"false"``, a null is an
+    empty unquoted cell, each data line ends with one extra comma, lines end
+    with CRLF, and the text is ISO-8859-1 (``Côte d'Ivoire`` as one byte).
+    UTF-8 (with or without BOM) is read too.
+
+    Returns
+    -------
+    list of dict
+        One record per line, keyed by the header; empty cells are ``None`` and the
+        ``is*`` flags booleans, other values stay text (the record parser converts them).
+
+    Raises
+    ------
+    SourceError
+        For an HTML page, a header lacking the fields the parser needs, a line
+        whose number of fields differs from the header's (a file cut mid-line),
+        or a flag that is not true/false.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")
+    if text.lstrip()[:1] == "<":
+        raise SourceError(f"{origin}: an HTML page, not a Comtrade CSV export")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise SourceError(f"{origin}: empty file, not a Comtrade CSV export")
+    header = [cell.strip() for cell in rows[0]]
+    if header and header[-1] == "":
+        header = header[:-1]
+    missing = [k for k in REQUIRED_RECORD_KEYS if k not in header]
+    if missing:
+        raise SourceError(
+            f"{origin}: not a Comtrade CSV export (its header lacks {', '.join(missing[:5])}"
+            f"{'...' if len(missing) > 5 else ''})"
+        )
+    records = []
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) == len(header) + 1 and row[-1] == "":
+            row = row[:-1]  # the export ends every data line with a comma
+        if len(row) != len(header):
+            raise SourceError(
+                f"{origin} line {line_number}: {len(row)} fields where the header has "
+                f"{len(header)}, so the file is cut short or damaged"
+            )
+        records.append(
+            {
+                key: _export_cell(key, cell, origin, line_number)
+                for key, cell in zip(header, row, strict=True)
+            }
+        )
+    return records
+
+
+def _export_cell(key: str, cell: str, origin: str, line_number: int) -> Any:
+    text = cell.strip()
+    if not text:
+        return None
+    if re.fullmatch(r"is[A-Z]\w*", key):
+        lowered = text.lower()
+        if lowered not in ("true", "false"):
+            raise SourceError(f"{origin} line {line_number}: {key} {text!r} is not true/false")
+        return lowered == "true"
+    return text
+
+
+def read_records(content: bytes, *, name: str = "", origin: str = "Comtrade response") -> list[Any]:
+    """The records of a stored Comtrade file: an API envelope, a JSON list, or a CSV export.
+
+    A ``.csv`` name is read by :func:`read_export_csv`.  JSON must be the API
+    envelope (checked by :func:`read_envelope`; its ``count`` must equal its rows)
+    or, for a file saved from the website, a bare list of records.
+    """
+    if name.lower().endswith(".csv"):
+        return read_export_csv(content, origin=origin)
+    if content.lstrip()[:1] == b"[":
+        try:
+            records = json.loads(content.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SourceError(
+                f"{origin}: not valid JSON ({exc.__class__.__name__}: {exc})"
+            ) from None
+        if not isinstance(records, list):
+            raise SourceError(f"{origin}: JSON {type(records).__name__}, not a list of records")
+        return records
+    envelope = read_envelope(content, origin=origin)
+    check_count(envelope, origin=origin)
+    data: list[Any] = envelope["data"]
+    return data
+
+
 def parse_bytes(
     content: bytes,
     *,
     vintage: str = "",
     annual: Literal["reject", "drop"] = "reject",
     origin: str = "Comtrade response",
+    name: str = "",
 ) -> pd.DataFrame:
-    """Tidy trade frame of one response body (envelope checked, totals kept, monthly only)."""
-    envelope = read_envelope(content, origin=origin)
-    table = records_table(envelope["data"], origin=origin)
+    """Tidy trade frame of one stored file (checked by :func:`read_records`; totals, monthly)."""
+    table = records_table(read_records(content, name=name, origin=origin), origin=origin)
     return to_trade_frame(table, vintage=vintage, annual=annual, origin=origin)
 
 
@@ -678,7 +798,13 @@ def parse(vintage: Vintage, *, annual: Literal["reject", "drop"] = "reject") -> 
         name = str(record["name"])
         origin = f"comtrade vintage {vintage.id} file {name}"
         frames.append(
-            parse_bytes(vintage.read_bytes(name), vintage=vintage.id, annual=annual, origin=origin)
+            parse_bytes(
+                vintage.read_bytes(name),
+                vintage=vintage.id,
+                annual=annual,
+                origin=origin,
+                name=name,
+            )
         )
     if not frames:
         return _empty_frame()
@@ -804,6 +930,84 @@ def _partner_text(partner: Partner) -> str:
     return partner if isinstance(partner, str) else ",".join(partner)
 
 
+def import_file(
+    path: str | os.PathLike[str], request: ComtradeRequest, *, store: RawStore | None = None
+) -> tuple[Vintage, bool]:
+    """Store a Comtrade file the user downloaded by hand as a real vintage of ``request``.
+
+    Accepted: an API answer saved from the browser (the JSON envelope: its
+    ``count`` must equal its rows), a JSON list of records, or the website's CSV
+    export (:func:`read_export_csv`).  The records get a download's checks (the
+    fields the parser needs, monthly total rows, no two different rows for one
+    key) and must answer ``request``: its reporter, HS code and flow, months in
+    ``start..end``, and only World (``--partner world``) or only the listed
+    partners.  An HTML page and the SYNTHETIC demo's files are refused.  Stored
+    byte for byte as ``file_<start>_<end>.json|.csv``; see
+    :mod:`reexport.sources.from_file` for the provenance.
+
+    Returns
+    -------
+    (Vintage, bool)
+        The vintage, and whether this very file was already imported for ``request``.
+
+    Raises
+    ------
+    BadInputError
+        For a missing, unreadable or damaged file, or records that do not answer
+        ``request`` (nothing is stored).
+    """
+    from reexport.sources import from_file
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    local = from_file.read_local_file(path)
+    is_json = local.content.lstrip()[:1] in (b"{", b"[")
+    stored_name = f"file_{request.start}_{request.end}{'.json' if is_json else '.csv'}"
+    try:
+        records = read_records(local.content, name=stored_name, origin=local.label)
+        table = records_table(records, origin=local.label)
+        frame = to_trade_frame(table, origin=local.label)
+    except SourceError as exc:
+        raise from_file.as_bad_input(exc) from None
+    _check_answers(table, frame, request, local.label)
+    logical = from_file.file_request(request.logical(), [local])
+    return from_file.store_files(store, SOURCE, logical, [(stored_name, local)])
+
+
+def _check_answers(
+    table: pd.DataFrame, frame: pd.DataFrame, request: ComtradeRequest, origin: str
+) -> None:
+    """Refuse records that are not an answer to ``request`` (another reporter, code, flow...)."""
+
+    def refuse(what: str, found: Any, wanted: str) -> None:
+        raise BadInputError(
+            f"{origin}: holds {what} {found}, but the request is {wanted}; pass the matching "
+            "--reporter/--partner/--hs/--flow/--start/--end, or export the right data"
+        )
+
+    totals = table.loc[table["is_total"]]
+    reporters = sorted(
+        {code for c in totals["reporter_code"] if (code := _int_or_none(c)) is not None}
+    )
+    if reporters and reporters != [request.reporter]:
+        refuse("reporter code(s)", ", ".join(map(str, reporters)), f"--reporter {request.reporter}")
+    for column, wanted, option in (("flow", request.flow, "--flow"), ("hs", request.hs, "--hs")):
+        found = sorted(set(frame[column]) - {wanted})
+        if found:
+            refuse(column, ", ".join(found), f"{option} {wanted}")
+    outside = sorted(
+        p for p in set(frame["period"]) if not str(request.start) <= p <= str(request.end)
+    )
+    if outside:
+        refuse("month(s)", ", ".join(outside[:3]), f"{request.start}..{request.end}")
+    partners = set(frame["partner"])
+    if request.partner == "world" and partners - {"WLD"}:
+        refuse("partner(s)", ", ".join(sorted(partners - {"WLD"})[:5]), "--partner world")
+    if isinstance(request.partner, tuple) and partners - set(request.partner):
+        extra = sorted(partners - set(request.partner))
+        refuse("partner(s)", ", ".join(extra[:5]), f"--partner {','.join(request.partner)}")
+
+
 def fetch_cli(
     *,
     reporter: str = "156",
@@ -814,8 +1018,9 @@ def fetch_cli(
     end: str = "2024-12",
     refresh: bool = False,
     offline: bool = False,
+    from_file: str | None = None,
 ) -> int | None:
-    """``reexport fetch comtrade ...``: fetch, parse, and print a one-line summary."""
+    """``reexport fetch comtrade ... [--from-file PATH]``: fetch (or import), parse, summarise."""
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
@@ -823,17 +1028,21 @@ def fetch_cli(
         reporter=reporter, partner=partner, hs=hs, flow=flow, start=start, end=end
     )
     store = RawStore()
-    before = {v.id for v in store.vintages(SOURCE)}
-    with HttpClient() as client:
-        vintage = fetch(request, store=store, client=client, refresh=refresh, offline=offline)
-        calls = client.calls
+    if from_file is not None:
+        vintage, warm = import_file(from_file, request, store=store)
+        how = f"{'warm: already imported' if warm else 'imported'} from the file {Path(from_file).name}"
+    else:
+        before = {v.id for v in store.vintages(SOURCE)}
+        with HttpClient() as client:
+            vintage = fetch(request, store=store, client=client, refresh=refresh, offline=offline)
+            calls = client.calls
+        warm = vintage.id in before
+        how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
     frame = parse(vintage)
-    warm = vintage.id in before
     months = len(list(month_range(request.start, request.end)))
     covered = frame["period"].nunique()
     print(
-        f"comtrade: vintage {vintage.id} ({'warm: already stored, 0 calls' if warm else 'downloaded'}"
-        f"{'' if warm else f', {calls} HTTP calls'}), {len(vintage.files)} files, {len(frame)} rows, "
+        f"comtrade: vintage {vintage.id} ({how}), {len(vintage.files)} files, {len(frame)} rows, "
         f"{covered}/{months} months with data, partner {_partner_text(request.partner)}, "
         f"hs {request.hs}, flow {request.flow}"
     )

@@ -22,8 +22,10 @@ import functools
 import io
 import logging
 import math
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -358,32 +360,133 @@ def coverage(frame: pd.DataFrame, series: Sequence[str], start: str, end: str) -
     return parts
 
 
+def _header_series(content: bytes) -> str:
+    """The series id a FRED CSV's header names (``"?"`` when the header is not FRED's)."""
+    first = content[:200].decode("utf-8-sig", errors="replace").splitlines()[:1]
+    cells = [c.strip() for c in first[0].split(",")] if first else []
+    return cells[1].upper() if len(cells) == 2 and cells[1] else "?"
+
+
+def import_files(
+    paths: Sequence[str | os.PathLike[str]],
+    start: str = "2017-01",
+    end: str = "2024-12",
+    *,
+    series: str | Sequence[str] | None = None,
+    store: RawStore | None = None,
+) -> tuple[Vintage, bool]:
+    """Store FRED CSVs the user downloaded by hand (one per series) as one real vintage.
+
+    Each file gets a download's checks: it must be a monthly FRED CSV of the
+    series its header names, and it must reach ``end`` (a file cannot be asked,
+    as FRED can, whether the series ends earlier, so a file that stops before
+    ``end`` is refused: it may be cut short).  Files are stored byte for byte as
+    ``<ID>.csv``; see :mod:`reexport.sources.from_file` for the provenance.
+
+    Parameters
+    ----------
+    paths
+        One CSV per series (``fredgraph.csv`` as the FRED site serves it).
+    start, end
+        The months the vintage answers for (as ``reexport fetch fred``).
+    series
+        If given, the ids the files must hold (in any order).
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+
+    Returns
+    -------
+    (Vintage, bool)
+        The vintage, and whether these very files were already imported.
+
+    Raises
+    ------
+    BadInputError
+        For a missing or unreadable file, one that is not a monthly FRED CSV, that
+        ends before ``end``, a series given twice, or ids other than ``series``.
+    """
+    from reexport.sources import from_file
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    locals_ = [from_file.read_local_file(p) for p in paths]
+    if not locals_:
+        raise BadInputError("--from-file: name at least one FRED CSV")
+    ids: list[str] = []
+    wanted_end = parse_month(end, what="--end")
+    for local in locals_:
+        series_id = _header_series(local.content)
+        try:
+            pairs = read_csv(local.content, series_id, origin=local.label)
+        except SourceError as exc:
+            raise from_file.as_bad_input(exc) from None
+        last = last_month(pairs)
+        if last is None or last < str(wanted_end):
+            raise BadInputError(
+                f"{local.label}: the {series_id} CSV ends at {last or 'no month'}, before "
+                f"--end {wanted_end}, so it may be cut short; download it again with every "
+                f"observation, or pass --end {last}"
+                if last
+                else f"{local.label}: the {series_id} CSV holds no observation"
+            )
+        if series_id in ids:
+            raise BadInputError(f"{local.label}: a second file for series {series_id}")
+        ids.append(series_id)
+    if series is not None and sorted(parse_series_list(series)) != sorted(ids):
+        raise BadInputError(
+            f"--series {','.join(parse_series_list(series))}: the files hold {','.join(ids)}"
+        )
+    request = from_file.file_request(make_request(ids, start, end), locals_)
+    return from_file.store_files(
+        store,
+        SOURCE,
+        request,
+        [(f"{sid}.csv", local) for sid, local in zip(ids, locals_, strict=True)],
+    )
+
+
 def fetch_cli(
     *,
-    series: str = "EXCHUS,INDPRO",
+    series: str | None = None,
     start: str = "2017-01",
     end: str = "2024-12",
     refresh: bool = False,
     offline: bool = False,
+    from_file: Sequence[str] | None = None,
 ) -> int | None:
-    """``reexport fetch fred --series ... --start ... --end ...``: fetch and print a summary."""
+    """``reexport fetch fred [--series ...] [--start ...] [--end ...] [--from-file CSV ...]``.
+
+    Fetches (or, with ``from_file``, imports by :func:`import_files`) and prints what
+    the vintage holds: per series the months of the request stored with a value.
+    """
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
     store = RawStore()
-    before = {v.id for v in store.vintages(SOURCE)}
-    with HttpClient() as client:
-        vintage = fetch(
-            series, start, end, store=store, client=client, refresh=refresh, offline=offline
-        )
-        calls = client.calls
+    if from_file:
+        vintage, warm = import_files(from_file, start, end, series=series, store=store)
+        names = ", ".join(Path(p).name for p in from_file)
+        how = f"{'warm: already imported' if warm else 'imported'} from {names}"
+    else:
+        before = {v.id for v in store.vintages(SOURCE)}
+        with HttpClient() as client:
+            vintage = fetch(
+                series or "EXCHUS,INDPRO",
+                start,
+                end,
+                store=store,
+                client=client,
+                refresh=refresh,
+                offline=offline,
+            )
+            calls = client.calls
+        warm = vintage.id in before
+        how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
     frame = parse(vintage)
-    warm = vintage.id in before
     series_ids = [str(name).removesuffix(".csv") for name in vintage.names]
     request = vintage.request
     print(
-        f"fred: vintage {vintage.id} ({'warm: already stored, 0 calls' if warm else 'downloaded'}"
-        f"{'' if warm else f', {calls} HTTP calls'}), {len(vintage.files)} files "
+        f"fred: vintage {vintage.id} ({how}), {len(vintage.files)} files "
         f"({', '.join(vintage.names)}), "
         f"{', '.join(coverage(frame, series_ids, request['start'], request['end']))} "
         f"with a value in {request['start']}..{request['end']}"

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import warnings
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -631,20 +633,76 @@ def _target(daily: bool) -> tuple[str, str, str]:
     return MONTHLY_SOURCE, config.gpr_url(), MONTHLY_FILE
 
 
-def fetch_cli(*, daily: bool = False, refresh: bool = False, offline: bool = False) -> int | None:
-    """``reexport fetch gpr [--daily] [--refresh|--offline]``: fetch and print a summary."""
+def import_file(
+    path: str | os.PathLike[str], *, daily: bool = False, store: RawStore | None = None
+) -> tuple[Vintage, bool]:
+    """Store a GPR workbook the user downloaded by hand as a real vintage, byte for byte.
+
+    The file gets the checks a download gets: it must open fully as the monthly
+    (or, with ``daily``, the daily) workbook, with the expected columns; a
+    truncated or HTML file and the SYNTHETIC demo workbook are refused.  See
+    :mod:`reexport.sources.from_file` for how its origin is recorded.
+
+    Parameters
+    ----------
+    path
+        The ``.xls`` file.
+    daily
+        It is the daily file (source ``gpr_daily``).
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+
+    Returns
+    -------
+    (Vintage, bool)
+        The vintage, and whether this very file was already imported.
+
+    Raises
+    ------
+    BadInputError
+        For a missing, unreadable, damaged or demo file (nothing is stored).
+    """
+    from reexport.sources import from_file
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    local = from_file.read_local_file(path)
+    source, _url, name = _target(daily)
+    try:
+        (read_daily if daily else read_monthly)(local.content, origin=local.label)
+    except SourceError as exc:
+        raise from_file.as_bad_input(exc) from None
+    request = from_file.file_request({"dataset": source, "file": name}, [local])
+    return from_file.store_files(store, source, request, [(name, local)])
+
+
+def fetch_cli(
+    *,
+    daily: bool = False,
+    refresh: bool = False,
+    offline: bool = False,
+    from_file: str | None = None,
+) -> int | None:
+    """``reexport fetch gpr [--daily] [--refresh|--offline] [--from-file PATH]``: fetch, summarise.
+
+    With ``from_file`` nothing is downloaded: the file is imported by :func:`import_file`.
+    """
     from reexport.store import RawStore
 
     store = RawStore()
     source, _url, _name = _target(daily)
-    before = {v.id for v in store.vintages(source)}
-    vintage = fetch(daily=daily, store=store, refresh=refresh, offline=offline)
+    if from_file is not None:
+        vintage, warm = import_file(from_file, daily=daily, store=store)
+        how = f"{'warm: already imported' if warm else 'imported'} from the file {Path(from_file).name}"
+    else:
+        before = {v.id for v in store.vintages(source)}
+        vintage = fetch(daily=daily, store=store, refresh=refresh, offline=offline)
+        how = "warm: already stored" if vintage.id in before else "downloaded"
     frame = parse(vintage)
-    warm = vintage.id in before
     periods = frame.loc[frame["series"] == ("GPRD" if daily else "GPR"), "period"]
     span = f"{periods.min()}..{periods.max()}" if len(periods) else "no months"
     print(
-        f"{source}: vintage {vintage.id} ({'warm: already stored' if warm else 'downloaded'}), "
+        f"{source}: vintage {vintage.id} ({how}), "
         f"{len(vintage.files)} file, {frame['series'].nunique()} series, {len(frame)} rows, "
         f"{span}"
     )
