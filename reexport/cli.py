@@ -120,8 +120,8 @@ def build_parser() -> _Parser:
     _store_flags(ct)
     _from_file_flag(
         ct,
-        "an API answer saved as JSON, or the CSV the Comtrade website exports; the options "
-        "above say what it must answer",
+        "an API answer saved as JSON, or the CSV the Comtrade website exports; repeat it for "
+        "more files; the options above say what they must answer",
     )
 
     fred = _add(

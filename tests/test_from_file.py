@@ -186,9 +186,9 @@ def test_comtrade_website_csv_export_parses_like_the_api_answer(
     argv = ["fetch", "comtrade", "--start", "2017-01", "--end", "2017-12"]
     assert main([*argv, "--from-file", str(export)]) == 0
     out = capsys.readouterr().out
-    assert "imported from the file TradeData_12_1_2026.csv" in out and "12/12 months" in out
+    assert "imported from TradeData_12_1_2026.csv" in out and "12/12 months" in out
     (vintage,) = RawStore().vintages("comtrade")
-    assert vintage.names == ["file_2017-01_2017-12.csv"]
+    assert vintage.names == ["file_01.csv"]
     assert vintage.read_bytes(vintage.names[0]) == export.read_bytes()
     from_csv = comtrade.parse(vintage)
     from_api = comtrade.parse_bytes(WORLD_2017.read_bytes())
@@ -196,7 +196,7 @@ def test_comtrade_website_csv_export_parses_like_the_api_answer(
     assert from_csv[columns].equals(from_api[columns])  # breakdown rows dropped in both
     # The JSON answer itself, saved from a browser, is accepted too (another file: a new vintage).
     assert main([*argv, "--from-file", str(WORLD_2017)]) == 0
-    assert [v.names for v in RawStore().vintages("comtrade")][1] == ["file_2017-01_2017-12.json"]
+    assert [v.names for v in RawStore().vintages("comtrade")][1] == ["file_01.json"]
 
 
 def test_comtrade_files_that_do_not_answer_the_request_are_refused(
@@ -239,6 +239,28 @@ def test_comtrade_files_that_do_not_answer_the_request_are_refused(
     # The partner file does answer a request for those partners.
     argv = ["--partner", "all", "--start", "2023-01", "--end", "2023-02", "--from-file"]
     assert main(["fetch", "comtrade", *argv, str(partners)]) == 0
+
+
+def test_several_comtrade_exports_make_one_vintage(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The website, like the API, takes 12 months a query: a longer span is several files."""
+    records = [r for r in _records(WORLD_2017) if r["motCode"] == 0 and r["customsCode"] == "C00"]
+    first, second = tmp_path / "h1.csv", tmp_path / "h2.csv"
+    first.write_bytes(website_csv(records[:6]))
+    second.write_bytes(website_csv(records[6:]))
+    argv = ["fetch", "comtrade", "--end", "2017-12", "--from-file", str(first)]
+    assert main([*argv, "--from-file", str(second)]) == 0
+    assert "2 files, 12 rows, 12/12 months" in capsys.readouterr().out
+    (vintage,) = RawStore().vintages("comtrade")
+    assert vintage.names == ["file_01.csv", "file_02.csv"]
+    # Two files that disagree about one month are refused, as two API answers would be.
+    changed = [dict(r, netWgt=1.0) for r in records[5:7]]
+    clash = tmp_path / "clash.csv"
+    clash.write_bytes(website_csv(changed))
+    assert main([*argv, "--from-file", str(clash)]) == 2
+    assert "two different rows for period 2017-06" in capsys.readouterr().err
+    assert len(RawStore().vintages("comtrade")) == 1
 
 
 # --------------------------------------------------------------------------- the README's recipe

@@ -930,25 +930,30 @@ def _partner_text(partner: Partner) -> str:
     return partner if isinstance(partner, str) else ",".join(partner)
 
 
-def import_file(
-    path: str | os.PathLike[str], request: ComtradeRequest, *, store: RawStore | None = None
+def import_files(
+    paths: Sequence[str | os.PathLike[str]],
+    request: ComtradeRequest,
+    *,
+    store: RawStore | None = None,
 ) -> tuple[Vintage, bool]:
-    """Store a Comtrade file the user downloaded by hand as a real vintage of ``request``.
+    """Store Comtrade files the user downloaded by hand as one real vintage of ``request``.
 
     Accepted: an API answer saved from the browser (the JSON envelope: its
     ``count`` must equal its rows), a JSON list of records, or the website's CSV
-    export (:func:`read_export_csv`).  The records get a download's checks (the
-    fields the parser needs, monthly total rows, no two different rows for one
-    key) and must answer ``request``: its reporter, HS code and flow, months in
-    ``start..end``, and only World (``--partner world``) or only the listed
-    partners.  An HTML page and the SYNTHETIC demo's files are refused.  Stored
-    byte for byte as ``file_<start>_<end>.json|.csv``; see
-    :mod:`reexport.sources.from_file` for the provenance.
+    export (:func:`read_export_csv`); several files (the website, like the API,
+    takes at most 12 months a query) go into one vintage.  The records get a
+    download's checks (the fields the parser needs, monthly total rows, no two
+    different rows for one key, across files too) and must answer ``request``:
+    its reporter, HS code and flow, months in ``start..end``, and only World
+    (``--partner world``) or only the listed partners.  An HTML page and the
+    SYNTHETIC demo's files are refused.  Stored byte for byte as
+    ``file_01.csv``, ``file_02.json``...; see :mod:`reexport.sources.from_file`
+    for the provenance.
 
     Returns
     -------
     (Vintage, bool)
-        The vintage, and whether this very file was already imported for ``request``.
+        The vintage, and whether these very files were already imported for ``request``.
 
     Raises
     ------
@@ -960,18 +965,30 @@ def import_file(
     from reexport.store import RawStore
 
     store = store if store is not None else RawStore()
-    local = from_file.read_local_file(path)
-    is_json = local.content.lstrip()[:1] in (b"{", b"[")
-    stored_name = f"file_{request.start}_{request.end}{'.json' if is_json else '.csv'}"
-    try:
-        records = read_records(local.content, name=stored_name, origin=local.label)
-        table = records_table(records, origin=local.label)
-        frame = to_trade_frame(table, origin=local.label)
-    except SourceError as exc:
-        raise from_file.as_bad_input(exc) from None
-    _check_answers(table, frame, request, local.label)
-    logical = from_file.file_request(request.logical(), [local])
-    return from_file.store_files(store, SOURCE, logical, [(stored_name, local)])
+    locals_ = [from_file.read_local_file(p) for p in paths]
+    if not locals_:
+        raise BadInputError("--from-file: name at least one Comtrade file")
+    named: list[tuple[str, from_file.LocalFile]] = []
+    frames = []
+    for number, local in enumerate(locals_, start=1):
+        is_json = local.content.lstrip()[:1] in (b"{", b"[")
+        stored_name = f"file_{number:02d}{'.json' if is_json else '.csv'}"
+        try:
+            records = read_records(local.content, name=stored_name, origin=local.label)
+            table = records_table(records, origin=local.label)
+            frame = to_trade_frame(table, origin=local.label)
+        except SourceError as exc:
+            raise from_file.as_bad_input(exc) from None
+        _check_answers(table, frame, request, local.label)
+        named.append((stored_name, local))
+        frames.append(frame)
+    if len(frames) > 1:
+        try:
+            _check_duplicates(pd.concat(frames, ignore_index=True), "--from-file files")
+        except SourceError as exc:
+            raise from_file.as_bad_input(exc) from None
+    logical = from_file.file_request(request.logical(), locals_)
+    return from_file.store_files(store, SOURCE, logical, named)
 
 
 def _check_answers(
@@ -1018,9 +1035,9 @@ def fetch_cli(
     end: str = "2024-12",
     refresh: bool = False,
     offline: bool = False,
-    from_file: str | None = None,
+    from_file: Sequence[str] | None = None,
 ) -> int | None:
-    """``reexport fetch comtrade ... [--from-file PATH]``: fetch (or import), parse, summarise."""
+    """``reexport fetch comtrade ... [--from-file PATH ...]``: fetch (or import), parse, summarise."""
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
@@ -1028,9 +1045,10 @@ def fetch_cli(
         reporter=reporter, partner=partner, hs=hs, flow=flow, start=start, end=end
     )
     store = RawStore()
-    if from_file is not None:
-        vintage, warm = import_file(from_file, request, store=store)
-        how = f"{'warm: already imported' if warm else 'imported'} from the file {Path(from_file).name}"
+    if from_file:
+        vintage, warm = import_files(from_file, request, store=store)
+        names = ", ".join(Path(p).name for p in from_file)
+        how = f"{'warm: already imported' if warm else 'imported'} from {names}"
     else:
         before = {v.id for v in store.vintages(SOURCE)}
         with HttpClient() as client:
