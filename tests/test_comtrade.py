@@ -492,8 +492,28 @@ def test_keyless_answer_at_the_cap_fails_loudly(
         [html_error_page()],
         [json_reply({"count": 1, "data": []})],
         [html_error_page(), json_reply({"elapsedTime": "1 secs"})],
+        # An envelope that counts more rows than it holds (a body cut inside "data"
+        # and re-closed by a gateway): a failed attempt, fetched again.
+        [
+            json_reply(
+                {
+                    "elapsedTime": "0.1 secs",
+                    "count": 12,
+                    "data": [monthly_record(Month(2018, 1))],
+                    "error": "",
+                }
+            )
+        ],
     ],
-    ids=["429", "429-500-503", "truncated", "html-200-once", "missing-fields-once", "two-bad"],
+    ids=[
+        "429",
+        "429-500-503",
+        "truncated",
+        "html-200-once",
+        "missing-fields-once",
+        "two-bad",
+        "short-count-once",
+    ],
 )
 def test_transient_faults_end_in_success(
     data_root: Path, comtrade_url: Any, faults: list[Reply]
@@ -525,8 +545,12 @@ def test_timeout_then_success(
         (json_reply({"elapsedTime": "0 s", "count": 0, "data": [], "error": "busy"}), "busy"),
         (server_error(503), "HTTP 503"),
         (truncated(b'{"elapsedTime":"0.1 secs","count":0,"data":[],"error":""}'), "truncated"),
+        (
+            json_reply({"elapsedTime": "0.1 secs", "count": 12, "data": [], "error": ""}),
+            "counts 12 rows but holds 0, so it is truncated",
+        ),
     ],
-    ids=["html-200", "missing-fields", "error-field", "503", "truncated"],
+    ids=["html-200", "missing-fields", "error-field", "503", "truncated", "short-count"],
 )
 def test_persistent_faults_exit_3_and_leave_the_store_untouched(
     data_root: Path,

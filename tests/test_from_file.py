@@ -244,7 +244,7 @@ def test_comtrade_files_that_do_not_answer_the_request_are_refused(
 def test_several_comtrade_exports_make_one_vintage(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The website, like the API, takes 12 months a query: a longer span is several files."""
+    """A span downloaded in pieces (the API answers 12 months a call) is one vintage."""
     records = [r for r in _records(WORLD_2017) if r["motCode"] == 0 and r["customsCode"] == "C00"]
     first, second = tmp_path / "h1.csv", tmp_path / "h2.csv"
     first.write_bytes(website_csv(records[:6]))

@@ -421,6 +421,17 @@ def read_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[
     return envelope
 
 
+def read_complete_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[str, Any]:
+    """:func:`read_envelope`, then :func:`check_count`: the body must hold the rows it counts.
+
+    Used as the fetcher's body check, so a short answer is an attempt that failed
+    and is fetched again.
+    """
+    envelope = read_envelope(content, origin=origin)
+    check_count(envelope, origin=origin)
+    return envelope
+
+
 def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
     """Refuse an answer that reached the row cap or whose ``count`` is not its number of rows.
 
@@ -735,27 +746,15 @@ def _export_cell(key: str, cell: str, origin: str, line_number: int) -> Any:
 
 
 def read_records(content: bytes, *, name: str = "", origin: str = "Comtrade response") -> list[Any]:
-    """The records of a stored Comtrade file: an API envelope, a JSON list, or a CSV export.
+    """The records of a stored Comtrade file: an API envelope, or the website's CSV export.
 
-    A ``.csv`` name is read by :func:`read_export_csv`.  JSON must be the API
-    envelope (checked by :func:`read_envelope`; its ``count`` must equal its rows)
-    or, for a file saved from the website, a bare list of records.
+    A ``.csv`` name is read by :func:`read_export_csv`; anything else must be the
+    API's JSON envelope (:func:`read_complete_envelope`: its ``count`` must equal
+    its rows).
     """
     if name.lower().endswith(".csv"):
         return read_export_csv(content, origin=origin)
-    if content.lstrip()[:1] == b"[":
-        try:
-            records = json.loads(content.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise SourceError(
-                f"{origin}: not valid JSON ({exc.__class__.__name__}: {exc})"
-            ) from None
-        if not isinstance(records, list):
-            raise SourceError(f"{origin}: JSON {type(records).__name__}, not a list of records")
-        return records
-    envelope = read_envelope(content, origin=origin)
-    check_count(envelope, origin=origin)
-    data: list[Any] = envelope["data"]
+    data: list[Any] = read_complete_envelope(content, origin=origin)["data"]
     return data
 
 
@@ -899,7 +898,7 @@ def fetch(
             try:
                 response, envelope = client.get_checked(
                     url,
-                    functools.partial(read_envelope, origin=origin),
+                    functools.partial(read_complete_envelope, origin=origin),
                     params=params,
                     secret_headers=secret_headers,
                     attempts=BODY_ATTEMPTS,
@@ -939,9 +938,9 @@ def import_files(
     """Store Comtrade files the user downloaded by hand as one real vintage of ``request``.
 
     Accepted: an API answer saved from the browser (the JSON envelope: its
-    ``count`` must equal its rows), a JSON list of records, or the website's CSV
-    export (:func:`read_export_csv`); several files (the website, like the API,
-    takes at most 12 months a query) go into one vintage.  The records get a
+    ``count`` must equal its rows) or the website's CSV export
+    (:func:`read_export_csv`); several files (e.g. one per year, when the
+    website or the API answers a few months a query) go into one vintage.  The records get a
     download's checks (the fields the parser needs, monthly total rows, no two
     different rows for one key, across files too) and must answer ``request``:
     its reporter, HS code and flow, months in ``start..end``, and only World
@@ -971,7 +970,7 @@ def import_files(
     named: list[tuple[str, from_file.LocalFile]] = []
     frames = []
     for number, local in enumerate(locals_, start=1):
-        is_json = local.content.lstrip()[:1] in (b"{", b"[")
+        is_json = local.content.lstrip()[:1] == b"{"
         stored_name = f"file_{number:02d}{'.json' if is_json else '.csv'}"
         try:
             records = read_records(local.content, name=stored_name, origin=local.label)
