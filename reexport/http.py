@@ -452,6 +452,52 @@ class HttpClient:
         response.history = history
         return response
 
+    def _send_within(
+        self,
+        deadline: float,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        secret_headers: Mapping[str, str],
+    ) -> requests.Response:
+        """:meth:`_send` (name lookup, connect, status line and headers), ended at ``deadline``.
+
+        Each socket read is bounded by the timeout, but a server that trickles its
+        headers, or a name lookup that hangs, is not; so the send runs in a worker
+        thread that is abandoned at the deadline (its connection is closed when, if
+        ever, it returns).
+
+        Raises
+        ------
+        DeadlineExceeded
+            When no status line and headers arrived by the deadline.
+        """
+        outcome: dict[str, Any] = {}
+        abandoned = threading.Event()
+
+        def send() -> None:
+            try:
+                response = self._send(url, params, headers, secret_headers, deadline)
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+                return
+            outcome["response"] = response
+            if abandoned.is_set():
+                response.close()
+
+        worker = threading.Thread(target=send, name=f"reexport-http-{_host_of(url)}", daemon=True)
+        worker.start()
+        worker.join(max(deadline - time.monotonic(), 0.0))
+        if worker.is_alive():
+            abandoned.set()
+            raise DeadlineExceeded(
+                f"no status line and headers within the {self.deadline:g} s deadline"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        response: requests.Response = outcome["response"]
+        return response
+
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """Read the streamed body of ``response`` completely, within ``deadline``.
 
@@ -563,7 +609,9 @@ class HttpClient:
             self.calls += 1
             wait: float | None = None
             try:
-                response = self._send(url, params, send_headers, secret_headers or {}, deadline)
+                response = self._send_within(
+                    deadline, url, params, send_headers, secret_headers or {}
+                )
                 self._read_body(response, deadline)
             except _RETRYABLE_EXCEPTIONS as exc:
                 last_problem = _describe(exc)

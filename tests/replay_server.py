@@ -532,9 +532,19 @@ class SilentHost:
     Requests to it connect fine and then wait for a status line that never
     comes, which is what a host behind a broken proxy or firewall does.  Use as
     a context manager; :attr:`accepted` counts the connections taken.
+
+    Parameters
+    ----------
+    trickle
+        Bytes to send on every connection, one byte every ``interval`` seconds
+        (e.g. a status line and headers that never end), instead of silence.
+    interval
+        Seconds between two trickled bytes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, trickle: bytes = b"", interval: float = 1.0) -> None:
+        self._trickle = trickle
+        self._interval = interval
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(64)
@@ -552,8 +562,19 @@ class SilentHost:
                 continue
             except OSError:
                 return
-            self._held.append(connection)  # keep it open, say nothing
+            self._held.append(connection)  # keep it open, say nothing (or trickle)
             self.accepted += 1
+            if self._trickle:
+                threading.Thread(target=self._send_slowly, args=(connection,), daemon=True).start()
+
+    def _send_slowly(self, connection: socket.socket) -> None:
+        for index in range(len(self._trickle)):
+            if self._stopping.wait(self._interval):
+                return
+            try:
+                connection.sendall(self._trickle[index : index + 1])
+            except OSError:
+                return
 
     @property
     def port(self) -> int:

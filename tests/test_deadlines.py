@@ -35,14 +35,23 @@ def test_a_silent_host_fails_within_the_deadline_times_the_attempts() -> None:
     with SilentHost() as host:
         client = HttpClient(timeout=30, deadline=0.5, retries=1, backoff=0.01, throttle=0)
         started = time.monotonic()
-        with pytest.raises(
-            SourceError, match=r"no complete answer within the 0\.5 s deadline after 2"
-        ):
+        with pytest.raises(SourceError, match=r"within the 0\.5 s deadline after 2"):
             client.get(host.url("/data"))
         elapsed = time.monotonic() - started
     # Two attempts of 0.5 s each, although the per-read timeout is 30 s.
     assert 0.9 < elapsed < 3
     assert host.accepted == 2
+
+
+def test_trickling_headers_are_cut_at_the_deadline() -> None:
+    """Every read returns a byte well within the timeout; only the deadline can end it."""
+    headers = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"y" * 200 + b"\r\n\r\n"
+    with SilentHost(trickle=headers, interval=0.02) as host:
+        client = HttpClient(timeout=5, deadline=0.5, retries=0, throttle=0)
+        started = time.monotonic()
+        with pytest.raises(SourceError, match=r"no status line and headers within the 0\.5 s"):
+            client.get(host.url("/data"))
+        assert time.monotonic() - started < 1.5
 
 
 def test_a_trickling_body_is_cut_at_the_deadline(replay_server: ReplayServer) -> None:
