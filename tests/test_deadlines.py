@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from replay_server import ReplayServer, SilentHost, trickle
+from replay_server import ReplayServer, Reply, SilentHost, trickle
 
 from reexport.cli import main
 from reexport.errors import SourceError
@@ -150,3 +150,30 @@ def test_data_against_silent_hosts_reaches_the_demo_in_seconds_with_defaults(
     assert "data: gpr: checking whether 127.0.0.1:" in done.stderr
     assert "no HTTP answer within 5 s" in done.stderr
     assert done.stdout.count("no HTTP answer within 5 s; not fetched") == 4
+
+
+def test_a_chunked_body_is_read_whole(replay_server: ReplayServer) -> None:
+    """Bodies read chunk by chunk (``read1``) still decode Transfer-Encoding: chunked."""
+    chunked = b"".join(
+        b"%x\r\n%s\r\n" % (len(BODY[i : i + 7]), BODY[i : i + 7]) for i in range(0, 200, 7)
+    )
+    replay_server.route(
+        "/chunked",
+        default=Reply(
+            200, chunked + b"0\r\n\r\n", headers={"Transfer-Encoding": "chunked"}, omit_length=True
+        ),
+    )
+    client = HttpClient(deadline=5, throttle=0)
+    assert client.get(replay_server.url("/chunked")).content == BODY
+
+
+def test_a_chunked_body_cut_short_is_a_failed_attempt(replay_server: ReplayServer) -> None:
+    replay_server.route(
+        "/chunked",
+        default=Reply(
+            200, b"a\r\n0123456789\r\n", headers={"Transfer-Encoding": "chunked"}, omit_length=True
+        ),
+    )
+    client = HttpClient(deadline=5, retries=1, backoff=0.01, throttle=0)
+    with pytest.raises(SourceError, match="truncated.* after 2 attempts"):
+        client.get(replay_server.url("/chunked"))
