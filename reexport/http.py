@@ -655,7 +655,7 @@ class HttpClient:
                 self._report(
                     redact(
                         f"{host}: {last_problem} (attempt {attempt}/{self.attempts}); "
-                        f"retrying in {delay:.0f} s",
+                        f"retrying in {delay:.3g} s",
                         secrets,
                     )
                 )
