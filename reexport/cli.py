@@ -59,12 +59,14 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _from_file_flag(parser: argparse.ArgumentParser, what: str) -> None:
+def _from_file_flag(
+    parser: argparse.ArgumentParser, what: str, *, repeatable: bool = False
+) -> None:
     parser.add_argument(
         "--from-file",
         metavar="PATH",
         default=None,
-        action="append" if "repeat" in what else "store",
+        action="append" if repeatable else "store",
         help=f"store a file downloaded by hand instead of downloading ({what}); it is checked "
         "like a download and stored byte for byte as a real vintage, its origin recorded",
     )
@@ -122,6 +124,7 @@ def build_parser() -> _Parser:
         ct,
         "an API answer saved as JSON, or the CSV the Comtrade website exports; repeat it for "
         "more files; the options above say what they must answer",
+        repeatable=True,
     )
 
     fred = _add(
@@ -138,7 +141,9 @@ def build_parser() -> _Parser:
     fred.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
     fred.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
     _store_flags(fred)
-    _from_file_flag(fred, "a FRED CSV (fredgraph.csv) of one series; repeat it for more series")
+    _from_file_flag(
+        fred, "a FRED CSV (fredgraph.csv) of one series; repeat it for more series", repeatable=True
+    )
 
     imp = _add(
         sub,
