@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from reexport.cli import main
+from reexport.errors import SourceError
 from reexport.sources import comtrade, demo, fred, gpr
 from reexport.store import RawStore
 
@@ -320,3 +321,18 @@ def test_the_offline_recipe_runs_from_a_clean_data_dir(tmp_path: Path, shared_da
     plan = run([*make[:1], "-n", *make[2:], "DEMO=1"])
     assert "reexport build --vintage demo" in plan, plan
     print(f"offline recipe: {time.monotonic() - started:.1f} s")
+
+
+def test_export_csv_cells_are_read_as_the_api_would_give_them() -> None:
+    records = _records(WORLD_2017)
+    back = comtrade.read_export_csv(website_csv(records))
+    assert len(back) == len(records)
+    first = back[0]
+    assert first["isQtyEstimated"] is False and first["isReported"] is True
+    assert first["cifvalue"] is None and first["period"] == "201701"
+    # UTF-8 with a BOM reads the same; a flag that is not a boolean is refused.
+    bom = b"\xef\xbb\xbf" + website_csv(records).decode("latin-1").encode("utf-8")
+    assert comtrade.read_export_csv(bom) == back
+    broken = website_csv(records).replace(b'"false"', b'"maybe"', 1)
+    with pytest.raises(SourceError, match="is not true/false"):
+        comtrade.read_export_csv(broken)

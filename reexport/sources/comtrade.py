@@ -739,9 +739,9 @@ def _export_cell(key: str, cell: str, origin: str, line_number: int) -> Any:
         return None
     if re.fullmatch(r"is[A-Z]\w*", key):
         lowered = text.lower()
-        if lowered not in ("true", "false"):
+        if lowered not in ("true", "false", "1", "0"):
             raise SourceError(f"{origin} line {line_number}: {key} {text!r} is not true/false")
-        return lowered == "true"
+        return lowered in ("true", "1")
     return text
 
 
