@@ -9,6 +9,8 @@ numbers are made up and only exercise the mechanics.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -269,9 +271,9 @@ def test_several_comtrade_exports_make_one_vintage(
 
 def _demo_customs_csv(path: Path) -> None:
     """A China-customs CSV (period,value in t), a stand-in with the demo DGP's made-up numbers."""
-    lines = demo.customs_csv_bytes(demo.generate(41)).decode().splitlines()
-    rows = [line.split(",") for line in lines[1:]]
-    path.write_text("period,value\n" + "".join(f"{p},{float(v):.1f}\n" for p, v in rows))
+    rows = csv.DictReader(io.StringIO(demo.customs_csv_bytes(demo.generate(41)).decode()))
+    lines = [f"{row['period']},{float(row['value']):.1f}\n" for row in rows]
+    path.write_text("period,value\n" + "".join(lines))
 
 
 def _demo_partner_export(path: Path) -> None:
