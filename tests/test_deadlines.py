@@ -177,3 +177,29 @@ def test_a_chunked_body_cut_short_is_a_failed_attempt(replay_server: ReplayServe
     client = HttpClient(deadline=5, retries=1, backoff=0.01, throttle=0)
     with pytest.raises(SourceError, match="truncated.* after 2 attempts"):
         client.get(replay_server.url("/chunked"))
+
+
+def test_data_against_trickling_sources_reaches_the_demo_within_the_deadlines(
+    data_root: Path,
+    replay_server: ReplayServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The host answers the probe (HEAD has no body), then trickles every body."""
+    for path in (GPR_PATH, "/graph/fredgraph.csv", "/public/v1/preview/C/M/HS"):
+        replay_server.route(path, default=trickle(BODY, interval=0.05))
+    monkeypatch.setenv("REEXPORT_GPR_URL", replay_server.url(GPR_PATH))
+    monkeypatch.setenv("REEXPORT_FRED_URL", replay_server.url("/graph/fredgraph.csv"))
+    monkeypatch.setenv("REEXPORT_COMTRADE_URL", replay_server.base_url)
+    monkeypatch.setenv("REEXPORT_HTTP_DEADLINE", "0.5")
+    monkeypatch.setenv("REEXPORT_HTTP_RETRIES", "1")
+    started = time.monotonic()
+    assert main(["data"]) == 0
+    # 4 inputs x 2 attempts x 0.5 s, plus the probe and the demo.
+    assert time.monotonic() - started < 30
+    captured = capsys.readouterr()
+    assert "SYNTHETIC DEMO DATA" in captured.out
+    assert "data: gpr: it answers" in captured.err
+    assert "within the 0.5 s deadline (attempt 1/2); retrying" in captured.err
+    assert captured.err.count("failed:") == 4
+    assert all(v.synthetic for s in RawStore().sources() for v in RawStore().vintages(s))
