@@ -23,7 +23,8 @@ For each, in order:
    caught here, in seconds).  If it answers, the source's ``fetch()`` downloads a new
    vintage with the HTTP client's retries, every attempt bounded by its overall
    deadline (``REEXPORT_HTTP_DEADLINE``); each step and every failed attempt is
-   printed on stderr as it happens;
+   printed on stderr as it happens.  A host whose download got no complete answer
+   (deadline, timeout, connection failure) is not tried again for its other inputs;
 3. if that fails, the newest stored real vintage of the same source and role (an
    earlier or different request) is used, and the summary says so.
 
@@ -272,6 +273,17 @@ def probe(url: str, timeout: float | None = None) -> str | None:
     return None
 
 
+#: Phrases of a transport failure (no complete answer at all): after one, the host's other
+#: inputs are not fetched, so that ``reexport data`` does not wait out its deadlines again.
+_NO_ANSWER_MARKS = (
+    "deadline",
+    "timed out",
+    "connection refused",
+    "connection failed",
+    "connection reset",
+    "closed the connection",
+)
+
 #: Marks a probe failure that means "no network at all", so other hosts are not probed.
 LOOKUP_TIMEOUT_MARK = "no network?"
 
@@ -405,6 +417,10 @@ class _Runner:
                 except SourceError as exc:
                     reason = str(exc)
                     self._say(f"data: {task.role}: failed: {reason}")
+                    if any(mark in reason for mark in _NO_ANSWER_MARKS):
+                        # Its other inputs would wait out the same deadlines again.
+                        host = urlsplit(task.url).netloc
+                        self._unreachable[host] = f"{host} did not answer for {task.role}"
         other = task.fallback(self.store)
         if other is not None:
             imported = _imported_file(other)

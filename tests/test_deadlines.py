@@ -195,11 +195,14 @@ def test_data_against_trickling_sources_reaches_the_demo_within_the_deadlines(
     monkeypatch.setenv("REEXPORT_HTTP_RETRIES", "1")
     started = time.monotonic()
     assert main(["data"]) == 0
-    # 4 inputs x 2 attempts x 0.5 s, plus the probe and the demo.
+    # 2 attempts x 0.5 s, plus the probe and the demo.
     assert time.monotonic() - started < 30
     captured = capsys.readouterr()
     assert "SYNTHETIC DEMO DATA" in captured.out
     assert "data: gpr: it answers" in captured.err
     assert "within the 0.5 s deadline (attempt 1/2); retrying" in captured.err
-    assert captured.err.count("failed:") == 4
+    # All sources share one host here: once the GPR download failed on the deadline,
+    # the others are not tried again (their deadlines would all run out the same way).
+    assert captured.err.count("failed:") == 1
+    assert captured.out.count("did not answer for gpr; not fetched") == 3
     assert all(v.synthetic for s in RawStore().sources() for v in RawStore().vintages(s))
