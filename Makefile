@@ -54,10 +54,19 @@ clean: ## remove build artefacts and caches (never data/raw)
 # A chain of file targets: raw store -> processed study frames -> results JSON -> report.
 # A second `make reproduce` with nothing changed does no work.  Overridable:
 #   DATA_DIR (data root, default $REEXPORT_DATA_DIR or data), STUDY, STUDY_OUT,
-#   REPRODUCE_DATA_FLAGS (e.g. --offline: never touch the network, demo if nothing stored).
+#   REPRODUCE_DATA_FLAGS (e.g. --offline: never touch the network, demo if nothing stored),
+#   DEMO=1: a demo-only run that never touches the network: the data step writes (or
+#   reuses) the SYNTHETIC demo vintage (`reexport demo`; on a fresh clone that is what
+#   `reexport data --offline` does) and the build is `reexport build --vintage demo`, even
+#   when real vintages are stored.  Switching DEMO on or off rebuilds from the build on.
 STUDY ?= analyses/porcher2025
 STUDY_OUT ?= $(STUDY)/output
 REPRODUCE_DATA_FLAGS ?=
+DEMO ?=
+REPRO_MODE := $(if $(DEMO),demo,auto)
+REPRO_DATA_STAMP := $(STUDY_OUT)/.stamps/$(if $(DEMO),demo-data,data)
+REPRO_DATA_COMMAND = $(if $(DEMO),demo,data $(REPRODUCE_DATA_FLAGS))
+REPRO_MODE_STAMP := $(STUDY_OUT)/.stamps/vintage-$(REPRO_MODE)
 REPRO_ENV = $(DATA_ENV)
 REPRO_PROCESSED := $(DATA_DIR)/processed
 REPRO_FRAMES := $(REPRO_PROCESSED)/study_world.csv $(REPRO_PROCESSED)/study_destination.csv
@@ -68,13 +77,19 @@ REPRO_BUILD_CODE := $(wildcard reexport/panel.py reexport/store.py reexport/peri
 REPRO_MODEL_CODE := $(wildcard reexport/models/*.py)
 REPRO_REPORT_CODE := $(wildcard reexport/report/*.py)
 
-$(STUDY_OUT)/.stamps/data: | $(STAMP)
+$(REPRO_DATA_STAMP): | $(STAMP)
 	@mkdir -p $(@D)
-	$(REPRO_ENV) $(REEXPORT) data $(REPRODUCE_DATA_FLAGS)
+	$(REPRO_ENV) $(REEXPORT) $(REPRO_DATA_COMMAND)
 	@touch $@
 
-$(REPRO_FRAMES) &: $(STUDY_OUT)/.stamps/data $(REPRO_RAW) $(REPRO_BUILD_CODE) | $(STAMP)
-	$(REPRO_ENV) $(REEXPORT) build
+# Which vintages the last build used (auto or demo): a switch of DEMO rebuilds.
+$(REPRO_MODE_STAMP):
+	@mkdir -p $(@D)
+	@rm -f $(STUDY_OUT)/.stamps/vintage-*
+	@touch $@
+
+$(REPRO_FRAMES) &: $(REPRO_DATA_STAMP) $(REPRO_MODE_STAMP) $(REPRO_RAW) $(REPRO_BUILD_CODE) | $(STAMP)
+	$(REPRO_ENV) $(REEXPORT) build --vintage $(REPRO_MODE)
 	@touch $(REPRO_FRAMES)
 
 $(STUDY_OUT)/results/world.json: $(STUDY)/study.toml $(REPRO_PROCESSED)/study_world.csv $(REPRO_MODEL_CODE) | $(STAMP)
@@ -92,4 +107,4 @@ $(STUDY_OUT)/report.md: $(REPRO_RESULTS) $(STUDY)/report.toml $(STUDY)/published
 		--results world=$(STUDY_OUT)/results/world.json,destination=$(STUDY_OUT)/results/destination.json
 	@touch $@
 
-reproduce: $(STUDY_OUT)/report.md ## fetch (demo vintage offline), build, estimate, report: analyses/porcher2025/output/
+reproduce: $(STUDY_OUT)/report.md ## fetch (demo vintage offline), build, estimate, report: analyses/porcher2025/output/ (DEMO=1: the demo only)

@@ -6,21 +6,31 @@ The study needs four real vintages:
 ``gpr``                   the monthly GPR workbook
 ``comtrade_world``        Comtrade HS 850511, China's exports to the World, 2017-2024
 ``comtrade_partners``     the same by destination (``partner=all``)
-``fred``                  FRED EXCHUS and INDPRO, 2017-2024
+``fred``                  FRED EXCHUS and INDPRO, 2017-2024 (optional: controls that
+                          no model of the shipped study uses; listed when missing)
 ========================  ==========================================================
+
+A stored real China-customs CN 85051110 world series (``reexport import-series``)
+serves the ``comtrade_world`` role when Comtrade's world series cannot be obtained:
+``reexport build`` prefers it as the export series anyway.
 
 For each, in order:
 
 1. a stored real vintage answering exactly this request is used as is (no network);
-2. otherwise, unless ``--offline``, the source's host is probed with one TCP connect
-   (a few seconds at most) and, if it answers, the source's ``fetch()`` downloads a
-   new vintage (with the HTTP client's retries);
+2. otherwise, unless ``--offline``, the source's host is probed once: a TCP connect
+   and then one HTTP ``HEAD`` that must get *some* answer, each within
+   :data:`PROBE_TIMEOUT` seconds (a host that accepts connections and never answers is
+   caught here, in seconds).  If it answers, the source's ``fetch()`` downloads a new
+   vintage with the HTTP client's retries, every attempt bounded by its overall
+   deadline (``REEXPORT_HTTP_DEADLINE``); each step and every failed attempt is
+   printed on stderr as it happens.  A host whose download got no complete answer
+   (deadline, timeout, connection failure) is not tried again for its other inputs;
 3. if that fails, the newest stored real vintage of the same source and role (an
    earlier or different request) is used, and the summary says so.
 
 Then one of three outcomes:
 
-* **complete** -- every input has a real vintage: exit 0;
+* **complete** -- every input the study cannot do without has a real vintage: exit 0;
 * **demo fallback** -- no input could be obtained *and* the raw store holds no real
   vintage of any source: the SYNTHETIC demo vintage is written
   (:func:`reexport.sources.demo.write_demo`) and a boxed ``SYNTHETIC DEMO DATA``
@@ -31,7 +41,10 @@ Then one of three outcomes:
   is 3.  No demo is written: demo and real data never mix.
 
 Offline (``--offline``, or no network) stays fast: stored vintages need no network,
-and an unreachable host is detected by the probe instead of by retrying.
+and an unreachable or silent host is detected by the probe instead of by retrying.
+A vintage imported with ``reexport fetch ... --from-file`` is a real vintage of its
+source: when the download request itself is not stored, it is used (step 3) and the
+summary names the file it came from.
 """
 
 from __future__ import annotations
@@ -55,7 +68,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reexport.acquire")
 
-#: Seconds one TCP connect may take before a host counts as unreachable.
+#: Seconds the TCP connect, and then the HTTP probe, may each take before a host
+#: counts as unreachable.
 PROBE_TIMEOUT = 5.0
 #: The study's window for trade and controls.
 START, END = "2017-01", "2024-12"
@@ -82,6 +96,9 @@ class Task:
         Calls the source's ``fetch()`` with ``store``, ``client`` and ``offline``.
     fallback
         Finds the newest stored real vintage serving the same role, or ``None``.
+    optional
+        Why the study can do without this input (empty: it cannot).  A missing
+        optional input is listed but does not make the result incomplete.
     """
 
     role: str
@@ -89,6 +106,7 @@ class Task:
     url: str
     fetch: Fetcher
     fallback: Callable[[RawStore], Vintage | None]
+    optional: str = ""
 
 
 @dataclass
@@ -99,6 +117,7 @@ class Outcome:
     status: Status
     vintage: Vintage | None = None
     message: str = ""
+    optional: str = ""
 
     @property
     def ok(self) -> bool:
@@ -123,8 +142,8 @@ class AcquireResult:
 
     @property
     def complete(self) -> bool:
-        """Every task has a real vintage."""
-        return all(o.ok for o in self.outcomes)
+        """Every input the study cannot do without has a real vintage."""
+        return all(o.ok or o.optional for o in self.outcomes)
 
     @property
     def exit_code(self) -> int:
@@ -145,6 +164,24 @@ def _latest_comtrade(partner: str) -> Callable[[RawStore], Vintage | None]:
         return found[-1] if found else None
 
     return find
+
+
+def _customs_series(store: RawStore) -> Vintage | None:
+    """Newest real China-customs CN 85051110 world export series in t or kg (a user series).
+
+    ``reexport build`` prefers such a series to Comtrade's HS 850511 world exports, so
+    it serves the ``comtrade_world`` role when Comtrade could not be obtained.
+    """
+    found = [
+        v
+        for v in store.vintages("userseries", synthetic=False)
+        if str(v.request.get("hs", "")) == "85051110"
+        and str(v.request.get("flow", "")).upper() == "X"
+        and str(v.request.get("reporter", "")).upper() in ("CHN", "156")
+        and str(v.request.get("unit", "")).lower() in ("t", "kg")
+        and not (v.request.get("columns") or {}).get("partner")
+    ]
+    return found[-1] if found else None
 
 
 def study_tasks() -> list[Task]:
@@ -179,7 +216,7 @@ def study_tasks() -> list[Task]:
             "comtrade",
             comtrade_url,
             comtrade_fetch("world"),
-            _latest_comtrade("world"),
+            lambda store: _latest_comtrade("world")(store) or _customs_series(store),
         ),
         Task(
             "comtrade_partners",
@@ -194,6 +231,7 @@ def study_tasks() -> list[Task]:
             config.fred_url(),
             fred_fetch,
             lambda store: store.latest("fred", synthetic=False),
+            optional="controls; no model of the shipped study uses them",
         ),
     ]
 
@@ -235,6 +273,17 @@ def probe(url: str, timeout: float | None = None) -> str | None:
     return None
 
 
+#: Phrases of a transport failure (no complete answer at all): after one, the host's other
+#: inputs are not fetched, so that ``reexport data`` does not wait out its deadlines again.
+_NO_ANSWER_MARKS = (
+    "deadline",
+    "timed out",
+    "connection refused",
+    "connection failed",
+    "connection reset",
+    "closed the connection",
+)
+
 #: Marks a probe failure that means "no network at all", so other hosts are not probed.
 LOOKUP_TIMEOUT_MARK = "no network?"
 
@@ -252,6 +301,7 @@ def acquire(
     client: HttpClient | None = None,
     tasks: list[Task] | None = None,
     seed: int = DEFAULT_SEED,
+    progress: Callable[[str], None] | None = None,
 ) -> AcquireResult:
     """Obtain every study input (see the module docstring for the rules).
 
@@ -267,6 +317,9 @@ def acquire(
         The inputs (default :func:`study_tasks`).
     seed
         Seed of the demo written by the fallback.
+    progress
+        Called with a line for each step (which source, which host, each failed
+        attempt); default: the ``reexport.acquire`` log at INFO.
 
     Returns
     -------
@@ -276,7 +329,7 @@ def acquire(
     from reexport.store import RawStore
 
     store = store if store is not None else RawStore()
-    runner = _Runner(store, offline, client)
+    runner = _Runner(store, offline, client, progress)
     result = AcquireResult()
     try:
         for task in tasks if tasks is not None else study_tasks():
@@ -293,55 +346,104 @@ def acquire(
 class _Runner:
     """Runs tasks against one store, probing each host once and opening a client lazily."""
 
-    def __init__(self, store: RawStore, offline: bool, client: HttpClient | None) -> None:
+    def __init__(
+        self,
+        store: RawStore,
+        offline: bool,
+        client: HttpClient | None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self.offline = offline
         self.client = client
         self._own_client = client is None
         self._unreachable: dict[str, str | None] = {}
         self._network_down: str | None = None
+        self._progress = progress
+
+    def _say(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress(message)
+        else:
+            log.info("%s", message)
 
     def _http(self) -> HttpClient:
         if self.client is None:
             from reexport.http import HttpClient
 
-            self.client = HttpClient()
+            self.client = HttpClient(progress=lambda message: self._say(f"    {message}"))
         return self.client
 
     def close(self) -> None:
         if self._own_client and self.client is not None:
             self.client.close()
 
+    def _probe(self, role: str, url: str) -> str | None:
+        """``None`` if ``url``'s host answers HTTP (probed once per host), else why not."""
+        host = urlsplit(url).netloc
+        if host not in self._unreachable:
+            self._say(f"data: {role}: checking whether {host} answers ...")
+            problem = self._network_down or probe(url)
+            if LOOKUP_TIMEOUT_MARK in (problem or ""):
+                # Name lookups hang: the machine is offline; don't wait on every host.
+                self._network_down = problem
+            if problem is None:
+                problem = self._http().probe(url, timeout=PROBE_TIMEOUT)
+            self._unreachable[host] = problem
+            self._say(f"data: {role}: {'it answers' if problem is None else problem}")
+        return self._unreachable[host]
+
     def run(self, task: Task) -> Outcome:
         try:
-            return Outcome(task.role, "stored", task.fetch(store=self.store, offline=True))
+            vintage = task.fetch(store=self.store, offline=True)
+            self._say(f"data: {task.role}: already stored ({vintage.source}/{vintage.id})")
+            return Outcome(task.role, "stored", vintage)
         except SourceError as exc:
             reason = str(exc)
         if not self.offline:
-            host = urlsplit(task.url).netloc
-            if host not in self._unreachable:
-                self._unreachable[host] = self._network_down or probe(task.url)
-                if LOOKUP_TIMEOUT_MARK in (self._unreachable[host] or ""):
-                    # Name lookups hang: the machine is offline; don't wait on every host.
-                    self._network_down = self._unreachable[host]
-            problem = self._unreachable[host]
+            problem = self._probe(task.role, task.url)
             if problem is not None:
                 reason = f"{problem}; not fetched"
             else:
+                client = self._http()
+                self._say(
+                    f"data: {task.role}: downloading from {urlsplit(task.url).netloc} "
+                    f"(up to {client.attempts} attempts of at most {client.deadline:g} s each) ..."
+                )
                 try:
-                    vintage = task.fetch(store=self.store, client=self._http(), offline=False)
+                    vintage = task.fetch(store=self.store, client=client, offline=False)
+                    self._say(f"data: {task.role}: stored {vintage.source}/{vintage.id}")
                     return Outcome(task.role, "downloaded", vintage)
                 except SourceError as exc:
                     reason = str(exc)
+                    self._say(f"data: {task.role}: failed: {reason}")
+                    if any(mark in reason for mark in _NO_ANSWER_MARKS):
+                        # Its other inputs would wait out the same deadlines again.
+                        host = urlsplit(task.url).netloc
+                        self._unreachable[host] = f"{host} did not answer for {task.role}"
         other = task.fallback(self.store)
         if other is not None:
+            imported = _imported_file(other)
+            if other.source == "userseries":
+                message = (
+                    f"the China-customs series {other.request.get('name') or other.id} "
+                    "is the study's world export series"
+                )
+            elif imported:
+                message = f"imported from the file {imported}"
+            else:
+                message = f"using stored vintage {other.id} (another request)"
             return Outcome(
-                task.role,
-                "stored-other",
-                other,
-                f"using stored vintage {other.id} (another request); this one failed: {reason}",
+                task.role, "stored-other", other, f"{message}; this one failed: {reason}"
             )
-        return Outcome(task.role, "failed", None, reason)
+        return Outcome(task.role, "failed", None, reason, optional=task.optional)
+
+
+def _imported_file(vintage: Vintage) -> str | None:
+    """The file name(s) a ``--from-file`` vintage was imported from, or ``None`` for a download."""
+    if vintage.request.get("origin") != "file":
+        return None
+    return ", ".join(str((f.get("params") or {}).get("file", f["name"])) for f in vintage.files)
 
 
 def _has_real_data(store: RawStore) -> bool:
@@ -362,10 +464,20 @@ def summary_lines(result: AcquireResult) -> list[str]:
             lines.append(
                 f"  {outcome.role}: {outcome.vintage.source}/{outcome.vintage.id} ({what})"
             )
+        elif outcome.optional:
+            lines.append(
+                f"  {outcome.role}: not obtained (optional: {outcome.optional}): {outcome.message}"
+            )
         else:
             lines.append(f"  {outcome.role}: NOT OBTAINED: {outcome.message}")
     if result.complete:
-        lines.append("data: every input has a real vintage; next: `reexport build`")
+        skipped = [o.role for o in result.outcomes if not o.ok]
+        lines.append(
+            "data: every input has a real vintage; next: `reexport build`"
+            if not skipped
+            else f"data: every required input has a real vintage ({', '.join(skipped)}: "
+            "optional, not obtained); next: `reexport build`"
+        )
     elif result.demo is not None:
         lines.append(
             "data: no source could be reached and no real vintage is stored, so the "
@@ -375,7 +487,7 @@ def summary_lines(result: AcquireResult) -> list[str]:
             lines.append(f"  demo {role}: {vintage.source}/{vintage.id} (synthetic)")
         lines.append("next: `reexport build` (it will build the demo, marked SYNTHETIC)")
     else:
-        missing = [o.role for o in result.outcomes if not o.ok]
+        missing = [o.role for o in result.outcomes if not o.ok and not o.optional]
         lines.append(
             f"data: INCOMPLETE: {', '.join(missing)} could not be obtained; what was fetched "
             "is kept; rerun `reexport data` when the source is reachable (exit 3)"
@@ -400,7 +512,9 @@ def data_cli(*, offline: bool = False) -> int:
         0 when every input is real, or on the demo fallback (with a banner on stdout and
         stderr); 3 when some real inputs are missing.
     """
-    result = acquire(offline=offline)
+    result = acquire(
+        offline=offline, progress=lambda line: print(line, file=sys.stderr, flush=True)
+    )
     if result.demo is not None:
         box = banner(DEMO_BANNER)
         print(box, file=sys.stderr)
@@ -408,6 +522,6 @@ def data_cli(*, offline: bool = False) -> int:
     for line in summary_lines(result):
         print(line)
     if not result.complete and result.demo is None:
-        missing = ", ".join(o.role for o in result.outcomes if not o.ok)
+        missing = ", ".join(o.role for o in result.outcomes if not o.ok and not o.optional)
         print(f"reexport: error: data incomplete: {missing} not obtained", file=sys.stderr)
     return result.exit_code

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -58,6 +59,19 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _from_file_flag(
+    parser: argparse.ArgumentParser, what: str, *, repeatable: bool = False
+) -> None:
+    parser.add_argument(
+        "--from-file",
+        metavar="PATH",
+        default=None,
+        action="append" if repeatable else "store",
+        help=f"store a file downloaded by hand instead of downloading ({what}); it is checked "
+        "like a download and stored byte for byte as a real vintage, its origin recorded",
+    )
+
+
 def build_parser() -> _Parser:
     parser = _Parser(
         prog="reexport",
@@ -87,6 +101,7 @@ def build_parser() -> _Parser:
     )
     gpr.add_argument("--daily", action="store_true", help="fetch the daily file instead")
     _store_flags(gpr)
+    _from_file_flag(gpr, "the .xls workbook (data_gpr_export.xls, or with --daily the daily file)")
 
     ct = _add(
         fsub,
@@ -105,6 +120,12 @@ def build_parser() -> _Parser:
     ct.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
     ct.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
     _store_flags(ct)
+    _from_file_flag(
+        ct,
+        "an API answer saved as JSON, or the CSV the Comtrade website exports; repeat it for "
+        "more files; the options above say what they must answer",
+        repeatable=True,
+    )
 
     fred = _add(
         fsub,
@@ -113,11 +134,16 @@ def build_parser() -> _Parser:
         "FRED monthly series as keyless CSV (controls such as EXCHUS, INDPRO)",
     )
     fred.add_argument(
-        "--series", default="EXCHUS,INDPRO", help="comma-separated FRED ids (default EXCHUS,INDPRO)"
+        "--series",
+        default=None,
+        help="comma-separated FRED ids (default EXCHUS,INDPRO; with --from-file, the files')",
     )
     fred.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
     fred.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
     _store_flags(fred)
+    _from_file_flag(
+        fred, "a FRED CSV (fredgraph.csv) of one series; repeat it for more series", repeatable=True
+    )
 
     imp = _add(
         sub,
@@ -254,11 +280,49 @@ def _resolve(target: str) -> Callable[..., Any]:
     return func
 
 
+class _ScrubSecrets(logging.Filter):
+    """Removes secrets from every record a handler emits, third-party loggers included.
+
+    Our own code never logs the Comtrade key, but urllib3 and requests log URLs
+    at debug level (``-vv``), so a key written into a misconfigured URL would be
+    printed by them.  The filter formats each record's message, replaces the
+    configured key (:func:`reexport.store.redact`) and the value of every
+    secret-named query parameter (``subscription-key=...``, ``token=...``) with
+    ``REDACTED``, and does the same to a formatted traceback.
+    """
+
+    _QUERY_VALUE = re.compile(r"([?&;]([^=&#\s\"']+)=)([^&#\s\"']+)")
+
+    def _clean(self, text: str) -> str:
+        from reexport.store import REDACTED, is_secret_name, redact
+
+        def replace(match: re.Match[str]) -> str:
+            return match[1] + REDACTED if is_secret_name(match[2]) else match[0]
+
+        return redact(self._QUERY_VALUE.sub(replace, text))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = self._clean(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
+        return True
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # On the handlers, not the loggers: records of child loggers (urllib3, requests)
+    # reach the root handlers without passing through the root logger's filters.
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, _ScrubSecrets) for f in handler.filters):
+            handler.addFilter(_ScrubSecrets())
 
 
 def _scrubbed(message: str) -> str:

@@ -10,9 +10,20 @@ failure into a one-line :class:`~reexport.errors.SourceError` such as
 Secrets (e.g. the Comtrade subscription key) are passed as ``secret_headers``:
 they are sent, but never logged and never part of an exception message.
 
+Every attempt has an overall *deadline* (connect, headers and every read of
+the body together; default 300 s, ``$REEXPORT_HTTP_DEADLINE``) besides the
+per-read *timeout*: the body is streamed and the deadline is checked between
+reads, with each read's socket timeout cut to the time left, so a server that
+trickles one byte a second cannot hold a call for longer than the deadline.
+An attempt past its deadline fails like a timeout (retried, then
+``SourceError``).  A body is complete only when it is provably so: with a
+``Content-Length`` the bytes received (on the wire, before decompression) must
+match it; the sources add a content check of their own for bodies without one.
+
 Environment overrides (used by the tests): ``REEXPORT_HTTP_TIMEOUT``,
-``REEXPORT_HTTP_RETRIES``, ``REEXPORT_HTTP_BACKOFF``, ``REEXPORT_HTTP_THROTTLE``
-replace the defaults of the parameters not given explicitly.
+``REEXPORT_HTTP_DEADLINE``, ``REEXPORT_HTTP_RETRIES``, ``REEXPORT_HTTP_BACKOFF``,
+``REEXPORT_HTTP_THROTTLE`` replace the defaults of the parameters not given
+explicitly.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import datetime as _dt
 import email.utils
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +43,7 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 
 from reexport import __version__
 from reexport.errors import BadInputError, SourceError
@@ -41,11 +54,18 @@ log = logging.getLogger("reexport.http")
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 60.0
+#: Overall seconds one attempt may take (connect + headers + whole body): 5 minutes.
+DEFAULT_DEADLINE = 300.0
 DEFAULT_RETRIES = 4
 DEFAULT_BACKOFF = 1.0
 DEFAULT_THROTTLE = 1.0
 DEFAULT_MAX_RETRY_AFTER = 120.0
 USER_AGENT = f"reexport/{__version__} (research data pipeline; python-requests)"
+#: Seconds a probe (one HEAD, no retry) waits for any HTTP answer.
+DEFAULT_PROBE_TIMEOUT = 5.0
+#: Most bytes taken from the connection per read of a streamed body.  Reads return
+#: what has arrived (``read1``), so a slow body never blocks one read for long.
+_READ_SIZE = 64 * 1024
 
 _RETRYABLE_EXCEPTIONS = (
     requests.exceptions.Timeout,
@@ -61,6 +81,10 @@ _RETRYABLE_4XX = frozenset({408})
 
 class TruncatedBodyError(requests.exceptions.ChunkedEncodingError):
     """The server closed the connection before sending the announced ``Content-Length``."""
+
+
+class DeadlineExceeded(requests.exceptions.Timeout):
+    """An attempt ran past its overall deadline (connect, headers and body together)."""
 
 
 def _env_number(name: str, default: float, *, integer: bool = False) -> float:
@@ -115,10 +139,12 @@ def parse_retry_after(value: str | None, *, now: _dt.datetime | None = None) -> 
 def read_complete_body(response: requests.Response) -> bytes:
     """Return the whole body of ``response``, raising if it arrived truncated.
 
-    ``requests`` (with urllib3 2) already raises :class:`ChunkedEncodingError`
-    when the connection closes before ``Content-Length`` bytes arrived; this
-    also checks the length explicitly for uncompressed bodies, so a short body
-    can never be mistaken for a complete one.
+    ``requests`` (with urllib3 2) raises :class:`ChunkedEncodingError` when the
+    connection closes before ``Content-Length`` bytes arrived, but not in every
+    case (a decoded body, a connection reused...); this checks the length
+    explicitly for uncompressed bodies, so a short body can never be mistaken
+    for a complete one.  :meth:`HttpClient.get` reads bodies itself and also
+    checks compressed ones against the bytes received on the wire.
 
     Raises
     ------
@@ -126,18 +152,36 @@ def read_complete_body(response: requests.Response) -> bytes:
         If fewer (or more) bytes than ``Content-Length`` were received.
     """
     body = response.content
-    announced = response.headers.get("Content-Length")
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if announced is not None and encoding in ("", "identity") and response.request.method != "HEAD":
-        try:
-            expected = int(announced)
-        except ValueError:
-            expected = None
-        if expected is not None and expected != len(body):
-            raise TruncatedBodyError(
-                f"body truncated: received {len(body)} of {expected} announced bytes"
-            )
+    _check_length(response, len(body), None)
     return body
+
+
+def _check_length(response: requests.Response, decoded: int, wire: int | None) -> None:
+    """Compare the bytes received with ``Content-Length`` (decoded, or as sent on the wire).
+
+    Without a wire count, a compressed body cannot be compared (its
+    ``Content-Length`` counts compressed bytes), so only identity bodies are checked.
+    """
+    announced = response.headers.get("Content-Length")
+    if announced is None or response.request.method == "HEAD" or response.status_code == 304:
+        return
+    try:
+        expected = int(announced)
+    except ValueError:
+        return
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    received = decoded if encoding in ("", "identity") else wire
+    if received is not None and received != expected:
+        raise TruncatedBodyError(
+            f"body truncated: received {received} of {expected} announced bytes"
+        )
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket a streamed response reads from (``None`` when it cannot be found)."""
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if isinstance(sock, socket.socket) else None
 
 
 def _host_of(url: str) -> str:
@@ -175,7 +219,7 @@ def _status_text(status: int) -> str:
 
 def _describe(exc: BaseException) -> str:
     """A short, URL-free description of a transport failure."""
-    if isinstance(exc, TruncatedBodyError):
+    if isinstance(exc, TruncatedBodyError | DeadlineExceeded):
         return str(exc)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return "body truncated (connection closed early)"
@@ -211,6 +255,10 @@ class HttpClient:
     timeout
         Seconds to wait for the connection and for each read (default 60, or
         ``$REEXPORT_HTTP_TIMEOUT``).
+    deadline
+        Seconds one attempt may take in all: connect, headers and the whole body
+        (default 300, or ``$REEXPORT_HTTP_DEADLINE``).  Past it the attempt fails
+        like a timeout.
     retries
         Retries after the first attempt (default 4, i.e. 5 attempts, or
         ``$REEXPORT_HTTP_RETRIES``).
@@ -227,6 +275,9 @@ class HttpClient:
         A session to use instead of a new one (the client then does not close it).
     sleep
         The sleeping function (tests may record waits).
+    progress
+        Called with a one-line message whenever an attempt fails and another
+        follows (``reexport data`` prints them); never with a secret.
 
     Attributes
     ----------
@@ -238,17 +289,24 @@ class HttpClient:
         self,
         *,
         timeout: float | None = None,
+        deadline: float | None = None,
         retries: int | None = None,
         backoff: float | None = None,
         throttle: float | None = None,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         self.timeout = (
             float(timeout)
             if timeout is not None
             else _env_number("REEXPORT_HTTP_TIMEOUT", DEFAULT_TIMEOUT)
+        )
+        self.deadline = (
+            float(deadline)
+            if deadline is not None
+            else _env_number("REEXPORT_HTTP_DEADLINE", DEFAULT_DEADLINE)
         )
         self.retries = (
             int(retries)
@@ -266,10 +324,16 @@ class HttpClient:
             else _env_number("REEXPORT_HTTP_THROTTLE", DEFAULT_THROTTLE)
         )
         self.max_retry_after = float(max_retry_after)
-        if self.timeout <= 0 or self.retries < 0 or self.backoff < 0 or self.throttle < 0:
+        if (
+            self.timeout <= 0
+            or self.deadline <= 0
+            or self.retries < 0
+            or self.backoff < 0
+            or self.throttle < 0
+        ):
             raise BadInputError(
-                f"HttpClient: timeout must be > 0 and retries/backoff/throttle >= 0 "
-                f"(got timeout={self.timeout}, retries={self.retries}, "
+                f"HttpClient: timeout and deadline must be > 0 and retries/backoff/throttle >= 0 "
+                f"(got timeout={self.timeout}, deadline={self.deadline}, retries={self.retries}, "
                 f"backoff={self.backoff}, throttle={self.throttle})"
             )
         self._own_session = session is None
@@ -279,6 +343,7 @@ class HttpClient:
         if not agent or agent.startswith("python-requests"):
             self.session.headers["User-Agent"] = USER_AGENT
         self._sleep = sleep
+        self._progress = progress
         self._last_call: dict[str, float] = {}
         self._lock = threading.Lock()
         self.calls = 0
@@ -320,15 +385,31 @@ class HttpClient:
             log.debug("throttle: waiting %.2f s before calling %s", wait, host)
             self._sleep(wait)
 
+    def _timeouts(self, deadline: float) -> tuple[float, float]:
+        """``(connect, read)`` timeouts for the next network step: the timeout, cut to the deadline.
+
+        Raises
+        ------
+        DeadlineExceeded
+            When no time is left.
+        """
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(f"no complete answer within the {self.deadline:g} s deadline")
+        step = min(self.timeout, left)
+        return step, step
+
     def _send(
         self,
         url: str,
         params: Mapping[str, Any] | None,
         headers: Mapping[str, str],
         secret_headers: Mapping[str, str],
+        deadline: float,
     ) -> requests.Response:
         """One GET, following redirects; secret headers go to ``url``'s origin only.
 
+        The response is streamed (its body is read by :meth:`_read_body`).
         ``requests`` strips only ``Authorization`` when a redirect leaves the
         host, so with secret headers (``secret_headers`` and ordinary headers
         with a secret-looking name) the redirects are followed here and the
@@ -336,10 +417,17 @@ class HttpClient:
         """
         secret_names = {*secret_headers, *(k for k in headers if is_secret_name(k))}
         if not secret_names:
-            return self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+            return self.session.get(
+                url, params=params, headers=headers, timeout=self._timeouts(deadline), stream=True
+            )
         origin = _origin(url)
         response = self.session.get(
-            url, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
+            url,
+            params=params,
+            headers=headers,
+            timeout=self._timeouts(deadline),
+            allow_redirects=False,
+            stream=True,
         )
         history: list[requests.Response] = []
         while response.is_redirect:
@@ -355,10 +443,117 @@ class HttpClient:
                 headers if allowed else {k: v for k, v in headers.items() if k not in secret_names}
             )
             response = self.session.get(
-                target, headers=send, timeout=self.timeout, allow_redirects=False
+                target,
+                headers=send,
+                timeout=self._timeouts(deadline),
+                allow_redirects=False,
+                stream=True,
             )
         response.history = history
         return response
+
+    def _send_within(
+        self,
+        deadline: float,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str],
+        secret_headers: Mapping[str, str],
+    ) -> requests.Response:
+        """:meth:`_send` (name lookup, connect, status line and headers), ended at ``deadline``.
+
+        Each socket read is bounded by the timeout, but a server that trickles its
+        headers, or a name lookup that hangs, is not; so the send runs in a worker
+        thread that is abandoned at the deadline (its connection is closed when, if
+        ever, it returns).
+
+        Raises
+        ------
+        DeadlineExceeded
+            When no status line and headers arrived by the deadline.
+        """
+        outcome: dict[str, Any] = {}
+        abandoned = threading.Event()
+
+        def send() -> None:
+            try:
+                response = self._send(url, params, headers, secret_headers, deadline)
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+                return
+            outcome["response"] = response
+            if abandoned.is_set():
+                response.close()
+
+        worker = threading.Thread(target=send, name=f"reexport-http-{_host_of(url)}", daemon=True)
+        worker.start()
+        worker.join(max(deadline - time.monotonic(), 0.0))
+        if worker.is_alive():
+            abandoned.set()
+            raise DeadlineExceeded(
+                f"no status line and headers within the {self.deadline:g} s deadline"
+            )
+        if "error" in outcome:
+            raise outcome["error"]
+        response: requests.Response = outcome["response"]
+        return response
+
+    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
+        """Read the streamed body of ``response`` completely, within ``deadline``.
+
+        Each read takes what has arrived (at most :data:`_READ_SIZE` bytes), with
+        the socket timeout cut to the time left, and the deadline is checked
+        between reads: a trickling body fails at the deadline instead of hanging.
+        The body is then checked against ``Content-Length`` and stored on the
+        response, so ``response.content`` works as usual.
+
+        Raises
+        ------
+        DeadlineExceeded, TruncatedBodyError, requests.exceptions.RequestException
+            Transport failures (all retryable).
+        """
+        raw = response.raw
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DeadlineExceeded(
+                        f"body not complete within the {self.deadline:g} s deadline "
+                        f"({received} bytes received)"
+                    )
+                sock = _socket_of(response)
+                if sock is not None:
+                    sock.settimeout(min(self.timeout, left))
+                chunk = raw.read1(_READ_SIZE, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.exceptions.ReadTimeout(str(exc)) from None
+        except urllib3.exceptions.DecodeError as exc:
+            raise requests.exceptions.ContentDecodingError(str(exc)) from None
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError) as exc:
+            raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
+        except TimeoutError:
+            raise requests.exceptions.ReadTimeout("read timed out") from None
+        except OSError as exc:
+            raise requests.exceptions.ConnectionError(str(exc)) from None
+        finally:
+            response.close()
+        body = b"".join(chunks)
+        wire = raw.tell() if hasattr(raw, "tell") else None
+        _check_length(response, len(body), wire)
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        return body
+
+    def _report(self, message: str) -> None:
+        log.info("%s", message)
+        if self._progress is not None:
+            self._progress(message)
 
     def _backoff_delay(self, attempt: int) -> float:
         return float(self.backoff * (2 ** (attempt - 1)))
@@ -410,14 +605,23 @@ class HttpClient:
             self._wait_for_host(host)
             log.info("GET %s (attempt %d/%d)", shown, attempt, self.attempts)
             started = time.monotonic()
+            deadline = started + self.deadline
             self.calls += 1
             wait: float | None = None
             try:
-                response = self._send(url, params, send_headers, secret_headers or {})
-                read_complete_body(response)
+                response = self._send_within(
+                    deadline, url, params, send_headers, secret_headers or {}
+                )
+                self._read_body(response, deadline)
             except _RETRYABLE_EXCEPTIONS as exc:
                 last_problem = _describe(exc)
-                log.info("%s: %s (attempt %d/%d)", host, last_problem, attempt, self.attempts)
+                if (
+                    isinstance(exc, requests.exceptions.Timeout)
+                    and not isinstance(exc, DeadlineExceeded)
+                    and time.monotonic() >= deadline - 0.05
+                ):
+                    # The read timed out because its timeout was cut to the deadline.
+                    last_problem = f"no complete answer within the {self.deadline:g} s deadline"
             except requests.exceptions.RequestException as exc:
                 # Invalid URL, too many redirects...: retrying cannot help.
                 raise SourceError(
@@ -446,12 +650,19 @@ class HttpClient:
                     wait = asked
                 elif status < 500 and status not in _RETRYABLE_4XX:
                     raise SourceError(redact(f"{host}: {last_problem} for {shown}", secrets))
-                log.info("%s: %s (attempt %d/%d)", host, last_problem, attempt, self.attempts)
             if attempt < self.attempts:
                 delay = wait if wait is not None else self._backoff_delay(attempt)
+                self._report(
+                    redact(
+                        f"{host}: {last_problem} (attempt {attempt}/{self.attempts}); "
+                        f"retrying in {delay:.3g} s",
+                        secrets,
+                    )
+                )
                 if delay > 0:
-                    log.debug("waiting %.2f s before retrying %s", delay, host)
                     self._sleep(delay)
+            else:
+                log.info("%s: %s (attempt %d/%d)", host, last_problem, attempt, self.attempts)
         raise SourceError(redact(f"{host}: {last_problem} after {self.attempts} attempts", secrets))
 
     @staticmethod
@@ -523,6 +734,41 @@ class HttpClient:
     ) -> bytes:
         """:meth:`get` and return only the complete body."""
         return self.get(url, params=params, headers=headers, secret_headers=secret_headers).content
+
+    def probe(self, url: str, timeout: float = DEFAULT_PROBE_TIMEOUT) -> str | None:
+        """Whether ``url``'s server answers HTTP at all: one ``HEAD``, no retry, ``timeout`` in all.
+
+        A TCP connect alone does not show that a server works: a host may accept
+        connections and never answer.  Any HTTP status (even 404 or 405) counts
+        as an answer; the probe only decides whether a full fetch is worth trying.
+
+        Parameters
+        ----------
+        url
+            Any URL of the server (no secrets).
+        timeout
+            Seconds for connect and headers together.
+
+        Returns
+        -------
+        str or None
+            ``None`` if a status line arrived, else a one-line reason naming the host.
+        """
+        host = _host_of(url)
+        deadline = time.monotonic() + timeout
+        self.calls += 1
+        try:
+            connect = max(deadline - time.monotonic(), 0.001)
+            response = self.session.head(
+                url, timeout=(connect, connect), allow_redirects=False, stream=True
+            )
+            response.close()
+        except requests.exceptions.Timeout:
+            return f"{host}: no HTTP answer within {timeout:g} s"
+        except requests.exceptions.RequestException as exc:
+            return f"{host}: {_describe(exc)}"
+        log.debug("%s: answers (HTTP %d to a probe)", host, response.status_code)
+        return None
 
     def loggable_url(self, response: requests.Response) -> str:
         """The final URL of ``response`` with secrets redacted (for manifests)."""

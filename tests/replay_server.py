@@ -29,14 +29,22 @@ gets ``404`` with a plain-text body naming the path.
 Fault helpers: :func:`too_many_requests`, :func:`server_error`, :func:`unavailable`,
 :func:`slow` (a delay longer than the client's timeout), :func:`truncated`
 (``Content-Length`` larger than what is sent, then the connection closes),
-:func:`html_error_page` (``200`` with an HTML body), :func:`json_reply` (any
-JSON body, e.g. one missing fields) and :class:`Reply` itself for any
-status/body/headers.
+:func:`trickle` (the body one byte at a time, e.g. one a second),
+:func:`cut_at_line` (the first lines of a body, *without* ``Content-Length``,
+then the connection closes: only a content check can tell it is short),
+:func:`cut_file` (the first bytes of a file served as if complete, e.g. a
+truncated ``.xls``), :func:`html_error_page` (``200`` with an HTML body),
+:func:`json_reply` (any JSON body, e.g. one missing fields) and :class:`Reply`
+itself for any status/body/headers.
+
+:class:`SilentHost` is a different kind of server: it accepts TCP connections
+on 127.0.0.1 and never answers (nor reads), like a host behind a broken proxy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import socket
 import threading
@@ -72,6 +80,10 @@ class Reply:
     truncate_to
         If set, announce ``Content-Length: len(body)`` but send only this many
         body bytes, then close the connection.
+    omit_length
+        Send no ``Content-Length``; the end of the body is the connection closing.
+    trickle
+        Seconds to wait before each body byte (sent one at a time).
     """
 
     status: int = 200
@@ -80,6 +92,8 @@ class Reply:
     content_type: str = "application/octet-stream"
     delay: float = 0.0
     truncate_to: int | None = None
+    omit_length: bool = False
+    trickle: float | None = None
 
     @property
     def body_bytes(self) -> bytes:
@@ -112,9 +126,7 @@ def slow(delay: float, reply: Reply | None = None) -> Reply:
     The wait ends early when the server stops, so teardown stays quick.
     """
     base = reply or Reply(200, b"late")
-    return Reply(
-        base.status, base.body, dict(base.headers), base.content_type, delay, base.truncate_to
-    )
+    return dataclasses.replace(base, headers=dict(base.headers), delay=delay)
 
 
 def truncated(body: bytes | str, send: int | None = None, content_type: str = "") -> Reply:
@@ -124,6 +136,35 @@ def truncated(body: bytes | str, send: int | None = None, content_type: str = ""
     return Reply(
         200, data, content_type=content_type or "application/octet-stream", truncate_to=keep
     )
+
+
+def trickle(
+    body: bytes | str, interval: float = 1.0, content_type: str = "application/octet-stream"
+) -> Reply:
+    """``200`` announcing the whole body, then sending it one byte every ``interval`` seconds."""
+    return Reply(200, body, content_type=content_type, trickle=interval)
+
+
+def cut_at_line(
+    body: bytes | str, lines: int, content_type: str = "text/csv; charset=utf-8"
+) -> Reply:
+    """The first ``lines`` lines of ``body``, without ``Content-Length``, then the connection closes.
+
+    The body ends at a line boundary, so to the client it looks complete: only a
+    check of its content (e.g. "does the CSV reach the requested month?") can tell.
+    """
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    kept = b"".join(data.splitlines(keepends=True)[:lines])
+    return Reply(200, kept, content_type=content_type, omit_length=True)
+
+
+def cut_file(data: bytes, keep: int, content_type: str = "application/vnd.ms-excel") -> Reply:
+    """The first ``keep`` bytes of a file, served with a matching ``Content-Length``.
+
+    The transfer itself is complete, the file is not (a truncated ``.xls`` that a
+    proxy cached, say): only opening it can tell.
+    """
+    return Reply(200, data[:keep], content_type=content_type)
 
 
 def html_error_page(status: int = 200, title: str = "Service temporarily unavailable") -> Reply:
@@ -269,24 +310,40 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         data = reply.body_bytes
+        closes = reply.truncate_to is not None or reply.omit_length
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(data)))
+            if not reply.omit_length:
+                self.send_header("Content-Length", str(len(data)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)
-            if reply.truncate_to is not None:
+            if closes:
                 self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(data if reply.truncate_to is None else data[: reply.truncate_to])
+                body = data if reply.truncate_to is None else data[: reply.truncate_to]
+                if reply.trickle is None:
+                    self.wfile.write(body)
+                else:
+                    self._trickle(body, reply.trickle)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (e.g. it timed out first): nothing left to do.
             self.close_connection = True
             return
-        if reply.truncate_to is not None:
+        if closes:
             self.close_connection = True
+
+    def _trickle(self, body: bytes, interval: float) -> None:
+        """Send ``body`` one byte at a time, ``interval`` seconds apart, until the server stops."""
+        stopping = self.server.replay._stopping
+        for index in range(len(body)):
+            if stopping.wait(interval):
+                self.close_connection = True
+                return
+            self.wfile.write(body[index : index + 1])
+            self.wfile.flush()
 
     do_GET = _handle
     do_HEAD = _handle
@@ -467,3 +524,79 @@ class ReplayServer:
         with self._lock:
             self._routes.clear()
             self._requests.clear()
+
+
+class SilentHost:
+    """A TCP listener on 127.0.0.1 that accepts connections and never answers.
+
+    Requests to it connect fine and then wait for a status line that never
+    comes, which is what a host behind a broken proxy or firewall does.  Use as
+    a context manager; :attr:`accepted` counts the connections taken.
+
+    Parameters
+    ----------
+    trickle
+        Bytes to send on every connection, one byte every ``interval`` seconds
+        (e.g. a status line and headers that never end), instead of silence.
+    interval
+        Seconds between two trickled bytes.
+    """
+
+    def __init__(self, trickle: bytes = b"", interval: float = 1.0) -> None:
+        self._trickle = trickle
+        self._interval = interval
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.05)
+        self._held: list[socket.socket] = []
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self.accepted = 0
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                connection, _address = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(connection)  # keep it open, say nothing (or trickle)
+            self.accepted += 1
+            if self._trickle:
+                threading.Thread(target=self._send_slowly, args=(connection,), daemon=True).start()
+
+    def _send_slowly(self, connection: socket.socket) -> None:
+        for index in range(len(self._trickle)):
+            if self._stopping.wait(self._interval):
+                return
+            try:
+                connection.sendall(self._trickle[index : index + 1])
+            except OSError:
+                return
+
+    @property
+    def port(self) -> int:
+        return int(self._listener.getsockname()[1])
+
+    def url(self, path: str = "/") -> str:
+        """``http://127.0.0.1:<port><path>``."""
+        return f"http://127.0.0.1:{self.port}" + (path if path.startswith("/") else "/" + path)
+
+    def __enter__(self) -> SilentHost:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        for connection in self._held:
+            with contextlib.suppress(OSError):
+                connection.close()
+        self._listener.close()

@@ -103,7 +103,7 @@ def test_complete_fetch_then_a_warm_rerun_makes_no_call(
     assert [o.status for o in result.outcomes] == ["downloaded"] * 4
     assert result.complete and result.demo is None and result.exit_code == 0
     calls = len(replay_server.requests)
-    assert calls == 1 + 8 + 8 + 2
+    assert calls == 1 + 1 + 8 + 8 + 2  # one HEAD probe of the (shared) host, then the downloads
     assert main(["data"]) == 0
     out = capsys.readouterr().out
     assert "SYNTHETIC" not in out and out.count("already stored, no download") == 4

@@ -280,6 +280,9 @@ def test_cap_check() -> None:
             comtrade.check_cap({"count": count, "data": [0] * rows}, cap=500, origin="x")
     with pytest.raises(SourceError, match="counts 12 rows but holds 11, so it is truncated"):
         comtrade.check_cap({"count": 12, "data": [0] * 11}, cap=500, origin="x")
+    # count must equal the rows: more rows than counted is not a complete answer either.
+    with pytest.raises(SourceError, match="counts 11 rows but holds 12, so it is not"):
+        comtrade.check_cap({"count": 11, "data": [0] * 12}, cap=500, origin="x")
 
 
 # --------------------------------------------------------------------------- options and planning
@@ -489,8 +492,28 @@ def test_keyless_answer_at_the_cap_fails_loudly(
         [html_error_page()],
         [json_reply({"count": 1, "data": []})],
         [html_error_page(), json_reply({"elapsedTime": "1 secs"})],
+        # An envelope that counts more rows than it holds (a body cut inside "data"
+        # and re-closed by a gateway): a failed attempt, fetched again.
+        [
+            json_reply(
+                {
+                    "elapsedTime": "0.1 secs",
+                    "count": 12,
+                    "data": [monthly_record(Month(2018, 1))],
+                    "error": "",
+                }
+            )
+        ],
     ],
-    ids=["429", "429-500-503", "truncated", "html-200-once", "missing-fields-once", "two-bad"],
+    ids=[
+        "429",
+        "429-500-503",
+        "truncated",
+        "html-200-once",
+        "missing-fields-once",
+        "two-bad",
+        "short-count-once",
+    ],
 )
 def test_transient_faults_end_in_success(
     data_root: Path, comtrade_url: Any, faults: list[Reply]
@@ -522,8 +545,12 @@ def test_timeout_then_success(
         (json_reply({"elapsedTime": "0 s", "count": 0, "data": [], "error": "busy"}), "busy"),
         (server_error(503), "HTTP 503"),
         (truncated(b'{"elapsedTime":"0.1 secs","count":0,"data":[],"error":""}'), "truncated"),
+        (
+            json_reply({"elapsedTime": "0.1 secs", "count": 12, "data": [], "error": ""}),
+            "counts 12 rows but holds 0, so it is truncated",
+        ),
     ],
-    ids=["html-200", "missing-fields", "error-field", "503", "truncated"],
+    ids=["html-200", "missing-fields", "error-field", "503", "truncated", "short-count"],
 )
 def test_persistent_faults_exit_3_and_leave_the_store_untouched(
     data_root: Path,
@@ -606,3 +633,35 @@ def test_rejected_key_exits_3_without_revealing_it(
     for text in (out, err, caplog.text):
         assert FAKE_KEY not in text
     assert tree(data_root / "raw") in ([], ["comtrade"])
+
+
+# Issue 8 item 8: urllib3's own debug line ("GET /?subscription-key=... HTTP/1.1") used to print
+# a key that a user wrote into a misconfigured URL.  Run the real CLI, as a user would, with -vv.
+@pytest.mark.parametrize("key_in_env", [True, False])
+def test_a_key_in_a_misconfigured_url_never_reaches_any_log_line(
+    tmp_path: Path, replay_server: Any, key_in_env: bool
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "COMTRADE_API_KEY"}
+    env["REEXPORT_DATA_DIR"] = str(tmp_path / "data")
+    env["REEXPORT_COMTRADE_URL"] = f"{replay_server.base_url}/?subscription-key={FAKE_KEY}"
+    if key_in_env:
+        env["COMTRADE_API_KEY"] = FAKE_KEY
+    done = subprocess.run(
+        [sys.executable, "-m", "reexport.cli", "-vv", "fetch", "comtrade", "--end", "2017-12"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    # urllib3 did log the request line (so the test would see a leak), scrubbed.
+    assert "DEBUG urllib3.connectionpool" in done.stderr
+    assert "subscription-key=REDACTED" in done.stderr
+    assert FAKE_KEY not in done.stderr + done.stdout
+    # The server did receive the URL as configured: the scrubbing is in the logs only.
+    assert any(FAKE_KEY in r.query_string for r in replay_server.requests)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from replay_server import html_error_page, too_many_requests
+from replay_server import cut_at_line, html_error_page, too_many_requests
 
 from reexport.cli import main
 from reexport.errors import BadInputError, SourceError
@@ -120,7 +120,9 @@ def test_fetch_one_file_per_series_in_one_vintage(
     store = RawStore()
     with HttpClient() as client:
         vintage = fred.fetch("EXCHUS,INDPRO", store=store, client=client)
-        assert client.calls == 4  # 429 then an HTML page for EXCHUS, then both CSVs
+        # 429 then an HTML page for EXCHUS, then both CSVs; INDPRO's ends at 2017-03, before
+        # the requested 2024-12, so FRED is asked (cosd) whether it lists anything later.
+        assert client.calls == 5
     assert vintage.names == ["EXCHUS.csv", "INDPRO.csv"]
     assert vintage.read_bytes("EXCHUS.csv") == EXCHUS_CSV.encode()
     assert vintage.request == {"series": ["EXCHUS", "INDPRO"], "start": "2017-01", "end": "2024-12"}
@@ -130,12 +132,13 @@ def test_fetch_one_file_per_series_in_one_vintage(
         "INDPRO": ["2017-01", "2017-02", "2017-03"],
     }
     assert len(fred.parse(vintage, full_history=True)) == 8
-    assert [r.query["id"] for r in replay_server.requests_for(PATH)] == ["EXCHUS"] * 3 + ["INDPRO"]
+    sent = [(r.query["id"], r.query.get("cosd")) for r in replay_server.requests_for(PATH)]
+    assert sent == [("EXCHUS", None)] * 3 + [("INDPRO", None), ("INDPRO", "2017-04-01")]
 
     with HttpClient() as client:
         assert fred.fetch("INDPRO, exchus", store=store, client=client) != vintage  # other order
         calls_for_new_order = client.calls
-    assert calls_for_new_order == 2
+    assert calls_for_new_order == 3
     with HttpClient() as client:
         assert fred.fetch("EXCHUS,INDPRO", store=store, client=client) == vintage
         assert client.calls == 0
@@ -161,8 +164,76 @@ def test_cli_summary_and_offline(data_root: Path, fred_server, capsys) -> None: 
     assert "offline: no stored fred vintage for EXCHUS,INDPRO" in capsys.readouterr().err
     assert main(["fetch", "fred", "--series", "EXCHUS,INDPRO"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("fred: vintage ") and "downloaded, 2 HTTP calls" in out
-    assert "6 rows" in out and "1 missing values" in out
+    assert out.startswith("fred: vintage ") and "downloaded, 3 HTTP calls" in out
+    # What was stored, counted against the request: months absent and '.' both missing.
+    assert "EXCHUS 2/96 months, INDPRO 3/96 months with a value in 2017-01..2024-12" in out
     assert main(["fetch", "fred", "--offline"]) == 0
     assert "warm: already stored, 0 calls" in capsys.readouterr().out
     assert main(["fetch", "fred", "--series", "EX CH"]) == 2
+
+
+def _monthly_csv(series: str, first: Month, last: Month) -> str:
+    months = [first.shift(i) for i in range(last.ordinal - first.ordinal + 1)]
+    return (
+        "observation_date,"
+        + series
+        + "\n"
+        + "".join(f"{m}-01,{i}.5\n" for i, m in enumerate(months))
+    )
+
+
+FULL_2017_2024 = _monthly_csv("EXCHUS", Month(2017, 1), Month(2024, 12))
+
+
+def test_a_body_cut_at_a_line_boundary_is_fetched_again(
+    data_root: Path, replay_server, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """The issue's case: 48 of 96 months, no Content-Length; stored as complete before."""
+    route = replay_server.route(
+        PATH, FULL_2017_2024, query={"id": "EXCHUS"}, content_type="text/csv"
+    )
+    route.queue(cut_at_line(FULL_2017_2024, 1 + 48))
+    monkeypatch.setenv("REEXPORT_FRED_URL", replay_server.url(PATH))
+    assert main(["fetch", "fred", "--series", "EXCHUS"]) == 0
+    out = capsys.readouterr().out
+    assert "EXCHUS 96/96 months" in out
+    (vintage,) = RawStore().vintages("fred")
+    assert vintage.read_bytes("EXCHUS.csv") == FULL_2017_2024.encode()
+    # cut body, then FRED asked from 2021-01 (it lists more: the body was short), then the full one
+    sent = [r.query.get("cosd") for r in replay_server.requests_for(PATH)]
+    assert sent == [None, "2021-01-01", None]
+
+
+def test_a_body_always_cut_exits_3_and_stores_nothing(
+    data_root: Path, replay_server, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    # FRED itself (asked from 2021-01) lists the later months.  Registered first: among
+    # routes with a query condition the first registered wins.
+    replay_server.route(
+        PATH,
+        _monthly_csv("EXCHUS", Month(2021, 1), Month(2024, 12)),
+        query={"id": "EXCHUS", "cosd": "2021-01-01"},
+        content_type="text/csv",
+    )
+    replay_server.route(PATH, default=cut_at_line(FULL_2017_2024, 1 + 48), query={"id": "EXCHUS"})
+    monkeypatch.setenv("REEXPORT_FRED_URL", replay_server.url(PATH))
+    assert main(["fetch", "fred", "--series", "EXCHUS"]) == 3
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "ends at 2020-12, before the requested end 2024-12" in err and "body is short" in err
+    assert "nothing stored" in err
+    assert RawStore().vintages("fred") == [] and RawStore().verify() == []
+
+
+def test_a_series_that_really_ends_early_is_accepted_when_fred_says_so(
+    data_root: Path, replay_server, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    ended = _monthly_csv("EXCHUS", Month(2017, 1), Month(2020, 6))
+    replay_server.route(
+        PATH, "observation_date,EXCHUS\n", query={"id": "EXCHUS", "cosd": "2020-07-01"}
+    )
+    replay_server.route(PATH, ended, query={"id": "EXCHUS"}, content_type="text/csv")
+    monkeypatch.setenv("REEXPORT_FRED_URL", replay_server.url(PATH))
+    assert main(["fetch", "fred", "--series", "EXCHUS"]) == 0
+    # The summary counts what was stored, not what was asked for.
+    assert "EXCHUS 42/96 months" in capsys.readouterr().out

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xlwt
-from replay_server import Reply, html_error_page, too_many_requests, unavailable
+from replay_server import Reply, cut_file, html_error_page, too_many_requests, unavailable
 
 from reexport.cli import main
 from reexport.errors import BadInputError, SourceError
@@ -418,3 +418,27 @@ def test_cli_daily(data_root: Path, gpr_server, capsys) -> None:  # type: ignore
     assert monthly_vintage is not None
     with pytest.raises(BadInputError, match="not gpr_daily"):
         gpr.parse_daily(monthly_vintage)
+
+
+@pytest.mark.shared
+def test_a_truncated_xls_is_fetched_again_then_refused_saying_truncated(
+    data_root: Path, gpr_server, shared_data: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A complete transfer of an incomplete file (half the real workbook, matching Content-Length).
+
+    xlrd used to print "WARNING *** File is truncated" three times on stdout and the error
+    never said "truncated"; now its log is captured and the one error line says it.
+    """
+    monthly, _ = gpr_server
+    whole = (shared_data / "gpr/data_gpr_export.xls").read_bytes()
+    monthly.default = cut_file(whole, len(whole) // 2)
+    assert main(["fetch", "gpr"]) == 3
+    out, err = capfd.readouterr()
+    assert out == "" and "WARNING" not in err
+    (line,) = err.strip().splitlines()
+    assert "truncated" in line and "nothing stored" in line and "after 3 attempts" in line
+    assert RawStore().vintages("gpr") == [] and RawStore().verify() == []
+    # A later complete answer is stored as usual.
+    monthly.default = Reply(200, whole, content_type=XLS)
+    assert main(["fetch", "gpr"]) == 0
+    assert RawStore().latest("gpr") is not None

@@ -40,13 +40,17 @@ Switzerland 757); Comtrade reports Taiwan as area 490 "Other Asia, nes"
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
@@ -417,13 +421,28 @@ def read_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[
     return envelope
 
 
+def read_complete_envelope(content: bytes, *, origin: str = "Comtrade response") -> dict[str, Any]:
+    """:func:`read_envelope`, then :func:`check_count`: the body must hold the rows it counts.
+
+    Used as the fetcher's body check, so a short answer is an attempt that failed
+    and is fetched again.
+    """
+    envelope = read_envelope(content, origin=origin)
+    check_count(envelope, origin=origin)
+    return envelope
+
+
 def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
-    """Refuse an answer that reached the row cap or holds fewer rows than it counts.
+    """Refuse an answer that reached the row cap or whose ``count`` is not its number of rows.
+
+    ``count`` is the envelope's own statement of how many records it carries, so
+    a body is complete only when it equals ``len(data)``.
 
     Raises
     ------
     SourceError
-        If ``count > len(data)``, ``count >= cap`` or ``len(data) >= cap``.
+        If ``count > len(data)``, ``count >= cap``, ``len(data) >= cap`` or
+        ``count < len(data)``.
     """
     count, rows = int(envelope["count"]), len(envelope["data"])
     if count > rows:
@@ -434,6 +453,27 @@ def check_cap(envelope: Mapping[str, Any], *, cap: int, origin: str) -> None:
         raise SourceError(
             f"{origin}: {max(count, rows)} rows reach the {cap}-row cap of this endpoint, so the "
             "answer may be truncated; set COMTRADE_API_KEY or narrow the request"
+        )
+    check_count(envelope, origin=origin)
+
+
+def check_count(envelope: Mapping[str, Any], *, origin: str) -> None:
+    """Refuse an envelope whose ``count`` is not its number of rows (a short or padded body).
+
+    Raises
+    ------
+    SourceError
+        Saying "truncated" when it holds fewer rows than it counts.
+    """
+    count, rows = int(envelope["count"]), len(envelope["data"])
+    if count > rows:
+        raise SourceError(
+            f"{origin}: the answer counts {count} rows but holds {rows}, so it is truncated"
+        )
+    if count != rows:
+        raise SourceError(
+            f"{origin}: the answer counts {count} rows but holds {rows}, so it is not the "
+            "answer it says it is"
         )
 
 
@@ -630,16 +670,104 @@ def _check_duplicates(frame: pd.DataFrame, origin: str, known_repeats: int = 0) 
     return frame.sort_values(key, kind="mergesort").reset_index(drop=True)
 
 
+def read_export_csv(content: bytes, *, origin: str = "Comtrade CSV export") -> list[dict[str, Any]]:
+    """Records of a CSV exported from the Comtrade website (comtradeplus.un.org).
+
+    The export uses the API's record field names as its header (``typeCode,
+    freqCode, refPeriodId, ... isAggregate``) and one line per record.  As seen
+    in a real export (a China 2022 ``TradeData.csv`` published in the public
+    repository nikolinanikolovska/Economic-Analysis-Trade-ML, commit a41e4e9e):
+    every value is quoted text, booleans are ``"true"``/``"false"``, a null is an
+    empty unquoted cell, each data line ends with one extra comma, lines end
+    with CRLF, and the text is ISO-8859-1 (``Côte d'Ivoire`` as one byte).
+    UTF-8 (with or without BOM) is read too.
+
+    Returns
+    -------
+    list of dict
+        One record per line, keyed by the header; empty cells are ``None`` and the
+        ``is*`` flags booleans, other values stay text (the record parser converts them).
+
+    Raises
+    ------
+    SourceError
+        For an HTML page, a header lacking the fields the parser needs, a line
+        whose number of fields differs from the header's (a file cut mid-line),
+        or a flag that is not true/false.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("latin-1")
+    if text.lstrip()[:1] == "<":
+        raise SourceError(f"{origin}: an HTML page, not a Comtrade CSV export")
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise SourceError(f"{origin}: empty file, not a Comtrade CSV export")
+    header = [cell.strip() for cell in rows[0]]
+    if header and header[-1] == "":
+        header = header[:-1]
+    missing = [k for k in REQUIRED_RECORD_KEYS if k not in header]
+    if missing:
+        raise SourceError(
+            f"{origin}: not a Comtrade CSV export (its header lacks {', '.join(missing[:5])}"
+            f"{'...' if len(missing) > 5 else ''})"
+        )
+    records = []
+    for line_number, row in enumerate(rows[1:], start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) == len(header) + 1 and row[-1] == "":
+            row = row[:-1]  # the export ends every data line with a comma
+        if len(row) != len(header):
+            raise SourceError(
+                f"{origin} line {line_number}: {len(row)} fields where the header has "
+                f"{len(header)}, so the file is cut short or damaged"
+            )
+        records.append(
+            {
+                key: _export_cell(key, cell, origin, line_number)
+                for key, cell in zip(header, row, strict=True)
+            }
+        )
+    return records
+
+
+def _export_cell(key: str, cell: str, origin: str, line_number: int) -> Any:
+    text = cell.strip()
+    if not text:
+        return None
+    if re.fullmatch(r"is[A-Z]\w*", key):
+        lowered = text.lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise SourceError(f"{origin} line {line_number}: {key} {text!r} is not true/false")
+        return lowered in ("true", "1")
+    return text
+
+
+def read_records(content: bytes, *, name: str = "", origin: str = "Comtrade response") -> list[Any]:
+    """The records of a stored Comtrade file: an API envelope, or the website's CSV export.
+
+    A ``.csv`` name is read by :func:`read_export_csv`; anything else must be the
+    API's JSON envelope (:func:`read_complete_envelope`: its ``count`` must equal
+    its rows).
+    """
+    if name.lower().endswith(".csv"):
+        return read_export_csv(content, origin=origin)
+    data: list[Any] = read_complete_envelope(content, origin=origin)["data"]
+    return data
+
+
 def parse_bytes(
     content: bytes,
     *,
     vintage: str = "",
     annual: Literal["reject", "drop"] = "reject",
     origin: str = "Comtrade response",
+    name: str = "",
 ) -> pd.DataFrame:
-    """Tidy trade frame of one response body (envelope checked, totals kept, monthly only)."""
-    envelope = read_envelope(content, origin=origin)
-    table = records_table(envelope["data"], origin=origin)
+    """Tidy trade frame of one stored file (checked by :func:`read_records`; totals, monthly)."""
+    table = records_table(read_records(content, name=name, origin=origin), origin=origin)
     return to_trade_frame(table, vintage=vintage, annual=annual, origin=origin)
 
 
@@ -669,7 +797,13 @@ def parse(vintage: Vintage, *, annual: Literal["reject", "drop"] = "reject") -> 
         name = str(record["name"])
         origin = f"comtrade vintage {vintage.id} file {name}"
         frames.append(
-            parse_bytes(vintage.read_bytes(name), vintage=vintage.id, annual=annual, origin=origin)
+            parse_bytes(
+                vintage.read_bytes(name),
+                vintage=vintage.id,
+                annual=annual,
+                origin=origin,
+                name=name,
+            )
         )
     if not frames:
         return _empty_frame()
@@ -764,7 +898,7 @@ def fetch(
             try:
                 response, envelope = client.get_checked(
                     url,
-                    functools.partial(read_envelope, origin=origin),
+                    functools.partial(read_complete_envelope, origin=origin),
                     params=params,
                     secret_headers=secret_headers,
                     attempts=BODY_ATTEMPTS,
@@ -795,6 +929,101 @@ def _partner_text(partner: Partner) -> str:
     return partner if isinstance(partner, str) else ",".join(partner)
 
 
+def import_files(
+    paths: Sequence[str | os.PathLike[str]],
+    request: ComtradeRequest,
+    *,
+    store: RawStore | None = None,
+) -> tuple[Vintage, bool]:
+    """Store Comtrade files the user downloaded by hand as one real vintage of ``request``.
+
+    Accepted: an API answer saved from the browser (the JSON envelope: its
+    ``count`` must equal its rows) or the website's CSV export
+    (:func:`read_export_csv`); several files (e.g. one per year, when the
+    website or the API answers a few months a query) go into one vintage.  The records get a
+    download's checks (the fields the parser needs, monthly total rows, no two
+    different rows for one key, across files too) and must answer ``request``:
+    its reporter, HS code and flow, months in ``start..end``, and only World
+    (``--partner world``) or only the listed partners.  An HTML page and the
+    SYNTHETIC demo's files are refused.  Stored byte for byte as
+    ``file_01.csv``, ``file_02.json``...; see :mod:`reexport.sources.from_file`
+    for the provenance.
+
+    Returns
+    -------
+    (Vintage, bool)
+        The vintage, and whether these very files were already imported for ``request``.
+
+    Raises
+    ------
+    BadInputError
+        For a missing, unreadable or damaged file, or records that do not answer
+        ``request`` (nothing is stored).
+    """
+    from reexport.sources import from_file
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    locals_ = [from_file.read_local_file(p) for p in paths]
+    if not locals_:
+        raise BadInputError("--from-file: name at least one Comtrade file")
+    named: list[tuple[str, from_file.LocalFile]] = []
+    frames = []
+    for number, local in enumerate(locals_, start=1):
+        is_json = local.content.lstrip()[:1] == b"{"
+        stored_name = f"file_{number:02d}{'.json' if is_json else '.csv'}"
+        try:
+            records = read_records(local.content, name=stored_name, origin=local.label)
+            table = records_table(records, origin=local.label)
+            frame = to_trade_frame(table, origin=local.label)
+        except SourceError as exc:
+            raise from_file.as_bad_input(exc) from None
+        _check_answers(table, frame, request, local.label)
+        named.append((stored_name, local))
+        frames.append(frame)
+    if len(frames) > 1:
+        try:
+            _check_duplicates(pd.concat(frames, ignore_index=True), "--from-file files")
+        except SourceError as exc:
+            raise from_file.as_bad_input(exc) from None
+    logical = from_file.file_request(request.logical(), locals_)
+    return from_file.store_files(store, SOURCE, logical, named)
+
+
+def _check_answers(
+    table: pd.DataFrame, frame: pd.DataFrame, request: ComtradeRequest, origin: str
+) -> None:
+    """Refuse records that are not an answer to ``request`` (another reporter, code, flow...)."""
+
+    def refuse(what: str, found: Any, wanted: str) -> None:
+        raise BadInputError(
+            f"{origin}: holds {what} {found}, but the request is {wanted}; pass the matching "
+            "--reporter/--partner/--hs/--flow/--start/--end, or export the right data"
+        )
+
+    totals = table.loc[table["is_total"]]
+    reporters = sorted(
+        {code for c in totals["reporter_code"] if (code := _int_or_none(c)) is not None}
+    )
+    if reporters and reporters != [request.reporter]:
+        refuse("reporter code(s)", ", ".join(map(str, reporters)), f"--reporter {request.reporter}")
+    for column, wanted, option in (("flow", request.flow, "--flow"), ("hs", request.hs, "--hs")):
+        found = sorted(set(frame[column]) - {wanted})
+        if found:
+            refuse(column, ", ".join(found), f"{option} {wanted}")
+    outside = sorted(
+        p for p in set(frame["period"]) if not str(request.start) <= p <= str(request.end)
+    )
+    if outside:
+        refuse("month(s)", ", ".join(outside[:3]), f"{request.start}..{request.end}")
+    partners = set(frame["partner"])
+    if request.partner == "world" and partners - {"WLD"}:
+        refuse("partner(s)", ", ".join(sorted(partners - {"WLD"})[:5]), "--partner world")
+    if isinstance(request.partner, tuple) and partners - set(request.partner):
+        extra = sorted(partners - set(request.partner))
+        refuse("partner(s)", ", ".join(extra[:5]), f"--partner {','.join(request.partner)}")
+
+
 def fetch_cli(
     *,
     reporter: str = "156",
@@ -805,8 +1034,9 @@ def fetch_cli(
     end: str = "2024-12",
     refresh: bool = False,
     offline: bool = False,
+    from_file: Sequence[str] | None = None,
 ) -> int | None:
-    """``reexport fetch comtrade ...``: fetch, parse, and print a one-line summary."""
+    """``reexport fetch comtrade ... [--from-file PATH ...]``: fetch (or import), parse, summarise."""
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
@@ -814,17 +1044,22 @@ def fetch_cli(
         reporter=reporter, partner=partner, hs=hs, flow=flow, start=start, end=end
     )
     store = RawStore()
-    before = {v.id for v in store.vintages(SOURCE)}
-    with HttpClient() as client:
-        vintage = fetch(request, store=store, client=client, refresh=refresh, offline=offline)
-        calls = client.calls
+    if from_file:
+        vintage, warm = import_files(from_file, request, store=store)
+        names = ", ".join(Path(p).name for p in from_file)
+        how = f"{'warm: already imported' if warm else 'imported'} from {names}"
+    else:
+        before = {v.id for v in store.vintages(SOURCE)}
+        with HttpClient() as client:
+            vintage = fetch(request, store=store, client=client, refresh=refresh, offline=offline)
+            calls = client.calls
+        warm = vintage.id in before
+        how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
     frame = parse(vintage)
-    warm = vintage.id in before
     months = len(list(month_range(request.start, request.end)))
     covered = frame["period"].nunique()
     print(
-        f"comtrade: vintage {vintage.id} ({'warm: already stored, 0 calls' if warm else 'downloaded'}"
-        f"{'' if warm else f', {calls} HTTP calls'}), {len(vintage.files)} files, {len(frame)} rows, "
+        f"comtrade: vintage {vintage.id} ({how}), {len(vintage.files)} files, {len(frame)} rows, "
         f"{covered}/{months} months with data, partner {_partner_text(request.partner)}, "
         f"hs {request.hs}, flow {request.flow}"
     )

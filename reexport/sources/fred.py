@@ -22,8 +22,10 @@ import functools
 import io
 import logging
 import math
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -272,16 +274,10 @@ def fetch(
 
     client = client if client is not None else HttpClient()
     url = config.fred_url()
+    last_wanted = parse_month(request["end"])
     with store.writer(SOURCE, request) as writer:
         for series_id in request["series"]:
-            response, _ = client.get_checked(
-                url,
-                functools.partial(
-                    read_csv, series_id=series_id, origin=f"fred download of {series_id}"
-                ),
-                params={"id": series_id},
-                attempts=BODY_ATTEMPTS,
-            )
+            response = _download_complete(client, url, series_id, last_wanted)
             writer.add(
                 f"{series_id}.csv",
                 response.content,
@@ -294,31 +290,205 @@ def fetch(
     return writer.vintage
 
 
+def last_month(pairs: Sequence[tuple[str, float]]) -> str | None:
+    """The last month a FRED CSV lists (a ``.`` row counts: FRED listed the month)."""
+    return max((period for period, _ in pairs), default=None)
+
+
+def _download_complete(client: HttpClient, url: str, series_id: str, end: Month) -> Any:
+    """Download one series' CSV until a body is provably complete.
+
+    A FRED CSV carries no length of its own and may come without
+    ``Content-Length``: a body cut at a line boundary looks like a valid CSV
+    that stops early.  So a body must reach the requested ``end`` month, or
+    FRED must say the series really ends where the body does: asked for the
+    observations from the month after the body's last one (``cosd``), it
+    lists none.  A short body is a failed attempt; after :data:`BODY_ATTEMPTS`
+    a ``SourceError`` is raised (and the caller stores nothing).
+    """
+    origin = f"fred download of {series_id}"
+    check = functools.partial(read_csv, series_id=series_id, origin=origin)
+    problem = ""
+    for attempt in range(1, BODY_ATTEMPTS + 1):
+        response, pairs = client.get_checked(
+            url, check, params={"id": series_id}, attempts=BODY_ATTEMPTS
+        )
+        last = last_month(pairs)
+        if last is not None and last >= str(end):
+            return response
+        if last is not None and _fred_lists_nothing_after(client, url, series_id, last):
+            log.info("%s: FRED lists no observation after %s, the series' last", origin, last)
+            return response
+        problem = (
+            f"{origin}: the CSV ends at {last or 'no month'}, before the requested end {end}, "
+            "and FRED lists later observations, so the body is short"
+        )
+        log.warning("%s (attempt %d/%d)", problem, attempt, BODY_ATTEMPTS)
+    raise SourceError(f"{problem}; gave up after {BODY_ATTEMPTS} attempts, nothing stored")
+
+
+def _fred_lists_nothing_after(client: HttpClient, url: str, series_id: str, last: str) -> bool:
+    """Whether FRED, asked for ``series_id`` from the month after ``last``, lists no month."""
+    following = parse_month(last).shift(1)
+    try:
+        _response, pairs = client.get_checked(
+            url,
+            functools.partial(read_csv, series_id=series_id, origin=f"fred check of {series_id}"),
+            params={"id": series_id, "cosd": f"{following}-01"},
+            attempts=1,
+        )
+    except SourceError as exc:
+        log.info("fred: could not confirm the end of %s: %s", series_id, exc)
+        return False
+    return not any(period > last for period, _ in pairs)
+
+
+def coverage(frame: pd.DataFrame, series: Sequence[str], start: str, end: str) -> list[str]:
+    """Per series, ``"ID n/N months"``: months of ``start..end`` stored with a value, of all.
+
+    Months absent from the file and months FRED lists as ``.`` both count as missing,
+    so a summary can never claim more than the vintage holds.
+    """
+    from reexport.periods import month_range
+
+    wanted = [str(m) for m in month_range(parse_month(start), parse_month(end))]
+    parts = []
+    for series_id in series:
+        rows = frame.loc[(frame["series"] == series_id) & frame["value"].notna(), "period"]
+        have = len(set(rows) & set(wanted))
+        parts.append(f"{series_id} {have}/{len(wanted)} months")
+    return parts
+
+
+def _header_series(content: bytes) -> str:
+    """The series id a FRED CSV's header names (``"?"`` when the header is not FRED's)."""
+    first = content[:200].decode("utf-8-sig", errors="replace").splitlines()[:1]
+    cells = [c.strip() for c in first[0].split(",")] if first else []
+    return cells[1].upper() if len(cells) == 2 and cells[1] else "?"
+
+
+def import_files(
+    paths: Sequence[str | os.PathLike[str]],
+    start: str = "2017-01",
+    end: str = "2024-12",
+    *,
+    series: str | Sequence[str] | None = None,
+    store: RawStore | None = None,
+) -> tuple[Vintage, bool]:
+    """Store FRED CSVs the user downloaded by hand (one per series) as one real vintage.
+
+    Each file gets a download's checks: it must be a monthly FRED CSV of the
+    series its header names, and it must reach ``end`` (a file cannot be asked,
+    as FRED can, whether the series ends earlier, so a file that stops before
+    ``end`` is refused: it may be cut short).  Files are stored byte for byte as
+    ``<ID>.csv``; see :mod:`reexport.sources.from_file` for the provenance.
+
+    Parameters
+    ----------
+    paths
+        One CSV per series (``fredgraph.csv`` as the FRED site serves it).
+    start, end
+        The months the vintage answers for (as ``reexport fetch fred``).
+    series
+        If given, the ids the files must hold (in any order).
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+
+    Returns
+    -------
+    (Vintage, bool)
+        The vintage, and whether these very files were already imported.
+
+    Raises
+    ------
+    BadInputError
+        For a missing or unreadable file, one that is not a monthly FRED CSV, that
+        ends before ``end``, a series given twice, or ids other than ``series``.
+    """
+    from reexport.sources import from_file
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    locals_ = [from_file.read_local_file(p) for p in paths]
+    if not locals_:
+        raise BadInputError("--from-file: name at least one FRED CSV")
+    ids: list[str] = []
+    wanted_end = parse_month(end, what="--end")
+    for local in locals_:
+        series_id = _header_series(local.content)
+        try:
+            pairs = read_csv(local.content, series_id, origin=local.label)
+        except SourceError as exc:
+            raise from_file.as_bad_input(exc) from None
+        last = last_month(pairs)
+        if last is None or last < str(wanted_end):
+            raise BadInputError(
+                f"{local.label}: the {series_id} CSV ends at {last or 'no month'}, before "
+                f"--end {wanted_end}, so it may be cut short; download it again with every "
+                f"observation, or pass --end {last}"
+                if last
+                else f"{local.label}: the {series_id} CSV holds no observation"
+            )
+        if series_id in ids:
+            raise BadInputError(f"{local.label}: a second file for series {series_id}")
+        ids.append(series_id)
+    if series is not None and sorted(parse_series_list(series)) != sorted(ids):
+        raise BadInputError(
+            f"--series {','.join(parse_series_list(series))}: the files hold {','.join(ids)}"
+        )
+    request = from_file.file_request(make_request(ids, start, end), locals_)
+    return from_file.store_files(
+        store,
+        SOURCE,
+        request,
+        [(f"{sid}.csv", local) for sid, local in zip(ids, locals_, strict=True)],
+    )
+
+
 def fetch_cli(
     *,
-    series: str = "EXCHUS,INDPRO",
+    series: str | None = None,
     start: str = "2017-01",
     end: str = "2024-12",
     refresh: bool = False,
     offline: bool = False,
+    from_file: Sequence[str] | None = None,
 ) -> int | None:
-    """``reexport fetch fred --series ... --start ... --end ...``: fetch and print a summary."""
+    """``reexport fetch fred [--series ...] [--start ...] [--end ...] [--from-file CSV ...]``.
+
+    Fetches (or, with ``from_file``, imports by :func:`import_files`) and prints what
+    the vintage holds: per series the months of the request stored with a value.
+    """
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
     store = RawStore()
-    before = {v.id for v in store.vintages(SOURCE)}
-    with HttpClient() as client:
-        vintage = fetch(
-            series, start, end, store=store, client=client, refresh=refresh, offline=offline
-        )
-        calls = client.calls
+    if from_file:
+        vintage, warm = import_files(from_file, start, end, series=series, store=store)
+        names = ", ".join(Path(p).name for p in from_file)
+        how = f"{'warm: already imported' if warm else 'imported'} from {names}"
+    else:
+        before = {v.id for v in store.vintages(SOURCE)}
+        with HttpClient() as client:
+            vintage = fetch(
+                series or "EXCHUS,INDPRO",
+                start,
+                end,
+                store=store,
+                client=client,
+                refresh=refresh,
+                offline=offline,
+            )
+            calls = client.calls
+        warm = vintage.id in before
+        how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
     frame = parse(vintage)
-    warm = vintage.id in before
-    missing = int(frame["value"].isna().sum())
+    series_ids = [str(name).removesuffix(".csv") for name in vintage.names]
+    request = vintage.request
     print(
-        f"fred: vintage {vintage.id} ({'warm: already stored, 0 calls' if warm else 'downloaded'}"
-        f"{'' if warm else f', {calls} HTTP calls'}), {len(vintage.files)} files "
-        f"({', '.join(vintage.names)}), {len(frame)} rows {start}..{end}, {missing} missing values"
+        f"fred: vintage {vintage.id} ({how}), {len(vintage.files)} files "
+        f"({', '.join(vintage.names)}), "
+        f"{', '.join(coverage(frame, series_ids, request['start'], request['end']))} "
+        f"with a value in {request['start']}..{request['end']}"
     )
     return 0

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import warnings
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -83,22 +85,50 @@ _HISTORICAL_BASE = ("1900-01", "2019-12")
 # --------------------------------------------------------------------------- reading bytes
 
 
+#: What xlrd writes to its log when the bytes end before the workbook does.
+_TRUNCATION_MARKS = ("truncated", "not 512 + multiple of sector size", "but only")
+
+
 def _read_xls(content: bytes, origin: str) -> pd.DataFrame:
-    """Read the first sheet of a legacy .xls workbook, or raise ``SourceError`` naming ``origin``."""
+    """Open a legacy .xls workbook completely and read its first sheet.
+
+    The whole workbook is parsed (every sheet, not on demand), so a file that
+    was cut short cannot pass as complete.  xlrd reports damage on its log
+    (by default stdout, three ``WARNING *** File is truncated`` lines); that log
+    is captured here and folded into the one-line error instead.
+
+    Raises
+    ------
+    SourceError
+        Naming ``origin``, saying "truncated" when xlrd's log or error shows
+        that the bytes end early.
+    """
     if not content:
         raise SourceError(f"{origin}: empty file")
+    import xlrd
+
+    xlrd_log = io.StringIO()
     try:
+        book = xlrd.open_workbook(file_contents=content, logfile=xlrd_log, on_demand=False)
         with warnings.catch_warnings():
             # pandas 3 deprecates the xlrd engine; it is still the engine that reads
             # BIFF8 .xls files without an extra dependency, so the warning is noise here.
             warnings.filterwarnings("ignore", message=".*xlrd engine is deprecated.*")
-            frame = pd.read_excel(io.BytesIO(content), engine="xlrd")
-    except Exception as exc:  # xlrd raises several unrelated types for non-xls bytes
+            frame = pd.read_excel(book, engine="xlrd")
+    except Exception as exc:  # xlrd raises several unrelated types for damaged bytes
+        said = " ".join(xlrd_log.getvalue().split())
+        if any(mark in said for mark in _TRUNCATION_MARKS) or "unpack requires" in str(exc):
+            raise SourceError(
+                f"{origin}: the .xls workbook is truncated ({len(content):,} bytes; it ends "
+                f"before its own structure does: {type(exc).__name__})"
+            ) from None
         head = content[:40].decode("latin-1", errors="replace").strip().splitlines()
         first = head[0] if head else ""
         raise SourceError(
             f"{origin}: not a readable .xls workbook ({type(exc).__name__}; starts {first!r})"
         ) from None
+    if xlrd_log.getvalue().strip():
+        log.debug("%s: xlrd said: %s", origin, " ".join(xlrd_log.getvalue().split()))
     return frame
 
 
@@ -603,20 +633,76 @@ def _target(daily: bool) -> tuple[str, str, str]:
     return MONTHLY_SOURCE, config.gpr_url(), MONTHLY_FILE
 
 
-def fetch_cli(*, daily: bool = False, refresh: bool = False, offline: bool = False) -> int | None:
-    """``reexport fetch gpr [--daily] [--refresh|--offline]``: fetch and print a summary."""
+def import_file(
+    path: str | os.PathLike[str], *, daily: bool = False, store: RawStore | None = None
+) -> tuple[Vintage, bool]:
+    """Store a GPR workbook the user downloaded by hand as a real vintage, byte for byte.
+
+    The file gets the checks a download gets: it must open fully as the monthly
+    (or, with ``daily``, the daily) workbook, with the expected columns; a
+    truncated or HTML file and the SYNTHETIC demo workbook are refused.  See
+    :mod:`reexport.sources.from_file` for how its origin is recorded.
+
+    Parameters
+    ----------
+    path
+        The ``.xls`` file.
+    daily
+        It is the daily file (source ``gpr_daily``).
+    store
+        Raw store (default under :func:`reexport.config.raw_dir`).
+
+    Returns
+    -------
+    (Vintage, bool)
+        The vintage, and whether this very file was already imported.
+
+    Raises
+    ------
+    BadInputError
+        For a missing, unreadable, damaged or demo file (nothing is stored).
+    """
+    from reexport.sources import from_file
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    local = from_file.read_local_file(path)
+    source, _url, name = _target(daily)
+    try:
+        (read_daily if daily else read_monthly)(local.content, origin=local.label)
+    except SourceError as exc:
+        raise from_file.as_bad_input(exc) from None
+    request = from_file.file_request({"dataset": source, "file": name}, [local])
+    return from_file.store_files(store, source, request, [(name, local)])
+
+
+def fetch_cli(
+    *,
+    daily: bool = False,
+    refresh: bool = False,
+    offline: bool = False,
+    from_file: str | None = None,
+) -> int | None:
+    """``reexport fetch gpr [--daily] [--refresh|--offline] [--from-file PATH]``: fetch, summarise.
+
+    With ``from_file`` nothing is downloaded: the file is imported by :func:`import_file`.
+    """
     from reexport.store import RawStore
 
     store = RawStore()
     source, _url, _name = _target(daily)
-    before = {v.id for v in store.vintages(source)}
-    vintage = fetch(daily=daily, store=store, refresh=refresh, offline=offline)
+    if from_file is not None:
+        vintage, warm = import_file(from_file, daily=daily, store=store)
+        how = f"{'warm: already imported' if warm else 'imported'} from the file {Path(from_file).name}"
+    else:
+        before = {v.id for v in store.vintages(source)}
+        vintage = fetch(daily=daily, store=store, refresh=refresh, offline=offline)
+        how = "warm: already stored" if vintage.id in before else "downloaded"
     frame = parse(vintage)
-    warm = vintage.id in before
     periods = frame.loc[frame["series"] == ("GPRD" if daily else "GPR"), "period"]
     span = f"{periods.min()}..{periods.max()}" if len(periods) else "no months"
     print(
-        f"{source}: vintage {vintage.id} ({'warm: already stored' if warm else 'downloaded'}), "
+        f"{source}: vintage {vintage.id} ({how}), "
         f"{len(vintage.files)} file, {frame['series'].nunique()} series, {len(frame)} rows, "
         f"{span}"
     )
