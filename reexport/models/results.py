@@ -205,6 +205,8 @@ class ModelResult:
     _fitted: np.ndarray | None = field(default=None, repr=False)
     _rows: pd.Index | None = field(default=None, repr=False)
     _state: RecomputeState | None = field(default=None, repr=False)
+    #: Wild cluster bootstrap record (``reexport.models.bootstrap.combine``), if requested.
+    bootstrap: Mapping[str, Any] | None = None
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -417,6 +419,8 @@ class ModelResult:
             record["label"] = self.label
         if self.sample is not None:
             record["sample"] = dict(self.sample)
+        if self.bootstrap is not None:
+            record["bootstrap"] = dict(self.bootstrap)
         return record
 
     @classmethod
@@ -454,6 +458,7 @@ class ModelResult:
                 depvar=str(data.get("depvar", "")),
                 label=data.get("label"),
                 sample=data.get("sample"),
+                bootstrap=data.get("bootstrap"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInputError(f"{where}: malformed model entry ({exc!r})") from None

@@ -21,10 +21,13 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reexport import config
 from reexport.errors import BadInputError
+
+if TYPE_CHECKING:
+    from reexport.models.bootstrap import WildClusterSpec
 
 #: Estimators ``reexport.models.estimate.fit`` understands.
 ESTIMATORS = ("ols", "panel", "ppml")
@@ -46,6 +49,8 @@ PROCESSED_PREFIX = "processed:"
 _TOP_KEYS = ("data", "labels", "model")
 _DATA_KEYS = ("path", "entity", "time")
 _MODEL_KEYS = ("name", "formula", "estimator", "effects", "cov", "label", "sample", "vary")
+# Bootstrap inference (reexport.models.bootstrap), kept on its own line to merge cleanly.
+_MODEL_KEYS += ("inference",)
 _COV_KEYS = ("type", "lags", "by", "small_sample", "kernel")
 _SAMPLE_KEYS = ("start", "end", "exclude_years", "label")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -164,6 +169,9 @@ class ModelSpec:
         Optional sample restriction.
     label
         Optional display label for tables.
+    inference
+        Optional bootstrap inference (``inference = { type = "wild-cluster", ... }``),
+        see :mod:`reexport.models.bootstrap`.
     """
 
     name: str
@@ -178,6 +186,7 @@ class ModelSpec:
     where: str = ""
     sample: SampleSpec | None = None
     label: str | None = None
+    inference: WildClusterSpec | None = None
 
     def column(self, name: str) -> str:
         """The data column that ``name`` stands for.
@@ -510,6 +519,13 @@ def _build_model(
         raise BadInputError(f"{where}: cov type {cov.type!r} needs a [data] time column")
     if sample is not None and data.time is None:
         raise BadInputError(f"{where}: 'sample' needs a [data] time column")
+    inference = None
+    if raw.get("inference") is not None:
+        # Imported only here: this module stays standard-library only for other specs.
+        from reexport.models.bootstrap import check_estimator, parse_inference
+
+        inference = parse_inference(raw["inference"], f"{where} inference")
+        check_estimator(estimator, f"{where} inference")
     return ModelSpec(
         name=name,
         formula=formula,
@@ -523,6 +539,7 @@ def _build_model(
         where=where,
         sample=sample,
         label=label,
+        inference=inference,
     )
 
 
