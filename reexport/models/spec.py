@@ -48,9 +48,8 @@ PROCESSED_PREFIX = "processed:"
 
 _TOP_KEYS = ("data", "labels", "model")
 _DATA_KEYS = ("path", "entity", "time")
-_MODEL_KEYS = ("name", "formula", "estimator", "effects", "cov", "label", "sample", "vary")
-# Bootstrap inference (reexport.models.bootstrap), kept on its own line to merge cleanly.
-_MODEL_KEYS += ("inference",)
+_MODEL_KEYS = ("name", "formula", "estimator", "effects", "cov", "label", "sample", "vary",
+               "inference")  # fmt: skip
 _COV_KEYS = ("type", "lags", "by", "small_sample", "kernel")
 _SAMPLE_KEYS = ("start", "end", "exclude_years", "label")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
