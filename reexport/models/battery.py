@@ -269,7 +269,11 @@ class DaskBattery:
             if pending:
                 self.client.cancel(pending)
 
-        return _collect(futures, cancel, progress, dask_completed)
+        def completed(pending: list[Any]) -> Any:
+            # Not the default client (set_as_default=False): name the loop explicitly.
+            return dask_completed(pending, loop=self.client.loop)
+
+        return _collect(futures, cancel, progress, completed)
 
     def close(self) -> None:
         self.client.close()
