@@ -9,7 +9,8 @@ what a serial run gives.
 * :class:`SerialBattery` runs in this process (the default).
 * :class:`ProcessBattery` (``--jobs N``) uses ``N`` local worker processes;
   the frame reaches each worker once, through the pool initializer (inherited
-  by ``fork`` on Linux, pickled once per worker elsewhere), not with every task.
+  by ``fork`` on Linux, pickled once per worker when ``fork`` is unsafe or
+  unavailable), not with every task.
 * :class:`DaskBattery` (``--scheduler tcp://HOST:PORT`` or
   ``REEXPORT_DASK_SCHEDULER``) sends the tasks to an existing
   ``dask.distributed`` cluster; the frame is scattered to the workers once
@@ -31,6 +32,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -202,16 +204,27 @@ def _collect(
     return answers
 
 
+def _start_method() -> str:
+    """``fork`` when it is safe, else ``forkserver`` or ``spawn``.
+
+    ``fork`` hands the frame to each worker without pickling it, but forking a
+    process that runs other threads (a Dask client, a GUI) can deadlock the
+    child; then a fresh server process forks the workers and the frame is
+    pickled once per worker (the initializer's arguments), never per task.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 class ProcessBattery:
     """Runs the tasks in ``jobs`` local worker processes, each holding the frame once."""
 
     remote = True
 
     def __init__(self, frame: pd.DataFrame, jobs: int, stream: TextIO | None = None) -> None:
-        methods = multiprocessing.get_all_start_methods()
-        # fork hands the frame to each worker without pickling it; spawn pickles it
-        # once per worker (initargs), never per task.
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        context = multiprocessing.get_context(_start_method())
         self.pool = ProcessPoolExecutor(
             max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(frame,)
         )
