@@ -1,0 +1,183 @@
+"""Benchmark: a 1,000-model battery of panel models, serial vs ``--jobs 2`` vs a 2-worker Dask cluster.
+
+Simulates a destination panel (40 partners x 180 months, partner and month
+effects), writes it to CSV once (cached in the system temp folder) and a spec
+whose ``[model.vary]`` expands one two-way fixed-effects model over 25 lags x
+40 sample windows = 1,000 models (clustered by partner).  Then, in this one
+process, the spec's models are estimated three times with
+:func:`reexport.models.run.estimate_results`:
+
+* serially (the default executor), once with the BLAS library's default
+  threads and once limited to one BLAS thread (what each worker uses), so the
+  parallel ratios can be read against both;
+* with ``jobs=2`` (two local worker processes, the pool start included);
+* on a ``dask.distributed.LocalCluster`` with two single-threaded worker
+  processes on 127.0.0.1 that this script starts itself (cluster start-up is
+  timed separately; sending the data to the workers is included).
+
+The three results documents must be identical (checked); the table gives wall
+times and ratios.  ``--quick`` runs 200 models.  Not a test: run ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PARTNERS = 40
+MONTHS = 180
+SEED = 20261201
+CACHE = Path(tempfile.gettempdir()) / "reexport-bench"
+CSV = CACHE / f"destination_{PARTNERS}x{MONTHS}_{SEED}.csv"
+SPEC = """\
+[data]
+path = "{csv}"
+entity = "partner"
+time = "period"
+
+[[model]]
+name = "lag{{lag}}"
+formula = "np.log(exports_t) ~ np.log(L(gpr_country, {{lag}})) + L(demand, 1)"
+estimator = "panel"
+effects = ["entity", "time"]
+cov = {{ type = "cluster", by = "partner" }}
+[model.vary]
+lag = {lags}
+sample = {samples}
+"""
+
+
+def simulate() -> Path:
+    """The synthetic destination panel (cached)."""
+    if CSV.is_file():
+        return CSV
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    periods = pd.period_range("2010-01", periods=MONTHS, freq="M").astype(str)
+    partner = np.repeat([f"P{i:02d}" for i in range(PARTNERS)], MONTHS)
+    period = np.tile(periods, PARTNERS)
+    month_effect = np.tile(rng.normal(size=MONTHS), PARTNERS)
+    partner_effect = np.repeat(rng.normal(size=PARTNERS), MONTHS)
+    gpr_country = np.exp(rng.normal(size=PARTNERS * MONTHS) * 0.3 + partner_effect * 0.2)
+    demand = rng.normal(size=PARTNERS * MONTHS) + np.tile(rng.normal(size=MONTHS), PARTNERS)
+    log_exports = (
+        2.0 + partner_effect + month_effect - 0.2 * np.log(gpr_country)
+        + 0.1 * demand + rng.normal(size=PARTNERS * MONTHS) * 0.5
+    )  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "period": period,
+            "partner": partner,
+            "exports_t": np.exp(log_exports),
+            "gpr_country": gpr_country,
+            "demand": demand,
+        }
+    )
+    frame.to_csv(CSV, index=False)
+    return CSV
+
+
+def write_spec(folder: Path, n_models: int) -> Path:
+    """A spec of ``n_models`` = 25 lags x (``n_models`` / 25) sample windows."""
+    lags = list(range(25))
+    windows = n_models // len(lags)
+    starts = pd.period_range("2012-01", periods=windows, freq="M").astype(str)
+    samples = ", ".join(f'{{ start = "{s}", label = "from {s}" }}' for s in starts)
+    spec = folder / "battery.toml"
+    spec.write_text(SPEC.format(csv=simulate(), lags=lags, samples=f"[{samples}]"))
+    return spec
+
+
+def timed(label: str, run: Any) -> tuple[float, dict[str, Any]]:
+    start = time.perf_counter()
+    document = run()
+    elapsed = time.perf_counter() - start
+    print(f"  {label}: {elapsed:.2f} s", file=sys.stderr)
+    return elapsed, document
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="200 models instead of 1,000")
+    args = parser.parse_args()
+    n_models = 200 if args.quick else 1000
+
+    from dataclasses import replace
+
+    from distributed import LocalCluster
+    from threadpoolctl import threadpool_limits
+
+    from reexport.models.run import estimate_spec, load_data
+    from reexport.models.spec import load_spec
+
+    with tempfile.TemporaryDirectory() as folder:
+        study = load_spec(write_spec(Path(folder), n_models))
+        data = load_data(study)
+        print(
+            f"battery: {len(study.models)} two-way FE panel models on {len(data.frame):,} rows "
+            f"({PARTNERS} partners x {MONTHS} months); {os.cpu_count()} cores",
+            file=sys.stderr,
+        )
+
+        def run(**executor: Any) -> dict[str, Any]:
+            return estimate_spec(study, data, out=io.StringIO(), **executor)
+
+        # Warm-up: imports and first-call costs are paid before any timing.
+        estimate_spec(replace(study, models=study.models[:5]), data, out=io.StringIO())
+        rows: list[tuple[str, float]] = []
+        serial, reference = timed("serial", run)
+        rows.append(("serial (1 process, default BLAS threads)", serial))
+        with threadpool_limits(limits=1):
+            single, document = timed("serial, 1 BLAS thread", run)
+        rows.append(("serial (1 process, BLAS limited to 1 thread)", single))
+        same_single = json.dumps(document) == json.dumps(reference)
+        jobs, document = timed("--jobs 2", lambda: run(jobs=2))
+        rows.append(("--jobs 2 (local processes, pool start included)", jobs))
+        same_jobs = json.dumps(document) == json.dumps(reference)
+
+        start = time.perf_counter()
+        cluster = LocalCluster(
+            host="127.0.0.1",
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        startup = time.perf_counter() - start
+        try:
+            address = cluster.scheduler_address
+            dask, document = timed("dask", lambda: run(scheduler=address))
+        finally:
+            cluster.close()
+        rows.append(("Dask LocalCluster, 2 workers (data scatter included)", dask))
+        same_dask = json.dumps(document) == json.dumps(reference)
+
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"{len(study.models)}-model battery ({'quick' if args.quick else 'full'} run)")
+    print(f"{'executor':<{width}}  {'wall s':>8}  {'models/s':>9}  {'vs serial':>9}")
+    for label, seconds in rows:
+        print(
+            f"{label:<{width}}  {seconds:>8.2f}  {len(study.models) / seconds:>9.1f}  "
+            f"{serial / seconds:>8.2f}x"
+        )
+    print(f"(Dask cluster start-up, not included above: {startup:.2f} s)")
+    print(f"identical results: 1 BLAS thread {same_single}, --jobs 2 {same_jobs}, Dask {same_dask}")
+    print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0 if same_jobs and same_dask and same_single else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
