@@ -519,7 +519,7 @@ def combine(problem: BootstrapProblem, stats: Sequence[ChunkStats]) -> dict[str,
     alpha = 1.0 - LEVEL
     for j, term in enumerate(problem.terms):
         estimate, se = float(problem.params[j]), float(problem.se[j])
-        tstats[term] = estimate / (se * np.sqrt(problem.factor))
+        tstats[term] = float(estimate / (se * np.sqrt(problem.factor)))
         distribution = _Distribution(stats, j, estimate, se)
         pvalues[term] = distribution.pvalue(0.0)
         intervals[term] = [distribution.bound(-1, alpha), distribution.bound(+1, alpha)]

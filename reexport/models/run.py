@@ -402,6 +402,14 @@ def estimate_results(
         Executor: ``jobs`` local processes or a Dask scheduler address (see
         :func:`reexport.models.battery.open_battery`); serial by default.
         Results are identical whichever is used.
+
+    Returns
+    -------
+    ResultsFile
+        Its models are the fitted results of a serial run; models fitted in
+        other processes are rebuilt from their results records (as
+        :meth:`ResultsFile.load` does), so they cannot recompute standard
+        errors (``with_cov``) or give ``cov_params``.
     """
     out = out or sys.stdout
     for model in spec.models:
