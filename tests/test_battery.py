@@ -258,3 +258,36 @@ def test_unreadable_parquet_exits_2(grunfeld_dir: Path, capsys: pytest.CaptureFi
 def test_resolve_scheduler_refuses_both_executors() -> None:
     with pytest.raises(BadInputError, match="exclude each other"):
         battery.resolve_scheduler(2, "tcp://127.0.0.1:8786")
+
+
+def test_the_frame_travels_once_not_with_every_task(
+    grunfeld_dir: Path,
+    dask_address: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributed import Client
+
+    spec = _spec(grunfeld_dir, MODELS)
+    scattered: list[Any] = []
+    submitted: list[Any] = []
+    original_scatter, original_submit = Client.scatter, ProcessPoolExecutor.submit
+
+    def scatter(self: Client, data: Any, *args: Any, **kwargs: Any) -> Any:
+        scattered.append(data)
+        return original_scatter(self, data, *args, **kwargs)
+
+    def submit(self: ProcessPoolExecutor, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        submitted.append(args)
+        return original_submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "scatter", scatter)
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    assert _estimate([str(spec), "--scheduler", dask_address], capsys)[0] == 0
+    assert len(scattered) == 1 and isinstance(scattered[0], pd.DataFrame)
+    assert _estimate([str(spec), "--jobs", "2"], capsys)[0] == 0
+    assert len(submitted) == 10 + 4  # models, then bootstrap chunks
+    for args in submitted:
+        assert not any(isinstance(value, pd.DataFrame) for value in args)
