@@ -291,3 +291,15 @@ def test_the_frame_travels_once_not_with_every_task(
     assert len(submitted) == 10 + 4  # models, then bootstrap chunks
     for args in submitted:
         assert not any(isinstance(value, pd.DataFrame) for value in args)
+
+
+def test_a_scheduler_without_workers_exits_2_instead_of_waiting_forever(
+    grunfeld_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(battery, "CONNECT_TIMEOUT", 1)
+    spec = _spec(grunfeld_dir, "[[model]]" + MODELS.split("[[model]]")[3])
+    with LocalCluster(host="127.0.0.1", n_workers=0, dashboard_address=None) as empty:
+        code, _, err = _estimate([str(spec), "--scheduler", empty.scheduler_address], capsys)
+    assert code == 2 and "has no workers" in err and len(err.strip().splitlines()) == 1

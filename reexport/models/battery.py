@@ -274,6 +274,14 @@ class DaskBattery:
             raise BadInputError(
                 f"--scheduler {address}: cannot reach the Dask scheduler ({reason})"
             ) from None
+        try:
+            # A scheduler without workers would leave every task pending forever.
+            self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            self.client.close()
+            raise BadInputError(
+                f"--scheduler {address}: the Dask scheduler has no workers ({exc})"
+            ) from None
         workers = len(self.client.scheduler_info().get("workers", {}))
         self.frame = self.client.scatter(frame, broadcast=True, hash=False)
         self.stream = stream
