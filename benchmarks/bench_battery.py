@@ -17,7 +17,8 @@ The three results documents must be identical (checked); the table gives wall
 times and ratios.  Because the machine may be shared, the available parallelism
 (a CPU-bound loop in two processes against one; 2.0 on two idle cores) is
 measured before and after and printed with the table: a parallel speed-up
-cannot exceed it.  ``--quick`` runs 200 models.  Not a test: run ``make bench``.
+cannot exceed it.  The CPU seconds of all processes (workers included) show
+what the parallel runs cost beyond the serial one.  ``--quick`` runs 200 models.  Not a test: run ``make bench``.
 """
 
 from __future__ import annotations
@@ -127,6 +128,14 @@ def available_parallelism() -> float:
     return one / two
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of every child process that has been waited for."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def timed(label: str, run: Any) -> tuple[float, dict[str, Any]]:
     start = time.perf_counter()
     document = run()
@@ -163,13 +172,17 @@ def main() -> int:
 
         # Warm-up: imports and first-call costs are paid before any timing.
         estimate_spec(replace(study, models=study.models[:5]), data, out=io.StringIO())
-        rows: list[tuple[str, float]] = []
+        rows: list[tuple[str, float, float]] = []
+        cpu = cpu_seconds()
         serial, reference = timed("serial", run)
-        rows.append(("serial (1 process, 1 BLAS thread)", serial))
+        rows.append(("serial (1 process, 1 BLAS thread)", serial, cpu_seconds() - cpu))
+        cpu = cpu_seconds()
         jobs, document = timed("--jobs 2", lambda: run(jobs=2))
-        rows.append(("--jobs 2 (local processes, pool start included)", jobs))
+        # The pool's workers have exited and been waited for: their CPU time is counted.
+        rows.append(("--jobs 2 (local processes, pool start included)", jobs, cpu_seconds() - cpu))
         same_jobs = json.dumps(document) == json.dumps(reference)
 
+        cpu = cpu_seconds()
         start = time.perf_counter()
         cluster = LocalCluster(
             host="127.0.0.1",
@@ -185,17 +198,22 @@ def main() -> int:
             dask, document = timed("dask", lambda: run(scheduler=address))
         finally:
             cluster.close()
-        rows.append(("Dask LocalCluster, 2 workers (data scatter included)", dask))
+        # CPU of the Dask run includes the cluster's start-up and shut-down.
+        label = "Dask LocalCluster, 2 workers (data scatter included)"
+        rows.append((label, dask, cpu_seconds() - cpu))
         same_dask = json.dumps(document) == json.dumps(reference)
 
     width = max(len(r[0]) for r in rows)
     print()
     print(f"{len(study.models)}-model battery ({'quick' if args.quick else 'full'} run)")
-    print(f"{'executor':<{width}}  {'wall s':>8}  {'models/s':>9}  {'vs serial':>9}")
-    for label, seconds in rows:
+    print(
+        f"{'executor':<{width}}  {'wall s':>8}  {'models/s':>9}  {'vs serial':>9}  "
+        f"{'CPU s (all processes)':>21}"
+    )
+    for label, seconds, cpu_used in rows:
         print(
             f"{label:<{width}}  {seconds:>8.2f}  {len(study.models) / seconds:>9.1f}  "
-            f"{serial / seconds:>8.2f}x"
+            f"{serial / seconds:>8.2f}x  {cpu_used:>21.2f}"
         )
     print(f"(Dask cluster start-up, not included above: {startup:.2f} s)")
     print(
