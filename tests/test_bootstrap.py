@@ -337,3 +337,13 @@ def test_bad_inference_exits_2_with_one_line(
     assert len(err.strip().splitlines()) == 1, err
     assert "[model m]" in err and all(n in err for n in needles), err
     assert not output.exists()
+
+
+def test_too_many_clusters_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(bs, "MAX_CLUSTERS", 5)
+    spec = _write(tmp_path, '{ type = "wild-cluster", by = "firm", reps = 999 }')
+    assert main(["estimate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "[model m] inference: 12 clusters of 'firm'" in err and "limited to 5" in err

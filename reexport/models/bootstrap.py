@@ -69,6 +69,8 @@ _INFERENCE_KEYS = ("type", "by", "reps", "weights", "seed", "restricted")
 #: from the number of workers) so that the draws, hence the results, are the same
 #: serially, with ``--jobs N`` and on a Dask cluster.
 CHUNK_REPS = 2000
+#: Most bootstrap clusters accepted: the reduced problem holds ``k x G x G`` numbers.
+MAX_CLUSTERS = 2000
 #: Confidence level of the bootstrap intervals.
 LEVEL = 0.95
 #: ``|t*|`` within this relative distance of ``|t|`` is a tie, not an exceedance.
@@ -282,6 +284,11 @@ def within_design(
         raise BadInputError(f"{where}: cluster column {cluster_column!r} has missing values")
     if len(uniques) < 2:
         raise BadInputError(f"{where}: the bootstrap needs at least two clusters of {spec.by!r}")
+    if len(uniques) > MAX_CLUSTERS:
+        raise BadInputError(
+            f"{where}: {len(uniques)} clusters of {spec.by!r}; the wild cluster bootstrap is "
+            f"meant for few clusters and is limited to {MAX_CLUSTERS} (its memory grows as G^2)"
+        )
     beta = np.linalg.lstsq(X, y, rcond=None)[0]
     scale = max(float(np.abs(result._params).max(initial=0.0)), 1.0)
     if not np.allclose(beta, result._params, rtol=1e-6, atol=1e-9 * scale):
