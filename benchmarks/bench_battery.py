@@ -189,7 +189,8 @@ def main() -> int:
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # The scheduler's HTTP server on a free loopback port: 8787 may be taken.
+            dashboard_address="127.0.0.1:0",
             silence_logs=logging.ERROR,
         )
         startup = time.perf_counter() - start

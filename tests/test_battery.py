@@ -1,7 +1,8 @@
 """``reexport estimate --jobs N`` and ``--scheduler``: same results as serial, in order.
 
 The Dask tests start their own ``LocalCluster`` on 127.0.0.1 (two worker
-processes, one thread each, no dashboard) and stop it afterwards.
+processes, one thread each; the scheduler's HTTP server on a free loopback port,
+not the 8787 default another cluster may hold) and stop it afterwards.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def dask_address() -> Iterator[str]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        # The scheduler's HTTP server on a free loopback port: 8787 may be taken.
+        dashboard_address="127.0.0.1:0",
     )
     try:
         yield cluster.scheduler_address
@@ -300,6 +302,6 @@ def test_a_scheduler_without_workers_exits_2_instead_of_waiting_forever(
 
     monkeypatch.setattr(battery, "CONNECT_TIMEOUT", 1)
     spec = _spec(grunfeld_dir, "[[model]]" + MODELS.split("[[model]]")[3])
-    with LocalCluster(host="127.0.0.1", n_workers=0, dashboard_address=None) as empty:
+    with LocalCluster(host="127.0.0.1", n_workers=0, dashboard_address="127.0.0.1:0") as empty:
         code, _, err = _estimate([str(spec), "--scheduler", empty.scheduler_address], capsys)
     assert code == 2 and "has no workers" in err and len(err.strip().splitlines()) == 1
