@@ -305,3 +305,12 @@ def test_a_scheduler_without_workers_exits_2_instead_of_waiting_forever(
     with LocalCluster(host="127.0.0.1", n_workers=0, dashboard_address="127.0.0.1:0") as empty:
         code, _, err = _estimate([str(spec), "--scheduler", empty.scheduler_address], capsys)
     assert code == 2 and "has no workers" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("n_items", "workers"), [(0, 2), (1, 2), (10, 2), (1000, 2), (7, 64)])
+def test_batches_cover_every_item_once_in_order(n_items: int, workers: int) -> None:
+    ranges = battery.batches(n_items, workers)
+    assert [i for batch in ranges for i in batch] == list(range(n_items))
+    assert len(ranges) <= max(workers, 1) * battery.BATCHES_PER_WORKER
+    if n_items >= workers * battery.BATCHES_PER_WORKER:
+        assert len(ranges) >= workers * battery.BATCHES_PER_WORKER // 2

@@ -4,7 +4,10 @@ A *battery* is what ``reexport estimate`` fans out: one task per model, then
 one per chunk of bootstrap replications.  Every executor runs
 ``task(frame, item)`` for each item and returns the answers **in the order of
 the items**, whatever order they finish in, so a parallel run gives exactly
-what a serial run gives.
+what a serial run gives.  Remote executors send the items in consecutive
+batches (about :data:`BATCHES_PER_WORKER` per worker, :func:`batches`), one
+task per batch, so that the executor's cost per task stays small next to the
+models' own.
 
 * :class:`SerialBattery` runs in this process (the default).
 * :class:`ProcessBattery` (``--jobs N``) uses ``N`` local worker processes;
@@ -54,6 +57,8 @@ Task = Callable[[pd.DataFrame, Any], Any]
 
 #: Environment variable naming a Dask scheduler when ``--scheduler`` is not given.
 SCHEDULER_ENV = "REEXPORT_DASK_SCHEDULER"
+#: Tasks per worker a battery is cut into (see :func:`batches`).
+BATCHES_PER_WORKER = 8
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 15
 _THREAD_VARIABLES = (
@@ -101,9 +106,9 @@ class Progress:
         if enabled:
             print(f"running {total} {what} on {where}", file=self.stream, flush=True)
 
-    def advance(self) -> None:
-        """One more task finished."""
-        self.done += 1
+    def advance(self, count: int = 1) -> None:
+        """``count`` more tasks finished."""
+        self.done += count
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -146,15 +151,26 @@ def _init_worker(frame: pd.DataFrame) -> None:
     limit_threads()
 
 
-def _call_with_worker_frame(task: Task, item: Any) -> Any:
+def _call_with_worker_frame(task: Task, batch: Sequence[Any]) -> list[Any]:
     if _WORKER_FRAME is None:
         raise RuntimeError("worker process was started without its data frame")
-    return task(_WORKER_FRAME, item)
+    return [task(_WORKER_FRAME, item) for item in batch]
 
 
-def _call_on_dask_worker(task: Task, frame: pd.DataFrame, item: Any) -> Any:
+def _call_on_dask_worker(task: Task, frame: pd.DataFrame, batch: Sequence[Any]) -> list[Any]:
     limit_threads()
-    return task(frame, item)
+    return [task(frame, item) for item in batch]
+
+
+def batches(n_items: int, workers: int) -> list[range]:
+    """Consecutive item ranges, about :data:`BATCHES_PER_WORKER` per worker.
+
+    One task per batch rather than per item keeps the per-task cost of the
+    executor (pickling, scheduling, a round trip) small next to the models, while
+    several batches per worker still balance uneven models.
+    """
+    size = max(1, -(-n_items // (max(workers, 1) * BATCHES_PER_WORKER)))
+    return [range(start, min(start + size, n_items)) for start in range(0, n_items, size)]
 
 
 # --------------------------------------------------------------------------------------
@@ -192,10 +208,19 @@ class SerialBattery:
 
 
 def _collect(
-    futures: dict[Any, int], cancel: Callable[[list[Any]], None], progress: Progress, wait: Any
+    futures: dict[Any, int],
+    sizes: Sequence[int],
+    cancel: Callable[[list[Any]], None],
+    progress: Progress,
+    wait: Any,
 ) -> list[Any]:
-    """Answers of ``futures`` (future -> item index) in index order; earliest failure raised."""
-    answers: list[Any] = [None] * len(futures)
+    """Answers of batch ``futures`` (future -> batch index), flattened in item order.
+
+    A batch runs its items in order and stops at the first failure, and batches
+    are consecutive, so the failure of the earliest failing batch is the earliest
+    failure of all: it is the one raised, once every batch before it is done.
+    """
+    answers: list[list[Any]] = [[] for _ in futures]
     failure: tuple[int, BaseException] | None = None
     for future in wait(list(futures)):
         index = futures[future]
@@ -208,10 +233,10 @@ def _collect(
                 cancel([f for f, i in futures.items() if i > index and not f.done()])
             continue
         answers[index] = future.result()
-        progress.advance()
+        progress.advance(sizes[index])
     if failure is not None:
         raise failure[1]
-    return answers
+    return [answer for batch in answers for answer in batch]
 
 
 def _start_method() -> str:
@@ -238,21 +263,23 @@ class ProcessBattery:
         self.pool = ProcessPoolExecutor(
             max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(frame,)
         )
+        self.workers = jobs
         self.stream = stream
         self.description = f"{jobs} local processes"
 
     def map(self, task: Task, items: Sequence[Any], *, what: str) -> list[Any]:
         progress = Progress(len(items), what, self.description, self.stream, enabled=True)
+        ranges = batches(len(items), self.workers)
         futures: dict[Future[Any], int] = {
-            self.pool.submit(_call_with_worker_frame, task, item): index
-            for index, item in enumerate(items)
+            self.pool.submit(_call_with_worker_frame, task, [items[i] for i in batch]): index
+            for index, batch in enumerate(ranges)
         }
 
         def cancel(pending: list[Future[Any]]) -> None:
             for future in pending:
                 future.cancel()
 
-        return _collect(futures, cancel, progress, as_completed)
+        return _collect(futures, [len(b) for b in ranges], cancel, progress, as_completed)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
@@ -282,18 +309,22 @@ class DaskBattery:
             raise BadInputError(
                 f"--scheduler {address}: the Dask scheduler has no workers ({exc})"
             ) from None
-        workers = len(self.client.scheduler_info().get("workers", {}))
+        workers = self.client.scheduler_info().get("workers", {})
+        self.workers = sum(int(w.get("nthreads", 1)) for w in workers.values())
         self.frame = self.client.scatter(frame, broadcast=True, hash=False)
         self.stream = stream
-        self.description = f"Dask cluster {address} ({workers} workers)"
+        self.description = f"Dask cluster {address} ({len(workers)} workers)"
 
     def map(self, task: Task, items: Sequence[Any], *, what: str) -> list[Any]:
         from distributed import as_completed as dask_completed
 
         progress = Progress(len(items), what, self.description, self.stream, enabled=True)
+        ranges = batches(len(items), self.workers)
         futures = {
-            self.client.submit(_call_on_dask_worker, task, self.frame, item, pure=False): index
-            for index, item in enumerate(items)
+            self.client.submit(
+                _call_on_dask_worker, task, self.frame, [items[i] for i in batch], pure=False
+            ): index
+            for index, batch in enumerate(ranges)
         }
 
         def cancel(pending: list[Any]) -> None:
@@ -304,7 +335,7 @@ class DaskBattery:
             # Not the default client (set_as_default=False): name the loop explicitly.
             return dask_completed(pending, loop=self.client.loop)
 
-        return _collect(futures, cancel, progress, completed)
+        return _collect(futures, [len(b) for b in ranges], cancel, progress, completed)
 
     def close(self) -> None:
         self.client.close()
