@@ -96,7 +96,7 @@ def _crv_t(design: np.ndarray, y: np.ndarray, j: int, null: float, codes: np.nda
 
 
 def _enumerated_reference(
-    frame: pd.DataFrame, effects: list[str], term: str, restricted: bool
+    frame: pd.DataFrame, effects: list[str], term: str, restricted: bool, beta0: float = 0.0
 ) -> float:
     codes = pd.factorize(frame["firm"], sort=True)[0]
     G = int(codes.max()) + 1
@@ -104,11 +104,13 @@ def _enumerated_reference(
     design = np.column_stack([slopes, _dummies(frame, effects)])
     j = ["x", "z"].index(term)
     y = frame["y"].to_numpy(dtype=float)
-    observed = _crv_t(design, y, j, 0.0, codes)
+    observed = _crv_t(design, y, j, beta0, codes)
     if restricted:
+        # The null beta_j = beta0 imposed: regress y - beta0 x_j on the other columns.
         others = np.delete(design, j, axis=1)
-        fitted = others @ np.linalg.lstsq(others, y, rcond=None)[0]
-        null = 0.0
+        shifted = y - beta0 * design[:, j]
+        fitted = others @ np.linalg.lstsq(others, shifted, rcond=None)[0] + beta0 * design[:, j]
+        null = beta0
     else:
         fitted = design @ np.linalg.lstsq(design, y, rcond=None)[0]
         null = float(np.linalg.lstsq(design, y, rcond=None)[0][j])
@@ -137,6 +139,21 @@ def test_enumeration_matches_the_brute_force_dummy_variable_bootstrap_exactly(
     for term in ("x", "z"):
         expected = _enumerated_reference(frame, effects, term, restricted)
         assert record["pvalues"][term] == pytest.approx(expected, abs=1e-12), term
+
+
+@pytest.mark.parametrize("restricted", [True, False])
+def test_pvalue_under_other_nulls_matches_brute_force(restricted: bool) -> None:
+    # The intervals invert P(beta0); check P away from 0 too (the beta0-linear pieces).
+    frame = _panel(9, 8, seed=12)
+    model = _model(["entity", "time"], {"by": "firm", "reps": 999, "restricted": restricted})
+    problem = bs.prepare(model, frame, fit(model, frame))
+    stats = [bs.run_chunk(problem, c) for c in range(problem.n_chunks)]
+    for j, term in enumerate(problem.terms):
+        estimate, se = float(problem.params[j]), float(problem.se[j])
+        curve = bs._Distribution(stats, j, estimate, se)
+        for beta0 in (estimate - 2.5 * se, estimate + 1.2 * se):
+            expected = _enumerated_reference(frame, ["entity", "time"], term, restricted, beta0)
+            assert curve.pvalue(beta0) == pytest.approx(expected, abs=1e-12), (term, beta0)
 
 
 # --------------------------------------------------------------------------------------
