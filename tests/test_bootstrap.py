@@ -274,17 +274,27 @@ def test_interval_ends_are_where_the_pvalue_crosses_five_percent(restricted: boo
     assert "WCR" in record["convention"] if restricted else "WCU" in record["convention"]
 
 
-def test_reported_t_uses_the_crv1_factor_and_equals_the_cluster_t_of_ols() -> None:
+@pytest.mark.parametrize("effects", [[], ["entity", "time"]], ids=["ols", "twoway-fe"])
+def test_reported_t_is_the_cluster_t_of_the_model(effects: list[str]) -> None:
     frame = _panel(12, 10, seed=4)
-    model = _model([], {"by": "firm", "reps": 999})
+    model = _model(effects, {"by": "firm", "reps": 999})
     document = {
         "data": {"path": "panel.csv", "entity": "firm", "time": "year"},
-        "model": [{"name": "c", "formula": "y ~ x + z", "cov": {"type": "cluster", "by": "firm"}}],
+        "model": [
+            {
+                "name": "c",
+                "formula": "y ~ x + z",
+                "estimator": "panel" if effects else "ols",
+                "effects": effects,
+                "cov": {"type": "cluster", "by": "firm"},
+            }
+        ],
     }
     clustered = fit(parse_spec(document, Path("spec.toml")).models[0], frame)
     record = _bootstrap(model, frame)
-    for term in ("Intercept", "x", "z"):
-        assert record["tstats"][term] == pytest.approx(clustered.tstats[term], rel=1e-9)
+    assert set(record["tstats"]) == set(clustered.terms)
+    for term in clustered.terms:
+        assert record["tstats"][term] == pytest.approx(clustered.tstats[term], rel=1e-12)
 
 
 # --------------------------------------------------------------------------------------

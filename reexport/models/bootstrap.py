@@ -10,10 +10,12 @@ cluster (Rademacher +-1, or Webb's six-point distribution), ``beta_r`` and
 Nielsen & Webb 2019, "Fast and wild", Stata Journal 19(1)) and the Python
 ``wildboottest`` package:
 
-* bootstrap-t with the CRV1 variance on the bootstrap clusters ``by``; the
-  small-sample factor ``G/(G-1) (N-1)/(N-k)`` multiplies the observed and
-  every bootstrap variance alike, so p-values and intervals do not depend on it
-  (it is applied only to the reported ``tstats``);
+* bootstrap-t with the CRV1 variance on the bootstrap clusters ``by``; a
+  small-sample factor would multiply the observed and every bootstrap variance
+  alike, so p-values and intervals do not depend on it.  The reported
+  ``tstats`` are those of the model with ``cov = { type = "cluster", by = BY }``
+  (Stata's ``G/(G-1) (N-1)/(N-K)``, ``K`` as ``reghdfe`` counts it), i.e. the
+  ``t`` that ``boottest`` bootstraps after ``reghdfe ..., vce(cluster BY)``;
 * symmetric two-sided p-value ``P = #{b : |t*_b| > |t|} / B``; exact ties
   (``|t*_b| = |t|`` up to 1e-10 relative, as the all-ones Rademacher draw gives
   under WCR) are not counted;
@@ -193,8 +195,8 @@ class BootstrapProblem:
     terms : tuple of str
     params, se : numpy.ndarray
         Estimates and CRV1 standard errors without small-sample factor (``k``).
-    factor : float
-        ``G/(G-1) (N-1)/(N-k)``, applied to the reported t statistics only.
+    tstats : numpy.ndarray
+        The model's cluster-robust t statistics on ``by`` (Stata convention), reported.
     numer0, numer1 : numpy.ndarray
         ``k x G``: the bootstrap numerator of coefficient ``j`` under
         ``beta0`` is ``(numer0[j] - beta0 * numer1[j]) . v``.
@@ -209,7 +211,7 @@ class BootstrapProblem:
     terms: tuple[str, ...]
     params: np.ndarray
     se: np.ndarray
-    factor: float
+    tstats: np.ndarray
     numer0: np.ndarray
     numer1: np.ndarray
     scores0: np.ndarray
@@ -384,13 +386,14 @@ def prepare(model: ModelSpec, frame: pd.DataFrame, result: ModelResult) -> Boots
             part = _Pieces(X, bread[j], bread, u, codes, n_clusters, effects, project)
             numer[piece, j] = part.numer
             scores[piece, j] = part.scores
-    factor = n_clusters / (n_clusters - 1) * (n - 1) / max(n - k, 1)
+    # Stata's convention for the reported t: the model clustered on the bootstrap clusters.
+    clustered = result.with_cov({"type": "cluster", "by": [spec.by]})
     return BootstrapProblem(
         spec=spec,
         terms=tuple(result.terms),
         params=beta,
         se=se,
-        factor=float(factor),
+        tstats=np.asarray(clustered._tstats, dtype=np.float64),
         numer0=numer[0],
         numer1=numer[1],
         scores0=scores[0],
@@ -526,7 +529,7 @@ def combine(problem: BootstrapProblem, stats: Sequence[ChunkStats]) -> dict[str,
     alpha = 1.0 - LEVEL
     for j, term in enumerate(problem.terms):
         estimate, se = float(problem.params[j]), float(problem.se[j])
-        tstats[term] = float(estimate / (se * np.sqrt(problem.factor)))
+        tstats[term] = float(problem.tstats[j])
         distribution = _Distribution(stats, j, estimate, se)
         pvalues[term] = distribution.pvalue(0.0)
         intervals[term] = [distribution.bound(-1, alpha), distribution.bound(+1, alpha)]
