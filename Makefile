@@ -44,8 +44,11 @@ unit: $(STAMP) ## pytest only
 
 test: lint typecheck unit ## everything CI runs: ruff, mypy, pytest
 
+# Extra flags for the battery benchmark, e.g. `make bench BENCH_FLAGS=--quick`.
+BENCH_FLAGS ?=
 bench: $(STAMP) ## benchmarks that print side-by-side timings (not tests)
 	$(BIN)/python benchmarks/bench_fe.py
+	$(BIN)/python benchmarks/bench_battery.py $(BENCH_FLAGS)
 
 clean: ## remove build artefacts and caches (never data/raw)
 	rm -rf build *.egg-info .pytest_cache .mypy_cache .ruff_cache

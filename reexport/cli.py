@@ -237,6 +237,23 @@ def build_parser() -> _Parser:
     est.add_argument(
         "--diagnostics", action="store_true", help="run the diagnostic battery for each model"
     )
+    executor = est.add_mutually_exclusive_group()
+    executor.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        metavar="N",
+        help="fit the models (and bootstrap replications) in N local processes; "
+        "results are identical to a serial run",
+    )
+    executor.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="send the models to this dask.distributed scheduler (default: "
+        "$REEXPORT_DASK_SCHEDULER when set and --jobs is not given)",
+    )
 
     diag = _add(
         sub,

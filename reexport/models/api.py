@@ -156,8 +156,12 @@ def fit(
 # one model of a spec
 
 
-class _Codes:
-    """Integer codes of label columns and their interactions, each column factorised once."""
+class LabelCodes:
+    """Integer codes of label columns and their interactions, each column factorised once.
+
+    Used by the fit and by every later step that must group the estimation rows the
+    same way (clusters added by ``with_cov``, the wild cluster bootstrap).
+    """
 
     def __init__(self, frame: pd.DataFrame, model: ModelSpec, where: str) -> None:
         self.frame = frame
@@ -306,7 +310,7 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
         sample=model.sample,
     )
     sample = _rows(frame, design.rows, (*model.data_columns(), model.time, model.entity))
-    codes = _Codes(sample, model, where)
+    codes = LabelCodes(sample, model, where)
     effect_columns = {_effect_key(model, e): codes.named(e, "effect") for e in model.effects}
     cluster_columns = {b: codes.named(b, "cluster") for b in options.by}
     time_values: np.ndarray | None = None
@@ -350,7 +354,7 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     def lookup(name: str) -> np.ndarray:
         # Clusters asked for later by ``with_cov``: same names, on the kept rows.
         kept = _rows(frame, kept_rows, model.columns_of(name))
-        return _Codes(kept, model, where).named(name, "cluster")
+        return LabelCodes(kept, model, where).named(name, "cluster")
 
     dropped = {str(k): int(v) for k, v in dict(design.dropped).items()}
     dropped.update(result.dropped_rows)

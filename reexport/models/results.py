@@ -322,6 +322,8 @@ class ModelResult:
     _fitted: np.ndarray | None = field(default=None, repr=False)
     _rows: pd.Index | None = field(default=None, repr=False)
     _state: RecomputeState | None = field(default=None, repr=False)
+    #: Wild cluster bootstrap record (``reexport.models.bootstrap.combine``), if requested.
+    bootstrap: Mapping[str, Any] | None = None
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -686,6 +688,8 @@ class ModelResult:
             record["dof_rule"] = self.dof_rule
         if self.weights is not None:
             record["weights"] = dict(self.weights)
+        if self.bootstrap is not None:
+            record["bootstrap"] = dict(self.bootstrap)
         return record
 
     @classmethod
@@ -748,6 +752,7 @@ class ModelResult:
                 dof_rule=data.get("dof_rule"),
                 weights=data.get("weights"),
                 source=where,
+                bootstrap=data.get("bootstrap"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadInputError(f"results file {where}: malformed model entry ({exc!r})") from None

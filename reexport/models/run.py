@@ -5,6 +5,12 @@ data file, columns, duplicate (entity, time) rows, covariance lags against
 the number of periods), so bad input fails fast with exit code 2 and a
 one-line message.  The output file is written only after every model has
 been estimated, atomically (temporary file + rename): a failure leaves nothing.
+
+The models (and the chunks of their bootstrap replications) run through a
+battery of :mod:`reexport.models.battery`: in this process by default, in
+``--jobs N`` local processes, or on a Dask cluster (``--scheduler``); the
+results are the same, in the same order, whichever is used.  The data file may
+be CSV or Parquet (``.parquet``, read with pyarrow).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import math
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,9 +30,18 @@ import pandas as pd
 
 from reexport import __version__
 from reexport.errors import BadInputError
+from reexport.models.battery import open_battery, resolve_scheduler
+from reexport.models.bootstrap import (
+    BootstrapProblem,
+    ChunkStats,
+    combine,
+    prepare,
+    run_chunk,
+    summary_lines,
+)
 from reexport.models.diagnostics import cov_warnings, diagnose
 from reexport.models.formula import TimeIndex, data_columns, sample_mask
-from reexport.models.results import SCHEMA_VERSION, ResultsFile, jsonable
+from reexport.models.results import SCHEMA_VERSION, ModelResult, ResultsFile, jsonable
 from reexport.models.spec import LAGGED_COV_TYPES, ModelSpec, StudySpec, load_spec
 from reexport.store import atomic_write_text
 
@@ -78,6 +93,13 @@ def needed_columns(spec: StudySpec, header: Iterable[str]) -> list[str]:
                     f"{model.where} {key}: column {column!r}{within} is not in {spec.data.path}"
                 )
             needed.add(column)
+        if model.inference is not None:
+            column = model.column(model.inference.by)
+            if column not in available:
+                raise BadInputError(
+                    f"{model.where} inference: cluster column {column!r} is not in {spec.data.path}"
+                )
+            needed.add(column)
     return [column for column in header if column in needed]
 
 
@@ -107,8 +129,9 @@ def load_data(spec: StudySpec) -> LoadedData:
     if not path.is_file():
         hint = " (run `reexport build` first)" if spec.data.processed else ""
         raise BadInputError(f"{where}: data file {path} does not exist{hint}")
+    parquet = is_parquet(path)
     try:
-        header = list(pd.read_csv(path, nrows=0).columns)
+        header = _parquet_columns(path) if parquet else list(pd.read_csv(path, nrows=0).columns)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise BadInputError(f"{where}: cannot read {path}: {_first_line(exc)}") from None
     columns = needed_columns(spec, header)
@@ -117,7 +140,10 @@ def load_data(spec: StudySpec) -> LoadedData:
     hasher = threading.Thread(target=_hash_file, args=(path, digest), daemon=True)
     hasher.start()
     try:
-        frame = pd.read_csv(path, usecols=columns, engine="c")
+        if parquet:
+            frame = _read_parquet(path, columns)
+        else:
+            frame = pd.read_csv(path, usecols=columns, engine="c")
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise BadInputError(f"{where}: cannot read {path}: {_first_line(exc)}") from None
     finally:
@@ -145,6 +171,35 @@ def load_data(spec: StudySpec) -> LoadedData:
         synthetic=spec.data.synthetic(),
         n_periods=n_periods,
     )
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether a data file is Parquet (by its ``.parquet`` / ``.pq`` suffix)."""
+    return path.suffix.lower() in (".parquet", ".pq")
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    # pyarrow's errors (ArrowInvalid ...) derive from ValueError or OSError.
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
+
+
+def _read_parquet(path: Path, columns: list[str]) -> pd.DataFrame:
+    """The ``columns`` of a Parquet file as the frame ``read_csv`` would give.
+
+    Dictionary-encoded (categorical) columns are decoded to their values, so a
+    Parquet file and the CSV of the same table estimate identically.
+    """
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=columns)
+    frame = table.to_pandas()
+    for column in frame.columns:
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            frame[column] = values.astype(values.cat.categories.dtype)
+    return frame.reset_index(drop=True)
 
 
 def _refuse_mixed_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
@@ -241,6 +296,10 @@ def print_summary(record: Mapping[str, Any], out: TextIO | None = None) -> None:
             f"{_fmt(pvalues.get(term))}",
             file=out,
         )
+    bootstrap = record.get("bootstrap")
+    if bootstrap:
+        for line in summary_lines(bootstrap):
+            print(f"   {line}", file=out)
     for warning in record.get("warnings") or []:
         print(f"   warning: {warning}", file=out)
 
@@ -275,22 +334,109 @@ def _synthetic_banner(data: LoadedData) -> None:
         )
 
 
-def estimate_results(
-    spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO | None = None
-) -> ResultsFile:
-    """Fit every model of ``spec`` on ``data``, printing a summary of each."""
-    out = out or sys.stdout
+@dataclass(frozen=True)
+class _FitJob:
+    """One model to fit in a battery task."""
+
+    model: ModelSpec
+    diagnostics: bool
+    portable: bool
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """What a fit task sends back.
+
+    ``result`` is the :class:`ModelResult` itself in this process, and its
+    results-file record when it crosses a process boundary: a result holds a
+    closure over the data frame (to recompute standard errors) that must not
+    travel.  ``problem`` is the reduced bootstrap of the model, if requested.
+    """
+
+    result: ModelResult | dict[str, Any]
+    problem: BootstrapProblem | None
+
+
+def _fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
+    """The spec-level estimator: the one place :func:`reexport.models.api.fit_model` is called from."""
     from reexport.models.api import fit_model
 
+    return fit_model(model, frame)
+
+
+def fit_task(frame: pd.DataFrame, job: _FitJob) -> _Fitted:
+    """Battery task: fit one model (and its diagnostics and bootstrap preparation)."""
+    result = _fit_model(job.model, frame)
+    if job.diagnostics:
+        result = result.with_diagnostics(diagnose(job.model, frame))
+    problem = None if job.model.inference is None else prepare(job.model, frame, result)
+    return _Fitted(result.to_dict() if job.portable else result, problem)
+
+
+def bootstrap_task(frame: pd.DataFrame, item: tuple[BootstrapProblem, int]) -> ChunkStats:
+    """Battery task: one chunk of bootstrap replications (the frame is not needed)."""
+    problem, chunk = item
+    return run_chunk(problem, chunk)
+
+
+def estimate_results(
+    spec: StudySpec,
+    data: LoadedData,
+    *,
+    diagnostics: bool = False,
+    out: TextIO | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> ResultsFile:
+    """Fit every model of ``spec`` on ``data``, printing a summary of each.
+
+    Parameters
+    ----------
+    spec, data
+        The spec and its loaded data.
+    diagnostics
+        Also run the diagnostic battery for every model.
+    out
+        Where the summaries go (default stdout).
+    jobs, scheduler
+        Executor: ``jobs`` local processes or a Dask scheduler address (see
+        :func:`reexport.models.battery.open_battery`); serial by default.
+        Results are identical whichever is used.
+
+    Returns
+    -------
+    ResultsFile
+        Its models are the fitted results of a serial run; models fitted in
+        other processes are rebuilt from their results records (as
+        :meth:`ResultsFile.load` does), so they cannot recompute standard
+        errors (``with_cov``) or give ``cov_params``.
+    """
+    out = out or sys.stdout
     for model in spec.models:
         check_model(model, data)
-    results = []
-    for model in spec.models:
-        # The result already carries the short-sample warning of a kernel covariance
-        # (on its estimation sample), so none is added here.
-        result = fit_model(model, data.frame)
-        if diagnostics:
-            result = result.with_diagnostics(diagnose(model, data.frame))
+    with open_battery(data.frame, jobs=jobs, scheduler=scheduler) as battery:
+        jobs_list = [_FitJob(model, diagnostics, battery.remote) for model in spec.models]
+        fitted: list[_Fitted] = battery.map(fit_task, jobs_list, what="models")
+        # Chunks of replications of every bootstrapped model fan out like the models.
+        chunks = [
+            (index, (item.problem, chunk))
+            for index, item in enumerate(fitted)
+            if item.problem is not None
+            for chunk in range(item.problem.n_chunks)
+        ]
+        stats: list[ChunkStats] = []
+        if chunks:
+            stats = battery.map(bootstrap_task, [c for _, c in chunks], what="bootstrap chunks")
+    by_model: dict[int, list[ChunkStats]] = {}
+    for (index, _), chunk_stats in zip(chunks, stats, strict=True):
+        by_model.setdefault(index, []).append(chunk_stats)
+    results: list[ModelResult] = []
+    for index, item in enumerate(fitted):
+        result = item.result
+        if isinstance(result, dict):
+            result = ModelResult.from_dict(result, where=spec.models[index].where)
+        if item.problem is not None:
+            result = replace(result, bootstrap=combine(item.problem, by_model[index]))
         results.append(result)
     # Print only once every model has been fitted: a spec that fails at its last
     # model (a singular design, say) prints one error line, not half the tables.
@@ -310,14 +456,28 @@ def estimate_results(
 
 
 def estimate_spec(
-    spec: StudySpec, data: LoadedData, *, diagnostics: bool = False, out: TextIO | None = None
+    spec: StudySpec,
+    data: LoadedData,
+    *,
+    diagnostics: bool = False,
+    out: TextIO | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Fit every model of ``spec`` on ``data`` and return the results document (as written)."""
-    return estimate_results(spec, data, diagnostics=diagnostics, out=out).to_dict()
+    return estimate_results(
+        spec, data, diagnostics=diagnostics, out=out, jobs=jobs, scheduler=scheduler
+    ).to_dict()
 
 
-def estimate_cli(spec: str, output: str | None = None, diagnostics: bool = False) -> int:
-    """``reexport estimate SPEC [--output FILE] [--diagnostics]``.
+def estimate_cli(
+    spec: str,
+    output: str | None = None,
+    diagnostics: bool = False,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> int:
+    """``reexport estimate SPEC [--output FILE] [--diagnostics] [--jobs N | --scheduler ADDR]``.
 
     Parameters
     ----------
@@ -327,17 +487,23 @@ def estimate_cli(spec: str, output: str | None = None, diagnostics: bool = False
         Where to write the results JSON (nothing is written when ``None``).
     diagnostics
         Also run the diagnostic battery for every model.
+    jobs
+        Fit the models in this many local processes.
+    scheduler
+        ``tcp://HOST:PORT`` of a Dask scheduler to send the models to (default
+        ``$REEXPORT_DASK_SCHEDULER`` unless ``jobs`` is given).
 
     Returns
     -------
     int
         0 on success.
     """
+    resolve_scheduler(jobs, scheduler)  # refuse bad --jobs before reading anything
     output_path = _check_output(output)
     study = load_spec(spec)
     data = load_data(study)
     _synthetic_banner(data)
-    results = estimate_results(study, data, diagnostics=diagnostics)
+    results = estimate_results(study, data, diagnostics=diagnostics, jobs=jobs, scheduler=scheduler)
     if output_path is not None:
         results.save(output_path)
         print(f"wrote {output_path} ({len(results.models)} models)")

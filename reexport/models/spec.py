@@ -22,7 +22,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reexport import config
 from reexport.errors import BadInputError
@@ -37,6 +37,9 @@ from reexport.models.covariance import (
     coerce_cov,
 )
 from reexport.models.covariance import KERNELS as KERNELS
+
+if TYPE_CHECKING:
+    from reexport.models.bootstrap import WildClusterSpec
 
 #: Estimators ``reexport.models.estimate.fit`` understands.
 ESTIMATORS = ("ols", "panel", "ppml")
@@ -67,6 +70,7 @@ _MODEL_KEYS = (
     "weights",
     "weights_type",
     "drop_singletons",
+    "inference",
 )
 _SAMPLE_KEYS = ("start", "end", "exclude_years", "label")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -157,6 +161,9 @@ class ModelSpec:
     drop_singletons
         Drop fixed-effect singletons before estimating (default ``True``, as
         ``reghdfe``; ``False`` keeps them, as ``xtreg, fe``).
+    inference
+        Optional bootstrap inference (``inference = { type = "wild-cluster", ... }``),
+        see :mod:`reexport.models.bootstrap`.
     """
 
     name: str
@@ -174,6 +181,7 @@ class ModelSpec:
     weights: str | None = None
     weights_type: str = "aweight"
     drop_singletons: bool = True
+    inference: WildClusterSpec | None = None
 
     def column(self, name: str) -> str:
         """The data column that ``name`` stands for.
@@ -556,6 +564,13 @@ def build_model(
         raise BadInputError(f"{where}: cov type {cov.type!r} needs a [data] time column")
     if sample is not None and data.time is None:
         raise BadInputError(f"{where}: 'sample' needs a [data] time column")
+    inference = None
+    if raw.get("inference") is not None:
+        # Imported only here: this module stays standard-library only for other specs.
+        from reexport.models.bootstrap import check_estimator, parse_inference
+
+        inference = parse_inference(raw["inference"], f"{where} inference")
+        check_estimator(estimator, f"{where} inference")
     return ModelSpec(
         name=name,
         formula=formula,
@@ -572,6 +587,7 @@ def build_model(
         weights=weights,
         weights_type=weights_type,
         drop_singletons=drop_singletons,
+        inference=inference,
     )
 
 
