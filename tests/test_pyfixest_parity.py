@@ -155,7 +155,28 @@ def test_ppml_matches_pyfixest_fepois(panel: pd.DataFrame, vcov: Any, cov: Any) 
     assert separated >= int(panel["entity"].isin([5, 6, 7]).sum())
     assert ours.dropped_rows == {"singletons": 2, "separated_fe": separated}
     np.testing.assert_allclose(ours.params.to_numpy(), theirs.coef().to_numpy(), rtol=1e-9)
-    np.testing.assert_allclose(ours.std_errors.to_numpy(), theirs.se().to_numpy(), rtol=1e-7)
+    # pyfixest's fepois scales the sandwich like OLS (N/(N-K); G/(G-1) (N-1)/(N-K)); reexport
+    # follows Stata's ML commands (ppmlhdfe): N/(N-1) robust, G/(G-1) clustered.  The
+    # sandwiches agree; the factors are each side's convention.
+    n = ours.nobs
+    k = n - ours.df_resid  # slopes plus absorbed levels
+    if vcov == "hetero":
+        theirs_factor, ours_factor = n / (n - k), n / (n - 1)
+    else:
+        by = cov["by"][0]
+        g = ours.cov.clusters[by]
+        kept = panel.loc[ours._rows]
+        # An entity effect nested in the clusters counts as one parameter (fixest "nested").
+        nested = bool((kept.groupby("entity")[by].nunique() == 1).all())
+        entities = kept["entity"].nunique()
+        k_cluster = k - (entities - 1 if nested else 0)
+        theirs_factor, ours_factor = g / (g - 1) * (n - 1) / (n - k_cluster), g / (g - 1)
+    assert ours.cov.factor == pytest.approx(ours_factor, rel=1e-12)
+    np.testing.assert_allclose(
+        ours.std_errors.to_numpy() * np.sqrt(theirs_factor / ours_factor),
+        theirs.se().to_numpy(),
+        rtol=1e-7,
+    )
     assert ours.cov.df is None  # PPML inference is normal (z), as ppmlhdfe
 
 

@@ -68,9 +68,14 @@ cluster-robust covariances a fixed effect nested in a cluster variable counts
 as one parameter only (like the intercept it replaces), as ``reghdfe`` and
 ``xtreg, fe vce(cluster)`` do.
 
-Poisson (PPML) uses the same meats and factors with the Poisson score and
-Hessian; its nonrobust covariance is the inverse Hessian with no factor and
-all its inference is normal (``z``), as ``ppmlhdfe`` and ``poisson`` report.
+Poisson (PPML) uses the same meats with the Poisson score and Hessian and the
+factors of Stata's maximum-likelihood commands (``poisson``, ``glm``,
+``ppmlhdfe``): robust ``N/(N-1)``, clustered ``G/(G-1)`` (no ``(N-1)/(N-K)``;
+checked against ppmlhdfe's published separation-primer output and Stata
+``glm [fweight]/[pweight]`` output); its nonrobust covariance is the inverse
+Hessian with no factor, and all its inference is normal (``z``).  (``fixest``
+and ``pyfixest`` ``fepois`` use the OLS factors instead; the sandwich itself is
+the same.)
 
 Too few periods for a kernel estimator: HAC and Driscoll-Kraay warn (log
 and ``warnings`` in the result) when the number of periods ``T`` in the
@@ -583,7 +588,13 @@ class Robust(CovEstimator):
             meat = (scores / data.weights[:, None]).T @ scores
         else:
             meat = scores.T @ scores
-        factor = data.nobs / df if self.options.small_sample else 1.0
+        if not self.options.small_sample:
+            factor = 1.0
+        elif data.family == "poisson":
+            # Stata's ML commands (poisson, glm, ppmlhdfe): N/(N-1), not N/(N-K).
+            factor = data.nobs / (data.nobs - 1)
+        else:
+            factor = data.nobs / df
         cov = factor * self._sandwich(data, meat)
         return CovResult(cov, self._t_or_normal(data, df), factor, {}, self.describe(data))
 
@@ -801,7 +812,13 @@ class Cluster(CovEstimator):
         if n - k_eff <= 0:
             raise BadInputError(f"no residual degrees of freedom left (N={n}, K={k_eff})")
         cluster_factor = 1.0 if conventional else g_min / (g_min - 1)
-        factor = cluster_factor * ((n - 1) / (n - k_eff)) if self.options.small_sample else 1.0
+        if not self.options.small_sample:
+            factor = 1.0
+        elif data.family == "poisson":
+            # Stata's ML commands (poisson, glm, ppmlhdfe): G/(G-1) only, no (N-1)/(N-K).
+            factor = cluster_factor
+        else:
+            factor = cluster_factor * ((n - 1) / (n - k_eff))
         cov = factor * self._sandwich(data, meat)
         return CovResult(
             cov, self._t_or_normal(data, g_min - 1), factor, counts, self.describe(data)
