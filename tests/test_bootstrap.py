@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -374,3 +375,30 @@ def test_too_many_clusters_exit_2(
     assert main(["estimate", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "[model m] inference: 12 clusters of 'firm'" in err and "limited to 5" in err
+
+
+def test_tables_show_bootstrap_pvalues_and_their_convention(tmp_path: Path) -> None:
+    from reexport.models.results import ResultsFile
+    from reexport.report import tables
+
+    spec = _write(tmp_path, '{ type = "wild-cluster", by = "entity", reps = 999, seed = 4 }')
+    output = tmp_path / "out.json"
+    assert main(["estimate", str(spec), "-o", str(output)]) == 0
+    (model,) = ResultsFile.load(output).models
+    markdown = tables.models_table([model], format="md")
+    p_x = model.bootstrap["pvalues"]["x"]
+    assert f"{{p = {tables.format_number(p_x, 3)}}}" in markdown
+    assert "Wild cluster bootstrap p-values in braces" in markdown
+    assert model.bootstrap["convention"] in markdown
+    # A model without a bootstrap gets no such row or note.
+    plain = tables.models_table([replace(model, bootstrap=None)], format="md")
+    assert "{p =" not in plain and "Wild cluster bootstrap" not in plain
+
+
+def test_bootstrap_reads_interaction_effects_and_clusters_like_the_fit() -> None:
+    frame = _panel(10, 12, seed=7)
+    frame["half"] = frame["year"] % 2
+    by_name = _model(["firm^half"], {"by": "firm", "reps": 999, "seed": 3})
+    frame["firm_half"] = frame["firm"].astype(str) + "-" + frame["half"].astype(str)
+    by_column = _model(["firm_half"], {"by": "firm", "reps": 999, "seed": 3})
+    assert _bootstrap(by_name, frame)["pvalues"] == _bootstrap(by_column, frame)["pvalues"]

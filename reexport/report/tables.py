@@ -257,6 +257,34 @@ def _model_notes(models: Sequence[ModelResult]) -> list[str]:
     return notes
 
 
+def _bootstrap_p(model: ModelResult, term: str) -> float | None:
+    """The wild-bootstrap p-value of ``term`` in ``model``, if it was bootstrapped."""
+    pvalues = (model.bootstrap or {}).get("pvalues") or {}
+    value = pvalues.get(term)
+    return None if value is None else float(value)
+
+
+def _bootstrap_cells(models: Sequence[ModelResult], term: str) -> tuple[Cell, ...] | None:
+    """A row of wild-bootstrap p-values under a coefficient (``None`` when no model has one)."""
+    values = [_bootstrap_p(m, term) for m in models]
+    if all(v is None for v in values):
+        return None
+    return (Cell(""),) + tuple(
+        Cell("" if v is None else f"{{p = {format_number(v, 3)}}}") for v in values
+    )
+
+
+def _bootstrap_note(models: Sequence[ModelResult]) -> str | None:
+    """Name the bootstrap convention(s) behind the ``{p = ...}`` rows."""
+    conventions = _distinct([str((m.bootstrap or {}).get("convention") or "") for m in models])
+    if not conventions:
+        return None
+    return (
+        "Wild cluster bootstrap p-values in braces, {p = ...}; the stars stay those of the "
+        "analytic standard errors: " + "; ".join(conventions) + "."
+    )
+
+
 _LAG_TERM = re.compile(r"\bL\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,\s*(-?\d+)\s*\)")
 
 
@@ -376,6 +404,9 @@ def build_table(
                 stat_cells.append(Cell(f"[{format_number(t, 2)}]" if math.isfinite(t) else ""))
         rows.append(Row(tuple(coef_cells)))
         rows.append(Row(tuple(stat_cells)))
+        boot = _bootstrap_cells(models, term)
+        if boot is not None:
+            rows.append(Row(boot))
 
     footer: list[Row] = []
     for indicator in indicators:
@@ -407,6 +438,9 @@ def build_table(
     all_notes.append(_stat_note(statistic, models))
     all_notes.append(_cov_note(models))
     all_notes.extend(_model_notes(models))
+    boot_note = _bootstrap_note(models)
+    if boot_note:
+        all_notes.append(boot_note)
     lag_note = _lag_note(models, terms)
     if lag_note:
         all_notes.append(lag_note)
