@@ -34,7 +34,7 @@ import pytest
 
 from reexport.cli import main
 from reexport.models import bootstrap as bs
-from reexport.models.estimate import fit
+from reexport.models.api import fit_model as fit
 from reexport.models.spec import ModelSpec, parse_spec
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reexport.models.estimate import fit
+from reexport.models.api import fit_model as fit
 from reexport.models.run import load_data
 from reexport.models.spec import load_spec
 from reexport.panel import build

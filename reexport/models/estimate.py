@@ -1061,15 +1061,3 @@ def _poisson_deviance(
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(target > 0, target * np.log(target / mu), 0.0)
     return float(2.0 * np.sum(weights * (term - (target - mu))))
-
-
-# -- spec-level entry point ------------------------------------------------------------------
-def fit(model: Any, frame: pd.DataFrame) -> ModelResult:
-    """Estimate one model of a spec: moved to :func:`reexport.models.api.fit_model`.
-
-    Kept so that existing callers work; this module itself no longer knows the
-    spec types (the import happens only when this forwarding function runs).
-    """
-    from reexport.models.api import fit_model
-
-    return fit_model(model, frame)

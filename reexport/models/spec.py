@@ -41,7 +41,7 @@ from reexport.models.covariance import KERNELS as KERNELS
 if TYPE_CHECKING:
     from reexport.models.bootstrap import WildClusterSpec
 
-#: Estimators ``reexport.models.estimate.fit`` understands.
+#: Estimators :func:`reexport.models.api.fit_model` understands.
 ESTIMATORS = ("ols", "panel", "ppml")
 #: Fixed-effect names with a meaning of their own (the ``[data]`` entity and time
 #: columns), in canonical order; any other effect names a data column or an
