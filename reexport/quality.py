@@ -493,8 +493,9 @@ def trade_checks(
         window = (frame["period"].min(), frame["period"].max()) if len(frame) else None
     else:
         first, last = str(window[0]), str(window[1])
-        if _periods_between(first, last) == []:
+        if _is_annual(first) == _is_annual(last) and first > last:
             raise BadInputError(f"quality window {first}..{last}: the end precedes the start")
+        _periods_between(first, last)  # a malformed window: one line, exit 2
         window = (first, last)
         frame = frame.loc[(frame["period"] >= first) & (frame["period"] <= last)]
     across_months = constant_across_months(frame, tolerance=tolerance)
