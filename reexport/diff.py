@@ -18,7 +18,6 @@ are read by the same parser from the publisher's bytes).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from reexport.errors import BadInputError
+from reexport.quality import json_value
 
 if TYPE_CHECKING:
     from reexport.store import RawStore, Vintage
@@ -150,14 +150,6 @@ def diff_frames(old: pd.DataFrame, new: pd.DataFrame, key: Sequence[str]) -> pd.
 # =========================================================================== vintages
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _about(vintage: Vintage) -> dict[str, Any]:
     return {"id": vintage.id, "created": vintage.created, "synthetic": vintage.synthetic}
 
@@ -173,7 +165,7 @@ def summarise(changes: pd.DataFrame, key: Sequence[str]) -> list[dict[str, Any]]
     for series, rows in changes.groupby(list(key), sort=True):
         values = series if isinstance(series, tuple) else (series,)
         revised = rows.loc[rows["status"] == "revised"]
-        entry: dict[str, Any] = {k: _plain(v) for k, v in zip(key, values, strict=True)}
+        entry: dict[str, Any] = {k: json_value(v) for k, v in zip(key, values, strict=True)}
         entry.update(
             added=int((rows["status"] == "added").sum()),
             removed=int((rows["status"] == "removed").sum()),
@@ -187,7 +179,7 @@ def summarise(changes: pd.DataFrame, key: Sequence[str]) -> list[dict[str, Any]]
             biggest = revised.iloc[position]
             entry["largest_revision"] = {
                 "period": str(biggest["period"]),
-                **{c: _plain(biggest[c]) for c in ("old", "new", "abs_change", "rel_change")},
+                **{c: json_value(biggest[c]) for c in ("old", "new", "abs_change", "rel_change")},
             }
         out.append(entry)
     return out
@@ -242,7 +234,7 @@ def diff_vintages(old: Vintage, new: Vintage) -> dict[str, Any]:
         },
         "series": series,
         "changes": [
-            {c: _plain(v) for c, v in row.items()} for row in changes.to_dict(orient="records")
+            {c: json_value(v) for c, v in row.items()} for row in changes.to_dict(orient="records")
         ],
     }
 

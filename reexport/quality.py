@@ -60,19 +60,6 @@ SERIES_KEY = ["reporter", "partner", "flow", "hs", "source", "vintage"]
 PARTNERLESS_KEY = ["reporter", "flow", "hs", "source", "vintage"]
 WORLD = "WLD"
 
-REQUIRED_COLUMNS = (
-    "period",
-    "reporter",
-    "partner",
-    "flow",
-    "hs",
-    "hs_edition",
-    "value_usd",
-    "net_weight_t",
-    "is_estimated",
-    "source",
-    "vintage",
-)
 
 #: CIF/FOB band most bilateral mirror ratios fall in.  The IMF's Direction of Trade
 #: Statistics converts between the two with a single CIF/FOB factor of 1.06
@@ -90,8 +77,8 @@ IsGroup = Callable[[str], bool]
 # =========================================================================== helpers
 
 
-def _json(value: Any) -> Any:
-    """A plain Python scalar (NaN and infinities become ``None``)."""
+def json_value(value: Any) -> Any:
+    """A plain Python scalar for JSON (numpy scalars unwrapped; NaN and infinities -> ``None``)."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -108,11 +95,15 @@ def _round(value: float, digits: int = 10) -> float | None:
 
 def _key_dict(names: Sequence[str], values: Any) -> dict[str, Any]:
     values = values if isinstance(values, tuple) else (values,)
-    return {n: _json(v) for n, v in zip(names, values, strict=True)}
+    return {n: json_value(v) for n, v in zip(names, values, strict=True)}
 
 
 def _check_columns(trade: pd.DataFrame, what: str) -> None:
-    missing = [c for c in REQUIRED_COLUMNS if c not in trade.columns]
+    # Imported here: panel's build calls this module, so a module-level import
+    # would be circular.
+    from reexport.panel import TRADE_COLUMNS
+
+    missing = [c for c in TRADE_COLUMNS if c not in trade.columns]
     if missing:
         raise BadInputError(f"{what}: the trade frame has no column(s) {', '.join(missing)}")
 
@@ -395,9 +386,7 @@ def hs_editions(trade: pd.DataFrame) -> list[dict[str, Any]]:
         order of first use), ``switches`` (``period``, ``from``, ``to``) and
         ``mixed_periods`` (periods reported in two editions at once).
     """
-    # Imported here: panel's build calls this module, so a module-level import
-    # would be circular.
-    from reexport.panel import trade_quality
+    from reexport.panel import trade_quality  # here, as in _check_columns
 
     edition_key = ["reporter", "flow", "hs", "source", "vintage"]
     labelled = trade.loc[trade["hs_edition"].fillna("").astype(str) != ""]
@@ -417,7 +406,7 @@ def hs_editions(trade: pd.DataFrame) -> list[dict[str, Any]]:
         )
         if len(spans) < 2:
             continue
-        changes = switches.get(tuple(_json(v) for v in key), [])
+        changes = switches.get(tuple(json_value(v) for v in key), [])
         findings.append(
             {
                 "check": "hs_edition_change",
@@ -443,6 +432,19 @@ def hs_editions(trade: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 # =========================================================================== all checks
+
+_CHECKS = ("across_months", "across_partners", "outliers", "coverage", "editions")
+
+
+def _window_for(window: tuple[str, str], freq: str) -> tuple[str, str]:
+    """``window`` in the periods of ``freq``: years for annual rows, months for monthly."""
+    first, last = window
+    if freq == "A":
+        return first[:4], last[:4]
+    return (
+        first if not _is_annual(first) else f"{first}-01",
+        last if not _is_annual(last) else f"{last}-12",
+    )
 
 
 def trade_checks(
@@ -489,25 +491,43 @@ def trade_checks(
     _check_columns(trade, "quality checks")
     classifier = is_group if is_group is not None else fallback_is_group
     frame = trade.assign(period=trade["period"].astype(str))
-    if window is None:
-        window = (frame["period"].min(), frame["period"].max()) if len(frame) else None
-    else:
+    if window is not None:
         first, last = str(window[0]), str(window[1])
         if _is_annual(first) == _is_annual(last) and first > last:
             raise BadInputError(f"quality window {first}..{last}: the end precedes the start")
         _periods_between(first, last)  # a malformed window: one line, exit 2
         window = (first, last)
-        frame = frame.loc[(frame["period"] >= first) & (frame["period"] <= last)]
-    across_months = constant_across_months(frame, tolerance=tolerance)
-    across_partners = constant_across_partners(frame, is_group=classifier, tolerance=tolerance)
-    outliers = unit_value_outliers(frame, z=outlier_z)
-    coverage = missing_and_zero(frame, window) if window is not None else []
-    areas = area_partners(frame, classifier)
-    editions = hs_editions(frame)
+    # Monthly and annual rows are checked apart: a year is not a month of its series.
+    annual = frame["period"].map(_is_annual).astype(bool)
+    windows: dict[str, list[str]] = {}
+    checked: list[pd.DataFrame] = []
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in _CHECKS}
+    for freq, part in (("M", frame.loc[~annual]), ("A", frame.loc[annual])):
+        if part.empty:
+            continue
+        if window is not None:
+            bounds = _window_for(window, freq)
+            part = part.loc[(part["period"] >= bounds[0]) & (part["period"] <= bounds[1])]
+        else:
+            bounds = (part["period"].min(), part["period"].max())
+        windows[freq] = list(bounds)
+        checked.append(part)
+        found["across_months"] += constant_across_months(part, tolerance=tolerance)
+        found["across_partners"] += constant_across_partners(
+            part, is_group=classifier, tolerance=tolerance
+        )
+        found["outliers"] += unit_value_outliers(part, z=outlier_z)
+        found["coverage"] += missing_and_zero(part, bounds)
+        found["editions"] += hs_editions(part)
+    across_months, across_partners = found["across_months"], found["across_partners"]
+    outliers, coverage, editions = found["outliers"], found["coverage"], found["editions"]
+    in_window = pd.concat(checked) if checked else frame.iloc[0:0]
+    areas = area_partners(in_window, classifier)
     return {
         "settings": {
-            "window": list(window) if window is not None else None,
-            "rows": int(len(frame)),
+            "window": windows.get("M", windows.get("A")),
+            "annual_window": windows.get("A") if "M" in windows else None,
+            "rows": int(len(in_window)),
             "unit_value": "value_usd / (net_weight_t * 1000), USD per kg",
             "uv_relative_tolerance": tolerance,
             "min_constant_run": MIN_CONSTANT_RUN,
@@ -682,6 +702,9 @@ def mirror_flows(
 
 def _mirror_stats(frame: pd.DataFrame, band: tuple[float, float]) -> dict[str, Any]:
     ratios = frame["ratio_cif_fob"].dropna().to_numpy(dtype=float)
+    # Weights are not valued CIF or FOB: the two sides should report the same tonnes.
+    exported, imported = frame["weight_exporter_t"], frame["weight_importer_t"]
+    weights = (imported / exported).where((exported > 0) & (imported > 0)).dropna().to_numpy()
     low, high = band
     in_band = int(((ratios >= low) & (ratios <= high)).sum())
     return {
@@ -692,6 +715,7 @@ def _mirror_stats(frame: pd.DataFrame, band: tuple[float, float]) -> dict[str, A
         "share_in_band": _round(in_band / len(ratios)) if len(ratios) else None,
         "below_band": int((ratios < low).sum()),
         "above_band": int((ratios > high).sum()),
+        "median_weight_ratio": _round(float(np.median(weights))) if len(weights) else None,
         "exporter_only": sorted(frame.loc[frame["sides"] == "exporter", "period"].astype(str)),
         "importer_only": sorted(frame.loc[frame["sides"] == "importer", "period"].astype(str)),
     }
@@ -716,7 +740,8 @@ def mirror_summary(
         ``exporter``, ``importer``, ``band``, ``band_source`` and, overall and in
         ``by_hs``: ``periods``, ``both_sides``, ``with_ratio`` (both values
         positive), ``median_ratio``, ``share_in_band``, ``below_band``,
-        ``above_band``, ``exporter_only`` and ``importer_only`` (periods one side
+        ``above_band``, ``median_weight_ratio`` (importer's tonnes over the
+        exporter's, where both are positive), ``exporter_only`` and ``importer_only`` (periods one side
         alone reports).
     """
     missing = [c for c in MIRROR_COLUMNS if c not in frame.columns]

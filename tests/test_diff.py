@@ -17,7 +17,7 @@ import pytest
 from reexport import diff
 from reexport.cli import main
 from reexport.errors import BadInputError
-from reexport.sources import fred, gpr, userseries
+from reexport.sources import comtrade, fred, gpr, userseries
 from reexport.store import RawStore
 
 EXCHUS_A = "observation_date,EXCHUS\n2017-01-01,6.9\n2017-02-01,6.8\n2017-03-01,6.85\n"
@@ -125,6 +125,39 @@ def test_trade_source_compares_every_measure(data_root: Path, tmp_path: Path) ->
     assert result["series_key"] == ["reporter", "partner", "flow", "hs", "measure", "period"]
 
 
+COMTRADE_FIXTURES = Path(__file__).parent / "fixtures" / "comtrade"
+
+
+def test_comtrade_vintages(data_root: Path, tmp_path: Path) -> None:
+    """Two imports of the (synthetic-schema, invented-number) 2017 World fixture, one revised."""
+    original = COMTRADE_FIXTURES / "monthly_world_2017.json"
+    body = json.loads(original.read_text())
+    for record in body["data"]:
+        if (
+            record["period"] == "201705"
+            and record["motCode"] == 0
+            and record["customsCode"] == "C00"
+        ):
+            old_value = record["primaryValue"]
+            record["primaryValue"] = record["fobvalue"] = old_value + 1000.0
+            record["netWgt"] = None
+    revised = tmp_path / "revised.json"
+    revised.write_text(json.dumps(body, separators=(",", ":")))
+    request = comtrade.make_request(start="2017-01", end="2017-12")
+    store = RawStore()
+    old, _warm = comtrade.import_files([original], request, store=store)
+    new, _warm = comtrade.import_files([revised], request, store=store)
+    result = diff.diff_vintages(old, new)
+    assert result["same_request"] is True
+    assert [(c["measure"], c["period"], c["status"]) for c in result["changes"]] == [
+        ("net_weight_t", "2017-05", "removed"),
+        ("value_usd", "2017-05", "revised"),
+    ]
+    value = result["changes"][1]
+    assert value["partner"] == "WLD" and value["abs_change"] == 1000.0
+    assert value["old"] == old_value and value["rel_change"] == pytest.approx(1000.0 / old_value)
+
+
 def test_bad_input_one_line(
     data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,7 +219,7 @@ def test_real_gpr_vintages(
         changes[("GPR", p)]["status"] for p in ("2026-01", "2026-02", "2026-03", "2026-04")
     ] == ["added"] * 4
     assert changes[("GPR", "2026-03")]["new"] == pytest.approx(sheets["new"].loc["2026-03", "GPR"])
-    assert not any("2017-01" <= period <= "2024-12" for _series, period in changes)
+    assert min(period for _series, period in changes) == "2025-01"
     assert result["counts"]["removed"] == 0
     (gpr_summary,) = [s for s in result["series"] if s["series"] == "GPR"]
     assert gpr_summary["added"] == 4 and gpr_summary["revised"] >= 1

@@ -221,6 +221,19 @@ def test_annual_periods_expect_years() -> None:
     assert gap["missing"] == ["2019", "2020"]
 
 
+def test_annual_and_monthly_rows_are_checked_apart() -> None:
+    rows = [{"period": p, "value_usd": 5.0, "net_weight_t": 1.0} for p in ("2020-01", "2020-03")]
+    rows += [{"period": y, "value_usd": 60.0, "net_weight_t": 12.0} for y in ("2018", "2020")]
+    checks = quality.trade_checks(trade_rows(rows), window=("2019", "2020"))
+    assert [g["missing"] for g in checks["missing_and_zero"]] == [
+        ["2019-01", "2019-02", "2019-03", "2019-04", "2019-05", "2019-06", "2019-07", "2019-08", "2019-09", "2019-10", "2019-11", "2019-12", "2020-02", "2020-04", "2020-05", "2020-06", "2020-07", "2020-08", "2020-09", "2020-10", "2020-11", "2020-12"],
+        ["2019"],
+    ]  # fmt: skip
+    assert checks["settings"]["window"] == ["2019-01", "2020-12"]
+    assert checks["settings"]["annual_window"] == ["2019", "2020"]
+    assert checks["settings"]["rows"] == 3
+
+
 def test_area_partners_use_the_callers_classifier() -> None:
     rows = [
         {"period": "2020-01", "partner": p, "value_usd": 4.0, "net_weight_t": 1.0}
@@ -283,28 +296,12 @@ def mirror_trade() -> pd.DataFrame:
     """China's exports to Japan (X) against Japan's imports from China (M), known ratios."""
     fob = {"2020-01": 100.0, "2020-02": 200.0, "2020-03": 300.0, "2020-04": 400.0}
     cif = {"2020-01": 105.0, "2020-02": 230.0, "2020-03": 330.0, "2020-05": 50.0}
+    sides = (("CHN", "JPN", "X", fob, 10.0), ("JPN", "CHN", "M", cif, 11.0))
     rows = [
-        {
-            "period": p,
-            "reporter": "CHN",
-            "partner": "JPN",
-            "flow": "X",
-            "value_usd": v,
-            "net_weight_t": v / 10,
-        }
-        for p, v in fob.items()
-    ]
-    rows += [
-        {
-            "period": p,
-            "reporter": "JPN",
-            "partner": "CHN",
-            "flow": "M",
-            "value_usd": v,
-            "net_weight_t": v / 11,
-        }
-        for p, v in cif.items()
-    ]
+        {"period": p, "reporter": r, "partner": q, "flow": f, "value_usd": v, "net_weight_t": v / per_t}
+        for r, q, f, values, per_t in sides
+        for p, v in values.items()
+    ]  # fmt: skip
     # Noise the mirror must ignore: other partners, flows and HS codes.
     rows += [
         {"period": "2020-01", "reporter": "CHN", "partner": "KOR", "flow": "X", "value_usd": 9.0, "net_weight_t": 1.0},
@@ -333,6 +330,7 @@ def test_mirror_summary_known_answers() -> None:
     assert summary["exporter"] == "CHN" and summary["importer"] == "JPN"
     assert summary["median_ratio"] == pytest.approx(1.1)
     assert summary["with_ratio"] == 3 and summary["share_in_band"] == 1.0
+    assert summary["median_weight_ratio"] == pytest.approx((330 / 11) / (300 / 10))  # 1.0
     assert summary["band"] == [1.0, 1.2] and "1.06" in summary["band_source"]
     assert summary["by_hs"]["850511"]["exporter_only"] == ["2020-04"]
     assert summary["by_hs"]["850511"]["importer_only"] == ["2020-05"]
