@@ -37,11 +37,11 @@ import pandas as pd
 from reexport.errors import BadInputError
 from reexport.periods import month_range, parse_month
 
-#: Relative spread (max - min) / median under which unit values count as "the same".
-#: 1e-6 is far below what rounding of two independently measured values produces
-#: (Comtrade values are whole dollars, weights whole kilograms), and far above the
-#: float noise of quantities computed as value / fixed price (about 1e-9 in the
-#: 2017 HS 850511 rows of China).
+#: Relative spread (max - min) / min under which unit values count as "the same".
+#: Two independently measured value/weight pairs (values in dollars, weights in
+#: kilograms, both rounded by the reporter) practically never agree to six digits,
+#: while quantities computed as value / fixed price agree to float noise (about
+#: 1e-9 in the 2017 HS 850511 rows of China).
 UV_RELATIVE_TOLERANCE = 1e-6
 #: Shortest run of consecutive observed months with one unit value that is flagged.
 MIN_CONSTANT_RUN = 3
@@ -146,19 +146,28 @@ def fallback_is_group(code: str) -> bool:
 
 
 def _constant(values: np.ndarray, tolerance: float) -> bool:
-    """Whether ``values`` (all positive) agree to ``tolerance`` relative to their median."""
-    return bool((values.max() - values.min()) <= tolerance * float(np.median(values)))
+    """Whether ``values`` (all positive) agree: (max - min) <= ``tolerance`` * min."""
+    low = float(values.min())
+    return float(values.max()) - low <= tolerance * low
 
 
-def _constant_runs(
-    periods: list[str], values: np.ndarray, tolerance: float, min_run: int
-) -> list[tuple[int, int]]:
-    """Maximal runs ``[start, stop)`` of consecutive observations with one unit value."""
+def _constant_runs(values: np.ndarray, tolerance: float, min_run: int) -> list[tuple[int, int]]:
+    """Maximal runs ``[start, stop)`` of consecutive observations with one unit value.
+
+    One pass keeping the run's minimum and maximum (what :func:`_constant` compares).
+    """
+    numbers = values.tolist()
     runs = []
     start = 0
-    for stop in range(1, len(values) + 1):
-        if stop < len(values) and _constant(values[start : stop + 1], tolerance):
-            continue
+    low = high = numbers[0] if numbers else 0.0
+    for stop in range(1, len(numbers) + 1):
+        if stop < len(numbers):
+            value = numbers[stop]
+            new_low, new_high = min(low, value), max(high, value)
+            if new_high - new_low <= tolerance * new_low:
+                low, high = new_low, new_high
+                continue
+            low = high = value
         if stop - start >= min_run:
             runs.append((start, stop))
         start = stop
@@ -188,11 +197,12 @@ def constant_across_months(
     frame = trade.assign(_uv=unit_values(trade)).dropna(subset=["_uv"])
     findings = []
     for key, rows in frame.groupby(SERIES_KEY, sort=True):
-        rows = rows.sort_values("period", kind="mergesort")
+        # An exact repeat of a row (kept by the parser, reported by the build) is one month.
+        rows = rows.drop_duplicates(["period", "_uv"]).sort_values("period", kind="mergesort")
         periods = rows["period"].astype(str).tolist()
         values = rows["_uv"].to_numpy(dtype=float)
         estimated = rows["is_estimated"].fillna(False).astype(bool).to_numpy()
-        for start, stop in _constant_runs(periods, values, tolerance, min_run):
+        for start, stop in _constant_runs(values, tolerance, min_run):
             run = values[start:stop]
             median = float(np.median(run))
             findings.append(
@@ -203,7 +213,7 @@ def constant_across_months(
                     "last": periods[stop - 1],
                     "periods": periods[start:stop],
                     "unit_value_usd_per_kg": _round(median),
-                    "relative_spread": _round((run.max() - run.min()) / median, 3),
+                    "relative_spread": _round((run.max() - run.min()) / run.min(), 3),
                     "estimated_rows": int(estimated[start:stop].sum()),
                 }
             )
@@ -392,8 +402,13 @@ def hs_editions(trade: pd.DataFrame) -> list[dict[str, Any]]:
     labelled = trade.loc[trade["hs_edition"].fillna("").astype(str) != ""]
     if labelled.empty:
         return []
+    # trade_quality needs only one row per series, month and edition (its other
+    # checks then find nothing): this keeps it fast on an all-partner pull.
+    labels = labelled.drop_duplicates([*edition_key, "period", "hs_edition"]).assign(
+        partner="", qty_unit="", value_usd=0.0, net_weight_t=0.0, qty=0.0
+    )
     switches: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for change in trade_quality(labelled).hs_edition_changes:
+    for change in trade_quality(labels).hs_edition_changes:
         series = tuple(change["series"][k] for k in edition_key)
         switches.setdefault(series, []).append(change)
     findings = []

@@ -69,6 +69,8 @@ def test_two_equal_months_are_not_a_run_but_three_are() -> None:
         for p, v, u in zip(months(2020, 4), values, uvs, strict=True)
     ]
     assert quality.constant_across_months(trade_rows(rows)) == []
+    repeated = trade_rows([*rows, rows[0]])  # an exact repeat is still two months
+    assert quality.constant_across_months(repeated) == []
     uvs[2] = 10.0 * (1 + 5e-7)  # within the 1e-6 tolerance
     rows = [
         {"period": p, "value_usd": v, "net_weight_t": v / u / 1000}
@@ -360,3 +362,18 @@ def test_mirror_refuses_conflicting_duplicates_and_self() -> None:
         quality.mirror_summary(
             quality.mirror_flows(trade, exporter="CHN", importer="JPN"), band=(1.2, 1.0)
         )
+
+
+def test_a_month_in_two_editions_is_named() -> None:
+    rows = [
+        {"period": p, "hs_edition": e, "value_usd": 10.0, "net_weight_t": 1.0}
+        for p, e in (("2022-01", "H5"), ("2022-02", "H5"), ("2022-02", "H6"), ("2022-03", "H6"))
+    ]
+    rows[2]["partner"] = "KOR"  # two partners of one month, reported in different editions
+    (finding,) = quality.hs_editions(trade_rows(rows))
+    assert finding["mixed_periods"] == ["2022-02"]
+    assert [e["edition"] for e in finding["editions"]] == ["H5", "H6"]
+    assert finding["switches"] == [
+        {"period": "2022-02", "from": "H5", "to": "H5+H6"},
+        {"period": "2022-03", "from": "H5+H6", "to": "H6"},
+    ]
