@@ -179,6 +179,22 @@ def build_parser() -> _Parser:
         help="first seal the intact vintages written before manifests were sealed",
     )
 
+    diff = _add(
+        sub,
+        "diff",
+        "reexport.diff:diff_cli",
+        "list the series and periods that changed between two stored vintages of a source "
+        "(added, removed, revised by how much)",
+    )
+    diff.add_argument("source", help="gpr, gpr_daily, fred, comtrade or userseries")
+    diff.add_argument(
+        "vintage_a", nargs="?", default=None, help="older vintage id (default: second newest real)"
+    )
+    diff.add_argument(
+        "vintage_b", nargs="?", default=None, help="newer vintage id (default: newest real)"
+    )
+    diff.add_argument("--output", "-o", default=None, help="write every changed value as JSON here")
+
     demo = _add(
         sub,
         "demo",
