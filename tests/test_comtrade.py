@@ -290,12 +290,12 @@ def test_cap_check() -> None:
 
 def test_request_validation() -> None:
     request = comtrade.make_request(reporter="chn", partner="usa, jpn,USA", start="2017-1")
-    assert request.reporter == 156 and request.partner == ("JPN", "USA")
+    assert request.reporters == (156,) and request.partner == ("JPN", "USA")
     assert request.start == Month(2017, 1)
     assert comtrade.make_request(partner="World").partner == "world"
     assert comtrade.make_request(partner="ALL").partner == "all"
     for kwargs, message in (
-        ({"partner": "USA,XYZ"}, "--partner 'XYZ' is not a known ISO3"),
+        ({"partner": "USA,XYZ"}, "--partner 'XYZ': not an ISO3 or M49 code"),
         ({"reporter": "Q1"}, "--reporter"),
         ({"hs": "85051"}, "--hs '85051'"),
         ({"flow": "exports"}, "--flow 'exports'"),
@@ -582,7 +582,7 @@ def test_offline_and_bad_partner(data_root: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "offline: no stored comtrade vintage" in err and "2017-01..2024-12" in err
     assert main(["fetch", "comtrade", "--partner", "USA,ABC"]) == 2
-    assert "'ABC' is not a known ISO3" in capsys.readouterr().err
+    assert "--partner 'ABC': not an ISO3 or M49 code" in capsys.readouterr().err
     assert tree(data_root / "raw") == []
 
 
