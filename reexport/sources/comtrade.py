@@ -1,21 +1,24 @@
-"""UN Comtrade monthly trade flows (API v1): plan the calls, fetch every page, tidy the records.
+"""UN Comtrade trade flows (API v1), monthly or annual: plan the calls, fetch every page, tidy.
 
-Endpoints (base from :func:`reexport.config.comtrade_base_url`):
+Endpoints (base from :func:`reexport.config.comtrade_base_url`; ``{F}`` is ``M``
+monthly or ``A`` annual):
 
-* keyed: ``GET {base}/data/v1/get/C/M/HS`` with the subscription key from
+* keyed: ``GET {base}/data/v1/get/C/{F}/HS`` with the subscription key from
   ``$COMTRADE_API_KEY`` sent as the ``Ocp-Apim-Subscription-Key`` header -- the
   key is a secret and never enters a URL, manifest, log line or message;
-* keyless: ``GET {base}/public/v1/preview/C/M/HS``, which returns at most 500
+* keyless: ``GET {base}/public/v1/preview/C/{F}/HS``, which returns at most 500
   rows per call.  Requests are split so that no call can reach the cap (fewer
-  months per call, partner lists split); a response that still reaches it is
+  periods per call, lists split); a response that still reaches it is
   refused with :class:`~reexport.errors.SourceError`, never silently truncated.
 
 Query parameters: ``reporterCode``, ``partnerCode`` (``0`` = World; omitted =
-every partner, World included), ``cmdCode``, ``flowCode``, ``period``
-(comma-separated ``YYYYMM``, at most 12 per call, so a keyed 2017-2024 pull is
-8 calls), ``motCode=0``, ``customsCode=C00``, ``partner2Code=0`` (the totals
-over mode of transport, customs procedure and second partner),
-``includeDesc=true`` and, keyed, ``maxRecords``.
+every partner, World included), ``cmdCode``, ``flowCode`` -- each a
+comma-separated list -- ``period`` (comma-separated ``YYYYMM`` or ``YYYY``, at
+most 12 per call, so a keyed 2017-2024 monthly pull is 8 calls), ``motCode=0``,
+``customsCode=C00``, ``partner2Code=0`` (the totals over mode of transport,
+customs procedure and second partner), ``includeDesc=true`` and, keyed,
+``maxRecords``.  :func:`plan_calls` puts as much into each call as the row caps
+allow.
 
 Every call of one logical request goes into ONE raw vintage (one JSON file per
 call), assembled in a temp folder: a failure midway stores nothing.
@@ -32,10 +35,12 @@ HS scope: HS6 ``850511`` ("permanent magnets ... of metal") includes CN
 exceed the China-customs REPM tonnages (CN 85051110).  Import the customs
 series with ``reexport import-series`` when the 8-digit line is needed.
 
-Partners are identified by UN Comtrade's own area codes, which are M49 codes
-except for a few areas (USA 842, France 251, India 699, Norway 579,
-Switzerland 757); Comtrade reports Taiwan as area 490 "Other Asia, nes"
-(ISO-like code ``S19``), which the tidy frame calls ``TWN``.
+Reporters and partners are named by ISO3 or by Comtrade's area codes, for every
+area of Comtrade's official reference tables shipped with the package
+(:mod:`reexport.sources.areas`).  The codes are M49 codes except for a few areas
+(USA 842, France 251, India 699, Norway 579, Switzerland 757).  Comtrade
+reports Taiwan as area 490 "Other Asia, nes" (ISO-like code ``S19``), which the
+tidy frame calls ``TWN``.
 """
 
 from __future__ import annotations
