@@ -1026,3 +1026,24 @@ def test_real_annual_body_answers_an_annual_request(
 def test_monthly_frames_say_freq_m() -> None:
     frame = comtrade.parse_bytes((FIXTURES / "monthly_world_2017.json").read_bytes())
     assert set(frame["freq"]) == {"M"} and comtrade.TRADE_COLUMNS[-1] == "freq"
+
+
+def test_covers_finds_world_totals_in_an_all_partner_pull() -> None:
+    everything = comtrade.make_request(
+        reporter="JPN,CHN", partner="all", hs=JAPAN_HS, flow="both"
+    ).logical()
+    for reporter, partner in (("CHN", "WLD"), ("156", "0"), ("JPN", "CHN"), ("392", "IND")):
+        assert comtrade.covers(everything, reporter=reporter, partner=partner, hs="2846", flow="M")
+    assert not comtrade.covers(everything, reporter="USA", partner="WLD", hs="2846", flow="M")
+    assert not comtrade.covers(everything, reporter="JPN", partner="WLD", hs="850511", flow="RX")
+    assert not comtrade.covers(
+        everything, reporter="JPN", partner="WLD", hs="2846", flow="M", frequency="A"
+    )
+    old_world = comtrade.make_request().logical()
+    assert comtrade.covers(old_world, reporter="CHN", partner="WLD", hs="850511", flow="X")
+    assert not comtrade.covers(old_world, reporter="CHN", partner="JPN", hs="850511", flow="X")
+    listed = comtrade.make_request(partner="JPN,USA", frequency="A", start="2015", end="2016")
+    assert comtrade.covers(
+        listed.logical(), reporter="CHN", partner="842", hs="850511", flow="X", frequency="A"
+    )
+    assert not comtrade.covers({"api": "fred"}, reporter="CHN", partner="WLD", hs="1", flow="X")

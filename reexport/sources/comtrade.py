@@ -1303,6 +1303,61 @@ def fetch_cli(
     return 0
 
 
+def covers(
+    logical: Mapping[str, Any],
+    *,
+    reporter: str | int,
+    partner: str | int,
+    hs: str,
+    flow: str,
+    frequency: str = "M",
+) -> bool:
+    """Whether a stored vintage's request (``vintage.request``) asks for these rows.
+
+    Lets a build find its series in any pull: an all-partner request covers every
+    partner, World (``WLD``) included, so one ``--partner all`` vintage supplies both
+    the world totals and the by-partner flows; a list covers its partners; a
+    multi-code, multi-reporter or two-flow request covers each of them.
+
+    Parameters
+    ----------
+    logical
+        A Comtrade manifest request (:meth:`ComtradeRequest.logical`, old or new form).
+    reporter, partner
+        ISO3 or Comtrade/M49 codes (``WLD`` or ``0`` for World).
+    hs, flow, frequency
+        One HS code, one flow (``X``/``M``...), ``M`` or ``A``.
+    """
+
+    def values(key: str) -> list[str]:
+        raw = logical.get(key)
+        items = raw if isinstance(raw, list) else [raw]
+        return [str(item).strip().upper() for item in items if item is not None]
+
+    if not str(logical.get("api", "")).startswith("comtrade v1"):
+        return False
+    if str(logical.get("frequency", "M")).upper() != str(frequency).strip().upper():
+        return False
+    if str(hs).strip().upper() not in values("hs") or str(flow).strip().upper() not in values(
+        "flow"
+    ):
+        return False
+    try:
+        wanted_reporter = areas.lookup(reporter, role="reporter").code
+        reporters = {areas.lookup(r, role="reporter").code for r in values("reporter")}
+        if wanted_reporter not in reporters:
+            return False
+        wanted_partner = areas.lookup(partner, role="partner").code
+        partners = values("partner")
+        if partners == ["ALL"]:
+            return True
+        if partners == ["WORLD"]:
+            return wanted_partner == areas.WORLD_CODE
+        return wanted_partner in {areas.lookup(p, role="partner").code for p in partners}
+    except BadInputError:
+        return False
+
+
 def tidy_periods(request: ComtradeRequest) -> list[str]:
     """The tidy frame's periods of a request: ``YYYY-MM`` monthly, ``YYYY`` annual."""
     if request.annual:
