@@ -446,9 +446,9 @@ def plan_calls(request: ComtradeRequest, *, keyed: bool) -> list[Call]:
     worst-case row count is periods x reporters x partners x HS codes x flows (one
     total row each; "all" partners count as :data:`ALL_PARTNERS_BOUND`); it must stay
     below the cap (500 rows keyless, ``maxRecords`` keyed).  While it would not, the
-    longest list that can be split -- partners first, then HS codes, reporters,
-    flows -- is cut into the largest pieces that fit; then as many periods go into
-    each call as fit.  A one-reporter, one-code, one-flow request is planned exactly
+    longest list (on ties: partners, HS codes, reporters, flows) is cut into the
+    largest pieces that fit, then the next; "all" partners cannot be cut.  Then as
+    many periods go into each call as fit.  A one-reporter, one-code, one-flow request is planned exactly
     as before such lists existed.
 
     Returns
