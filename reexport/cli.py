@@ -107,18 +107,37 @@ def build_parser() -> _Parser:
         fsub,
         "comtrade",
         "reexport.sources.comtrade:fetch_cli",
-        "UN Comtrade monthly trade flows (key from $COMTRADE_API_KEY, else the keyless preview)",
+        "UN Comtrade trade flows, monthly or annual (key from $COMTRADE_API_KEY, else the "
+        "keyless preview)",
     )
-    ct.add_argument("--reporter", default="156", help="reporter code (default 156, China)")
+    ct.add_argument(
+        "--reporter",
+        default="156",
+        help="reporter ISO3 or M49 codes, comma-separated (default 156, China)",
+    )
     ct.add_argument(
         "--partner",
         default="world",
-        help="'world', 'all', or comma-separated ISO3 codes (default world)",
+        help="'world', 'all' (every partner and the World totals), or comma-separated ISO3 or "
+        "M49 codes of Comtrade's official area table (default world)",
     )
-    ct.add_argument("--hs", default="850511", help="HS commodity code (default 850511)")
-    ct.add_argument("--flow", default="X", help="flow code: X exports, M imports (default X)")
-    ct.add_argument("--start", default="2017-01", help="first month YYYY-MM (default 2017-01)")
-    ct.add_argument("--end", default="2024-12", help="last month YYYY-MM (default 2024-12)")
+    ct.add_argument("--hs", default="850511", help="HS codes, comma-separated (default 850511)")
+    ct.add_argument(
+        "--flow",
+        default="X",
+        help="X exports, M imports, X,M or both (default X)",
+    )
+    ct.add_argument(
+        "--frequency",
+        default="M",
+        help="M monthly (periods YYYY-MM) or A annual (periods YYYY) (default M)",
+    )
+    ct.add_argument(
+        "--start", default="2017-01", help="first month YYYY-MM, or year YYYY (default 2017-01)"
+    )
+    ct.add_argument(
+        "--end", default="2024-12", help="last month YYYY-MM, or year YYYY (default 2024-12)"
+    )
     _store_flags(ct)
     _from_file_flag(
         ct,

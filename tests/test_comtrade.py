@@ -290,12 +290,12 @@ def test_cap_check() -> None:
 
 def test_request_validation() -> None:
     request = comtrade.make_request(reporter="chn", partner="usa, jpn,USA", start="2017-1")
-    assert request.reporter == 156 and request.partner == ("JPN", "USA")
+    assert request.reporters == (156,) and request.partner == ("JPN", "USA")
     assert request.start == Month(2017, 1)
     assert comtrade.make_request(partner="World").partner == "world"
     assert comtrade.make_request(partner="ALL").partner == "all"
     for kwargs, message in (
-        ({"partner": "USA,XYZ"}, "--partner 'XYZ' is not a known ISO3"),
+        ({"partner": "USA,XYZ"}, "--partner 'XYZ': not an ISO3 or M49 code"),
         ({"reporter": "Q1"}, "--reporter"),
         ({"hs": "85051"}, "--hs '85051'"),
         ({"flow": "exports"}, "--flow 'exports'"),
@@ -582,7 +582,7 @@ def test_offline_and_bad_partner(data_root: Path, capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "offline: no stored comtrade vintage" in err and "2017-01..2024-12" in err
     assert main(["fetch", "comtrade", "--partner", "USA,ABC"]) == 2
-    assert "'ABC' is not a known ISO3" in capsys.readouterr().err
+    assert "--partner 'ABC': not an ISO3 or M49 code" in capsys.readouterr().err
     assert tree(data_root / "raw") == []
 
 
@@ -665,3 +665,385 @@ def test_a_key_in_a_misconfigured_url_never_reaches_any_log_line(
     assert FAKE_KEY not in done.stderr + done.stdout
     # The server did receive the URL as configured: the scrubbing is in the logs only.
     assert any(FAKE_KEY in r.query_string for r in replay_server.requests)
+
+
+# --------------------------------------------------------------------------- general pulls (#9)
+
+KEYED_ANNUAL = "/data/v1/get/C/A/HS"
+PREVIEW_ANNUAL = "/public/v1/preview/C/A/HS"
+JAPAN_HS = "280530,2846,850511"
+
+
+def trade_record(
+    period: str,
+    *,
+    reporter: tuple[int, str],
+    partner: tuple[int, str],
+    hs: str,
+    flow: str,
+    value: float,
+) -> dict[str, Any]:
+    """A copy of the synthetic template for any reporter, partner, code, flow, month or year."""
+    record = copy.deepcopy(template())
+    annual = len(period) == 4
+    year = int(period[:4])
+    record.update(
+        freqCode="A" if annual else "M",
+        refPeriodId=int(f"{period}0101" if annual else f"{period}01"),
+        refYear=year,
+        refMonth=52 if annual else int(period[4:]),
+        period=period,
+        reporterCode=reporter[0],
+        reporterISO=reporter[1],
+        partnerCode=partner[0],
+        partnerISO=partner[1],
+        cmdCode=hs,
+        flowCode=flow,
+        netWgt=value / 40.0,
+        qty=value / 40.0,
+        primaryValue=value,
+        fobvalue=value if flow == "X" else None,
+        cifvalue=value if flow == "M" else None,
+    )
+    return record
+
+
+def test_a_single_code_request_keeps_the_logical_request_stores_were_keyed_on() -> None:
+    # The manifest request of every vintage written before lists were accepted (and of
+    # the demo's): scalar reporter, hs and flow, no frequency.  It must not change, or
+    # every stored vintage would go cold.
+    old = {
+        "api": "comtrade v1 C/M/HS",
+        "reporter": 156,
+        "partner": "world",
+        "hs": "850511",
+        "flow": "X",
+        "start": "2017-01",
+        "end": "2024-12",
+        "motCode": 0,
+        "customsCode": "C00",
+        "partner2Code": 0,
+    }
+    assert comtrade.make_request().logical() == old
+    same = comtrade.make_request(reporter=["CHN"], hs=["850511"], flow=["x"], frequency="m")
+    assert same.logical() == old
+    listed = comtrade.make_request(partner="usa,JPN").logical()
+    assert listed["partner"] == ["JPN", "USA"] and listed["reporter"] == 156
+
+
+def test_old_single_code_vintage_stays_warm(data_root: Path, comtrade_url: Any) -> None:
+    old_request = {
+        "api": "comtrade v1 C/M/HS",
+        "reporter": 156,
+        "partner": "all",
+        "hs": "850511",
+        "flow": "X",
+        "start": "2023-01",
+        "end": "2023-12",
+        "motCode": 0,
+        "customsCode": "C00",
+        "partner2Code": 0,
+    }
+    months = list(month_range(Month(2023, 1), Month(2023, 12)))
+    body = envelope([monthly_record(m) for m in months])
+    with RawStore().writer("comtrade", old_request) as writer:
+        writer.add(
+            "2023-01_2023-12.json",
+            body,
+            url="http://127.0.0.1/data/v1/get/C/M/HS",
+            params={},
+            status=200,
+            content_type="application/json",
+        )
+    stored = writer.vintage
+    assert stored is not None
+    request = comtrade.make_request(partner="all", hs=["850511"], start="2023-01", end="2023-12")
+    with HttpClient() as client:
+        assert comtrade.fetch(request, client=client).id == stored.id
+        assert client.calls == 0
+    assert comtrade_url.requests == []
+
+
+def test_iso3_and_m49_name_the_same_request() -> None:
+    by_iso = comtrade.make_request(reporter="JPN,CHN", partner="CHN,IND,USA", flow="M,X")
+    by_code = comtrade.make_request(reporter=["392", 156], partner="156,699,842", flow="both")
+    assert by_iso == by_code and by_iso.logical() == by_code.logical()
+    assert by_iso.reporters == (156, 392) and by_iso.flows == ("M", "X")
+    # An M49 code whose ISO3 names another current area is kept as the code.
+    assert comtrade.make_request(partner="276,280").partner == ("280", "DEU")
+    assert comtrade.make_request(partner="276,280").partner_codes() == (276, 280)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--reporter", "JPX"], "--reporter 'JPX': not an ISO3 or M49 code"),
+        (["--partner", "CHN,ZZZ"], "--partner 'ZZZ': not an ISO3 or M49 code"),
+        (["--partner", "all,CHN"], "'all' cannot be combined"),
+        (["--hs", "280530,85051X"], "--hs '85051X': expected 2, 4 or 6 HS digits"),
+        (["--flow", "X,Q"], "--flow 'Q'"),
+        (["--frequency", "Q"], "--frequency 'Q': expected M (monthly) or A (annual)"),
+        (["--frequency", "A", "--start", "2024", "--end", "2020"], "--start 2024 is after --end"),
+    ],
+)
+def test_bad_pull_options_exit_2_on_one_line(
+    data_root: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    assert main(["fetch", "comtrade", *options]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert message in line
+    assert tree(data_root / "raw") == []
+
+
+def test_keyed_multi_reporter_multi_hs_both_flows_all_partners_is_one_call_a_year(
+    data_root: Path,
+    comtrade_url: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = comtrade_url
+    monkeypatch.setenv("COMTRADE_API_KEY", FAKE_KEY)
+    reporters = {392: "JPN", 156: "CHN"}
+    partners = [(0, "W00"), (156, "CHN"), (699, "IND"), (392, "JPN")]
+    months = [f"2023{m:02d}" for m in range(1, 13)]
+    records = [
+        trade_record(
+            period,
+            reporter=(code, iso),
+            partner=partner,
+            hs=hs,
+            flow=flow,
+            value=1000.0 * (number + 1),
+        )
+        for number, period in enumerate(months)
+        for code, iso in reporters.items()
+        for partner in partners
+        if partner[0] != code
+        for hs in JAPAN_HS.split(",")
+        for flow in ("M", "X")
+    ]
+    server.route(
+        KEYED,
+        envelope(records),
+        query={
+            "reporterCode": "156,392",
+            "cmdCode": "280530,2846,850511",
+            "flowCode": "M,X",
+            "period": ",".join(months),
+        },
+        content_type="application/json",
+    )
+    args = ["fetch", "comtrade", "--reporter", "JPN,CHN", "--partner", "all", "--hs", JAPAN_HS]
+    args += ["--flow", "both", "--start", "2023-01", "--end", "2023-12"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 HTTP calls" in out and "12/12 months" in out
+    (sent,) = server.requests_for(KEYED)
+    assert "partnerCode" not in sent.query  # all partners: the World rows come too
+
+    vintage = RawStore().latest("comtrade")
+    assert vintage is not None
+    assert vintage.request["reporter"] == [156, 392]
+    assert vintage.request["hs"] == ["280530", "2846", "850511"]
+    assert vintage.request["flow"] == ["M", "X"]
+    frame = comtrade.parse(vintage)
+    assert len(frame) == len(records) == 12 * 2 * 3 * 3 * 2
+    assert set(frame["freq"]) == {"M"}
+    # An all-partner pull carries the World totals (WLD) for both reporters, codes, flows.
+    world = frame.loc[frame["partner"] == "WLD"]
+    assert len(world) == 12 * 2 * 3 * 2
+    assert set(world["reporter"]) == {"CHN", "JPN"} and set(world["hs"]) == set(JAPAN_HS.split(","))
+    assert set(frame.loc[frame["reporter"] == "JPN", "partner"]) == {"WLD", "CHN", "IND"}
+
+    server.clear_requests()
+    assert main(args) == 0
+    assert "warm: already stored, 0 calls" in capsys.readouterr().out
+    assert server.requests == []
+
+
+def test_keyless_multi_code_all_partner_pull_is_split_under_the_cap() -> None:
+    request = comtrade.make_request(
+        reporter="JPN,CHN", partner="all", hs=JAPAN_HS, flow="both", start="2023-01", end="2023-03"
+    )
+    keyed = comtrade.plan_calls(request, keyed=True)
+    assert len(keyed) == 1 and keyed[0].row_bound == 3 * 2 * 3 * 2 * comtrade.ALL_PARTNERS_BOUND
+    keyless = comtrade.plan_calls(request, keyed=False)
+    # 300 possible partners per reporter, code, flow and month: each keyless call is one of each.
+    assert len(keyless) == 3 * 2 * 3 * 2
+    assert all(c.row_bound == comtrade.ALL_PARTNERS_BOUND for c in keyless)
+    assert keyless[0].name == "2023-01_2023-01_r1_h1_f1.json"
+    params = comtrade.call_params(request, keyless[0], keyed=False)
+    assert (params["reporterCode"], params["cmdCode"], params["flowCode"]) == ("156", "280530", "M")
+
+    # A partner list small enough keeps codes and flows together and only shortens the months.
+    listed = comtrade.make_request(
+        reporter="JPN", partner="CHN,IND,VNM,THA,MYS,AUS,USA,WLD", hs=JAPAN_HS, flow="M"
+    )
+    calls = comtrade.plan_calls(listed, keyed=False)
+    assert {len(c.hs_codes) for c in calls} == {3} and {
+        len(c.partner_codes or ()) for c in calls
+    } == {8}
+    assert {len(c.months) for c in calls} == {12} and len(calls) == 8  # 12 x 8 x 3 = 288 < 500
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    reporters=st.lists(
+        st.sampled_from(["CHN", "JPN", "USA", "DEU", "KOR"]), min_size=1, unique=True
+    ),
+    partners=st.one_of(
+        st.sampled_from(["world", "all"]),
+        st.lists(
+            st.sampled_from(sorted(comtrade.COMTRADE_AREAS)), min_size=1, max_size=200, unique=True
+        ),
+    ),
+    hs=st.lists(
+        st.sampled_from(["280530", "2846", "850511", "85", "TOTAL"]), min_size=1, unique=True
+    ),
+    flows=st.lists(st.sampled_from(["X", "M", "RX", "RM"]), min_size=1, unique=True),
+    annual=st.booleans(),
+    start=st.integers(2000 * 12, 2030 * 12).map(Month.from_ordinal),
+    length=st.integers(1, 40),
+    keyed=st.booleans(),
+)
+def test_plans_of_lists_ask_every_cell_once_and_stay_under_the_cap(
+    reporters: list[str],
+    partners: str | list[str],
+    hs: list[str],
+    flows: list[str],
+    annual: bool,
+    start: Month,
+    length: int,
+    keyed: bool,
+) -> None:
+    end = start.shift(length - 1)
+    span = (str(start.year), str(end.year)) if annual else (str(start), str(end))
+    request = comtrade.make_request(
+        reporter=reporters,
+        partner=partners,
+        hs=hs,
+        flow=flows,
+        start=span[0],
+        end=span[1],
+        frequency="A" if annual else "M",
+    )
+    calls = comtrade.plan_calls(request, keyed=keyed)
+    cap = comtrade.KEYED_MAX_RECORDS if keyed else comtrade.PREVIEW_CAP
+    cells = []
+    for call in calls:
+        assert 1 <= len(call.periods) <= 12 and call.row_bound < cap
+        assert call.months == (
+            () if annual else tuple(Month(int(p[:4]), int(p[4:])) for p in call.periods)
+        )
+        codes: tuple[int | None, ...] = call.partner_codes or (None,)
+        cells += [
+            (p, r, c, h, f)
+            for p in call.periods
+            for r in call.reporters
+            for c in codes
+            for h in call.hs_codes
+            for f in call.flows
+        ]
+    wanted_partners = request.partner_codes() or (None,)
+    wanted = {
+        (p, r, c, h, f)
+        for p in request.periods()
+        for r in request.reporters
+        for c in wanted_partners
+        for h in request.hs_codes
+        for f in request.flows
+    }
+    assert len(cells) == len(set(cells)) and set(cells) == wanted
+    assert len({c.name for c in calls}) == len(calls)
+    if len(request.reporters) * len(request.hs_codes) * len(request.flows) * len(
+        wanted_partners
+    ) < (cap // 12 if request.partner != "all" else cap // (12 * comtrade.ALL_PARTNERS_BOUND)):
+        # Everything fits in one call per 12 periods: no list is split.
+        assert len(calls) == -(-len(request.periods()) // 12)
+
+
+def test_annual_pull_uses_the_annual_endpoint_and_keeps_years(
+    data_root: Path, comtrade_url: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = comtrade_url
+    years = [str(y) for y in range(2015, 2025)]
+    records = [
+        trade_record(y, reporter=(392, "JPN"), partner=p, hs="2846", flow="M", value=5e6 + i)
+        for i, y in enumerate(years)
+        for p in ((156, "CHN"), (699, "IND"))
+    ]
+    server.route(
+        PREVIEW_ANNUAL,
+        envelope(records),
+        query={"period": ",".join(years), "reporterCode": "392", "partnerCode": "156,699"},
+        content_type="application/json",
+    )
+    args = ["fetch", "comtrade", "--reporter", "392", "--partner", "CHN,IND", "--hs", "2846"]
+    args += ["--flow", "M", "--frequency", "A", "--start", "2015", "--end", "2024"]
+    assert main(args) == 0
+    assert "10/10 years with data" in capsys.readouterr().out
+    assert len(server.requests_for(PREVIEW_ANNUAL)) == 1 and not server.requests_for(PREVIEW)
+    vintage = RawStore().latest("comtrade")
+    assert vintage is not None
+    assert vintage.request["frequency"] == "A" and vintage.request["api"] == "comtrade v1 C/A/HS"
+    assert (vintage.request["start"], vintage.request["end"]) == ("2015", "2024")
+    assert vintage.names == ["2015_2024.json"]
+    frame = comtrade.parse(vintage)
+    assert sorted(set(frame["period"])) == years and set(frame["freq"]) == {"A"}
+    assert set(frame["partner"]) == {"CHN", "IND"} and len(frame) == 20
+    # Annual rows are still refused where a monthly frame is asked for.
+    with pytest.raises(SourceError, match="is annual"):
+        comtrade.parse(vintage, annual="reject")
+    server.clear_requests()
+    assert main(args) == 0 and server.requests == []
+
+
+@pytest.mark.shared
+def test_real_annual_body_answers_an_annual_request(
+    data_root: Path, comtrade_url: Any, shared_data: Path
+) -> None:
+    # The recorded request: China (156), partners 32, 280, 276, TOTAL, 2010, both flows.
+    server = comtrade_url
+    server.route(PREVIEW_ANNUAL, file=shared_data / "comtrade" / RECORDED)
+    request = comtrade.make_request(
+        reporter="CHN", partner="32,280,276", hs="TOTAL", flow="both", frequency="A",
+        start="2010", end="2010",
+    )  # fmt: skip
+    vintage = comtrade.fetch(request)
+    (sent,) = server.requests_for(PREVIEW_ANNUAL)
+    assert sent.query["partnerCode"] == "32,276,280" and sent.query["period"] == "2010"
+    frame = comtrade.parse(vintage)
+    assert frame[["period", "partner", "flow", "freq"]].values.tolist() == [
+        ["2010", "ARG", "M", "A"],
+        ["2010", "ARG", "X", "A"],
+        ["2010", "DEU", "M", "A"],
+        ["2010", "DEU", "X", "A"],
+    ]
+    exports = frame.loc[frame["flow"] == "X"].set_index("partner")["value_usd"]
+    assert exports["ARG"] == 6115764185.0 and exports["DEU"] == 68047133397.0
+
+
+def test_monthly_frames_say_freq_m() -> None:
+    frame = comtrade.parse_bytes((FIXTURES / "monthly_world_2017.json").read_bytes())
+    assert set(frame["freq"]) == {"M"} and comtrade.TRADE_COLUMNS[-1] == "freq"
+
+
+def test_covers_finds_world_totals_in_an_all_partner_pull() -> None:
+    everything = comtrade.make_request(
+        reporter="JPN,CHN", partner="all", hs=JAPAN_HS, flow="both"
+    ).logical()
+    for reporter, partner in (("CHN", "WLD"), ("156", "0"), ("JPN", "CHN"), ("392", "IND")):
+        assert comtrade.covers(everything, reporter=reporter, partner=partner, hs="2846", flow="M")
+    assert not comtrade.covers(everything, reporter="USA", partner="WLD", hs="2846", flow="M")
+    assert not comtrade.covers(everything, reporter="JPN", partner="WLD", hs="850511", flow="RX")
+    assert not comtrade.covers(
+        everything, reporter="JPN", partner="WLD", hs="2846", flow="M", frequency="A"
+    )
+    old_world = comtrade.make_request().logical()
+    assert comtrade.covers(old_world, reporter="CHN", partner="WLD", hs="850511", flow="X")
+    assert not comtrade.covers(old_world, reporter="CHN", partner="JPN", hs="850511", flow="X")
+    listed = comtrade.make_request(partner="JPN,USA", frequency="A", start="2015", end="2016")
+    assert comtrade.covers(
+        listed.logical(), reporter="CHN", partner="842", hs="850511", flow="X", frequency="A"
+    )
+    assert not comtrade.covers({"api": "fred"}, reporter="CHN", partner="WLD", hs="1", flow="X")

@@ -1,21 +1,24 @@
-"""UN Comtrade monthly trade flows (API v1): plan the calls, fetch every page, tidy the records.
+"""UN Comtrade trade flows (API v1), monthly or annual: plan the calls, fetch every page, tidy.
 
-Endpoints (base from :func:`reexport.config.comtrade_base_url`):
+Endpoints (base from :func:`reexport.config.comtrade_base_url`; ``{F}`` is ``M``
+monthly or ``A`` annual):
 
-* keyed: ``GET {base}/data/v1/get/C/M/HS`` with the subscription key from
+* keyed: ``GET {base}/data/v1/get/C/{F}/HS`` with the subscription key from
   ``$COMTRADE_API_KEY`` sent as the ``Ocp-Apim-Subscription-Key`` header -- the
   key is a secret and never enters a URL, manifest, log line or message;
-* keyless: ``GET {base}/public/v1/preview/C/M/HS``, which returns at most 500
+* keyless: ``GET {base}/public/v1/preview/C/{F}/HS``, which returns at most 500
   rows per call.  Requests are split so that no call can reach the cap (fewer
-  months per call, partner lists split); a response that still reaches it is
+  periods per call, lists split); a response that still reaches it is
   refused with :class:`~reexport.errors.SourceError`, never silently truncated.
 
 Query parameters: ``reporterCode``, ``partnerCode`` (``0`` = World; omitted =
-every partner, World included), ``cmdCode``, ``flowCode``, ``period``
-(comma-separated ``YYYYMM``, at most 12 per call, so a keyed 2017-2024 pull is
-8 calls), ``motCode=0``, ``customsCode=C00``, ``partner2Code=0`` (the totals
-over mode of transport, customs procedure and second partner),
-``includeDesc=true`` and, keyed, ``maxRecords``.
+every partner, World included), ``cmdCode``, ``flowCode`` -- each a
+comma-separated list -- ``period`` (comma-separated ``YYYYMM`` or ``YYYY``, at
+most 12 per call, so a keyed 2017-2024 monthly pull is 8 calls), ``motCode=0``,
+``customsCode=C00``, ``partner2Code=0`` (the totals over mode of transport,
+customs procedure and second partner), ``includeDesc=true`` and, keyed,
+``maxRecords``.  :func:`plan_calls` puts as much into each call as the row caps
+allow.
 
 Every call of one logical request goes into ONE raw vintage (one JSON file per
 call), assembled in a temp folder: a failure midway stores nothing.
@@ -32,10 +35,12 @@ HS scope: HS6 ``850511`` ("permanent magnets ... of metal") includes CN
 exceed the China-customs REPM tonnages (CN 85051110).  Import the customs
 series with ``reexport import-series`` when the 8-digit line is needed.
 
-Partners are identified by UN Comtrade's own area codes, which are M49 codes
-except for a few areas (USA 842, France 251, India 699, Norway 579,
-Switzerland 757); Comtrade reports Taiwan as area 490 "Other Asia, nes"
-(ISO-like code ``S19``), which the tidy frame calls ``TWN``.
+Reporters and partners are named by ISO3 or by Comtrade's area codes, for every
+area of Comtrade's official reference tables shipped with the package
+(:mod:`reexport.sources.areas`).  The codes are M49 codes except for a few areas
+(USA 842, France 251, India 699, Norway 579, Switzerland 757).  Comtrade
+reports Taiwan as area 490 "Other Asia, nes" (ISO-like code ``S19``), which the
+tidy frame calls ``TWN``.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -59,6 +64,7 @@ from tqdm import tqdm
 from reexport import config
 from reexport.errors import BadInputError, SourceError
 from reexport.periods import Month, chunks, month_range, parse_month
+from reexport.sources import areas
 
 if TYPE_CHECKING:
     from reexport.http import HttpClient
@@ -112,37 +118,47 @@ ESTIMATION_FLAGS = (
 #: Columns of the tidy trade frame, in order (docs/ARCHITECTURE.md, "Sources").
 TRADE_COLUMNS = [
     "period", "reporter", "partner", "flow", "hs", "hs_edition", "value_usd", "net_weight_t",
-    "qty", "qty_unit", "is_estimated", "source", "vintage",
+    "qty", "qty_unit", "is_estimated", "source", "vintage", "freq",
 ]  # fmt: skip
+#: What to do with annual records: refuse them, drop them, or keep them (period ``YYYY``).
+AnnualRule = Literal["reject", "drop", "keep"]
 
-#: ISO3 -> UN Comtrade area code: every country of the GPR file (GPRC_*) plus the main
-#: destinations of China's permanent-magnet exports and other large traders.  Comtrade's
-#: codes equal UN M49 except USA 842, FRA 251, IND 699, NOR 579, CHE 757 and Taiwan
-#: (490, "Other Asia, nes").
-COMTRADE_AREAS: dict[str, int] = {
-    # the 44 GPR countries
-    "ARG": 32, "AUS": 36, "BEL": 56, "BRA": 76, "CAN": 124, "CHE": 757, "CHL": 152,
-    "CHN": 156, "COL": 170, "DEU": 276, "DNK": 208, "EGY": 818, "ESP": 724, "FIN": 246,
-    "FRA": 251, "GBR": 826, "HKG": 344, "HUN": 348, "IDN": 360, "IND": 699, "ISR": 376,
-    "ITA": 380, "JPN": 392, "KOR": 410, "MEX": 484, "MYS": 458, "NLD": 528, "NOR": 579,
-    "PER": 604, "PHL": 608, "POL": 616, "PRT": 620, "RUS": 643, "SAU": 682, "SWE": 752,
-    "THA": 764, "TUN": 788, "TUR": 792, "TWN": 490, "UKR": 804, "USA": 842, "VEN": 862,
-    "VNM": 704, "ZAF": 710,
-    # other destinations and traders
-    "ARE": 784, "ARM": 51, "AUT": 40, "AZE": 31, "BGD": 50, "BGR": 100, "BLR": 112,
-    "CRI": 188, "CYP": 196, "CZE": 203, "DOM": 214, "DZA": 12, "ECU": 218, "EST": 233,
-    "ETH": 231, "GEO": 268, "GHA": 288, "GRC": 300, "GTM": 320, "HRV": 191, "IRL": 372,
-    "IRN": 364, "IRQ": 368, "ISL": 352, "JOR": 400, "KAZ": 398, "KEN": 404, "KHM": 116,
-    "KWT": 414, "LAO": 418, "LKA": 144, "LTU": 440, "LUX": 442, "LVA": 428, "MAC": 446,
-    "MAR": 504, "MLT": 470, "MMR": 104, "MNG": 496, "NGA": 566, "NZL": 554, "OMN": 512,
-    "PAK": 586, "PAN": 591, "QAT": 634, "ROU": 642, "SGP": 702, "SRB": 688, "SVK": 703,
-    "SVN": 705, "TZA": 834, "URY": 858, "UZB": 860,
-}  # fmt: skip
+
+class _AreaCodes(Mapping[str, int]):
+    """ISO3 -> Comtrade partner code for every ISO3 that names one current area.
+
+    A read-only view of the official table (:mod:`reexport.sources.areas`), kept
+    under the name the module used when it held a hand-typed subset.
+    """
+
+    @functools.cached_property
+    def _codes(self) -> dict[str, int]:
+        codes = {}
+        for area in areas.areas("partner"):
+            try:
+                if areas.lookup(area.iso3, role="partner").code == area.code:
+                    codes[area.iso3] = area.code
+            except BadInputError:
+                continue  # an ISO3 shared by several current areas: use the code
+        return codes
+
+    def __getitem__(self, iso3: str) -> int:
+        return self._codes[iso3]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+#: ISO3 -> Comtrade partner area code, from the official reference table.
+COMTRADE_AREAS: Mapping[str, int] = _AreaCodes()
 #: Comtrade's non-ISO area labels mapped to the codes the tidy frame uses.
 AREA_ALIASES = {"W00": "WLD", "S19": "TWN"}
-_CODE_TO_ISO = {code: iso for iso, code in COMTRADE_AREAS.items()} | {0: "WLD"}
 
 Partner = Literal["world", "all"] | tuple[str, ...]
+Frequency = Literal["M", "A"]
 _HS_RE = re.compile(r"^(\d{2}|\d{4}|\d{6}|TOTAL)$")
 _FLOWS = ("X", "M", "RX", "RM")
 
@@ -152,210 +168,372 @@ _FLOWS = ("X", "M", "RX", "RM")
 
 @dataclass(frozen=True)
 class ComtradeRequest:
-    """One logical request: a reporter's monthly flows of one HS code over a span of months.
+    """One logical request: reporters' flows of HS codes with partners over a span of periods.
 
     Attributes
     ----------
-    reporter
-        Reporter area code (156 = China).
+    reporters
+        Sorted reporter area codes (156 = China).
     partner
-        ``"world"``, ``"all"`` or a sorted tuple of ISO3 codes.
-    hs
-        HS code (2, 4 or 6 digits, or ``TOTAL``).
-    flow
-        ``X`` exports, ``M`` imports (``RX``/``RM`` re-exports/imports).
+        ``"world"``, ``"all"`` or a sorted tuple of partner labels: the tidy ISO3
+        code of each area, or its Comtrade code when that ISO3 names several areas.
+    hs_codes
+        Sorted HS codes (2, 4 or 6 digits, or ``TOTAL``).
+    flows
+        Sorted flows: ``X`` exports, ``M`` imports (``RX``/``RM`` re-exports/imports).
     start, end
-        First and last month, inclusive.
+        First and last month, inclusive (annual requests: January of the first
+        year and December of the last).
+    frequency
+        ``"M"`` monthly or ``"A"`` annual.
     """
 
-    reporter: int
+    reporters: tuple[int, ...]
     partner: Partner
-    hs: str
-    flow: str
+    hs_codes: tuple[str, ...]
+    flows: tuple[str, ...]
     start: Month
     end: Month
+    frequency: Frequency = "M"
+
+    @property
+    def annual(self) -> bool:
+        """Whether the request is for annual data."""
+        return self.frequency == "A"
+
+    def periods(self) -> list[str]:
+        """Every period asked for, as the API writes them (``YYYYMM`` or ``YYYY``)."""
+        if self.annual:
+            return [str(y) for y in range(self.start.year, self.end.year + 1)]
+        return [m.compact for m in month_range(self.start, self.end)]
+
+    def partner_codes(self) -> tuple[int, ...] | None:
+        """Comtrade codes of the partner list (``(0,)`` for World, ``None`` for all)."""
+        if self.partner == "world":
+            return (areas.WORLD_CODE,)
+        if self.partner == "all":
+            return None
+        return tuple(sorted(areas.lookup(p, role="partner").code for p in self.partner))
 
     def logical(self) -> dict[str, Any]:
         """The JSON-like request recorded in the manifest and matched on warm re-runs.
 
-        The endpoint (keyed or preview) is not part of it: both serve the same
-        final data, and each file's URL is recorded in the manifest.
+        A request of one reporter, HS code and flow, monthly, is written exactly as
+        before several of them could be asked at once (scalars, no ``frequency``),
+        so the vintages stored then still answer it.  The endpoint (keyed or
+        preview) is not part of it: both serve the same final data, and each
+        file's URL is recorded in the manifest.
         """
+
+        def one_or_list(values: tuple[Any, ...]) -> Any:
+            return values[0] if len(values) == 1 else list(values)
+
         partner = self.partner if isinstance(self.partner, str) else list(self.partner)
-        return {
-            "api": "comtrade v1 C/M/HS",
-            "reporter": self.reporter,
+        span = (
+            (str(self.start.year), str(self.end.year))
+            if self.annual
+            else (str(self.start), str(self.end))
+        )
+        logical: dict[str, Any] = {
+            "api": f"comtrade v1 C/{self.frequency}/HS",
+            "reporter": one_or_list(self.reporters),
             "partner": partner,
-            "hs": self.hs,
-            "flow": self.flow,
-            "start": str(self.start),
-            "end": str(self.end),
+            "hs": one_or_list(self.hs_codes),
+            "flow": one_or_list(self.flows),
+            "start": span[0],
+            "end": span[1],
             "motCode": 0,
             "customsCode": "C00",
             "partner2Code": 0,
         }
+        if self.annual:
+            logical["frequency"] = "A"
+        return logical
+
+    def describe(self) -> str:
+        """One line naming what is asked for (for messages)."""
+        span = self.logical()
+        return (
+            f"reporter {','.join(map(str, self.reporters))} partner {_partner_text(self.partner)} "
+            f"hs {','.join(self.hs_codes)} flow {','.join(self.flows)} "
+            f"{'annual ' if self.annual else ''}{span['start']}..{span['end']}"
+        )
 
 
 def area_code(iso3: str, *, what: str = "partner") -> int:
-    """Comtrade area code of an ISO3 country code.
+    """Comtrade area code of an ISO3 (or M49) code, from the official table.
 
     Raises
     ------
     BadInputError
-        If the code is not in :data:`COMTRADE_AREAS` (naming it and ``what``).
+        If the official partner table has no such area (naming it and ``what``).
     """
-    key = iso3.strip().upper()
-    if key not in COMTRADE_AREAS:
-        raise BadInputError(
-            f"{what} {iso3!r} is not a known ISO3 code (known: {', '.join(sorted(COMTRADE_AREAS))})"
-        )
-    return COMTRADE_AREAS[key]
+    return areas.lookup(iso3, role="partner", what=what).code
 
 
-def parse_partner(text: str) -> Partner:
-    """Parse ``--partner``: ``world``, ``all`` or comma-separated ISO3 codes.
+def _split(text: str | int | Sequence[str | int]) -> list[str]:
+    """Items of a comma-separated option or a list of values, stripped, empty ones dropped."""
+    items = [text] if isinstance(text, (str, int)) else list(text)
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def parse_partner(text: str | Sequence[str | int]) -> Partner:
+    """Parse ``--partner``: ``world``, ``all`` or ISO3/M49 codes (comma-separated or a list).
 
     Returns
     -------
-    ``"world"``, ``"all"`` or a sorted tuple of unique upper-case ISO3 codes.
+    ``"world"``, ``"all"`` or a sorted tuple of unique partner labels (tidy ISO3
+    codes; the Comtrade code where an ISO3 names several current areas).
 
     Raises
     ------
     BadInputError
-        For an empty list or an unknown ISO3 code.
+        For an empty list or an area that is not in Comtrade's official table.
     """
-    lowered = text.strip().lower()
-    if lowered in ("world", "wld", "0"):
+    items = _split(text)
+    lowered = [i.lower() for i in items]
+    if lowered in (["world"], ["wld"], ["0"]):
         return "world"
-    if lowered == "all":
+    if lowered == ["all"]:
         return "all"
-    codes = [c.strip().upper() for c in text.split(",") if c.strip()]
-    if not codes:
-        raise BadInputError(f"--partner {text!r}: expected world, all or ISO3 codes")
-    for code in codes:
-        area_code(code, what="--partner")
+    if not items:
+        raise BadInputError(f"--partner {text!r}: expected world, all or ISO3/M49 codes")
+    if "all" in lowered:
+        raise BadInputError(f"--partner {text!r}: 'all' cannot be combined with other partners")
+    labels = set()
+    for item in items:
+        area = areas.lookup(item, role="partner", what="--partner")
+        # The ISO3 label when it finds this very area again, else the code.
+        try:
+            same = areas.lookup(area.iso3, role="partner").code == area.code
+        except BadInputError:
+            same = False
+        labels.add(area.iso3 if same else str(area.code))
+    return tuple(sorted(labels))
+
+
+def parse_reporters(text: str | int | Sequence[str | int]) -> tuple[int, ...]:
+    """Parse ``--reporter``: ISO3 or M49 codes, comma-separated or a list; sorted codes."""
+    items = _split(text)
+    if not items:
+        raise BadInputError(f"--reporter {text!r}: expected ISO3 or M49 codes such as CHN or 156")
+    return tuple(sorted({areas.lookup(i, role="reporter", what="--reporter").code for i in items}))
+
+
+def parse_hs(text: str | Sequence[str]) -> tuple[str, ...]:
+    """Parse ``--hs``: HS codes of 2, 4 or 6 digits (or ``TOTAL``), comma-separated or a list."""
+    items = _split(text)
+    if not items:
+        raise BadInputError(f"--hs {text!r}: expected HS codes such as 850511")
+    codes = [c.upper() for c in items]
+    for code in items:
+        if not _HS_RE.match(code.upper()):
+            raise BadInputError(
+                f"--hs {code!r}: expected 2, 4 or 6 HS digits (e.g. 850511) or TOTAL"
+            )
     return tuple(sorted(set(codes)))
+
+
+def parse_flows(text: str | Sequence[str]) -> tuple[str, ...]:
+    """Parse ``--flow``: ``X``, ``M`` (``RX``, ``RM``), several comma-separated, or ``both``."""
+    items = _split(text)
+    if [i.lower() for i in items] == ["both"]:
+        return ("M", "X")
+    if not items:
+        raise BadInputError(f"--flow {text!r}: expected X, M or both")
+    for item in items:
+        if item.upper() not in _FLOWS:
+            raise BadInputError(f"--flow {item!r}: expected one of {', '.join(_FLOWS)} or both")
+    return tuple(sorted({i.upper() for i in items}))
+
+
+def _parse_span(start: str, end: str, frequency: Frequency) -> tuple[Month, Month]:
+    if frequency == "A":
+        years = []
+        for text, option in ((start, "--start"), (end, "--end")):
+            raw = str(text).strip()
+            if re.fullmatch(r"\d{4}", raw):
+                years.append(int(raw))
+            else:
+                years.append(parse_month(raw, what=option).year)
+        first, last = Month(years[0], 1), Month(years[1], 12)
+        if last < first:
+            raise BadInputError(f"--start {years[0]} is after --end {years[1]}")
+        return first, last
+    first = parse_month(start, what="--start")
+    last = parse_month(end, what="--end")
+    if last < first:
+        raise BadInputError(f"--start {first} is after --end {last}")
+    return first, last
 
 
 def make_request(
     *,
-    reporter: str | int = "156",
-    partner: str = "world",
-    hs: str = "850511",
-    flow: str = "X",
+    reporter: str | int | Sequence[str | int] = "156",
+    partner: str | Sequence[str | int] = "world",
+    hs: str | Sequence[str] = "850511",
+    flow: str | Sequence[str] = "X",
     start: str = "2017-01",
     end: str = "2024-12",
+    frequency: str = "M",
 ) -> ComtradeRequest:
     """Validate CLI-style options into a :class:`ComtradeRequest`.
 
     Parameters
     ----------
     reporter
-        Comtrade reporter code (``156``) or ISO3 (``CHN``).
+        Reporter ISO3 (``CHN``) or Comtrade/M49 codes (``156``): comma-separated text or a list.
     partner
-        ``world``, ``all`` or comma-separated ISO3 codes.
+        ``world``, ``all``, or partner ISO3/M49 codes (comma-separated or a list).
     hs
-        HS code: 2, 4 or 6 digits, or ``TOTAL``.
+        HS codes: 2, 4 or 6 digits, or ``TOTAL`` (comma-separated or a list).
     flow
-        ``X``, ``M``, ``RX`` or ``RM``.
+        ``X``, ``M``, ``RX``, ``RM``, several of them, or ``both`` (X and M).
     start, end
-        First and last month (``YYYY-MM``).
+        First and last month (``YYYY-MM``); annual requests take years (``YYYY``;
+        a ``YYYY-MM`` counts as its year).
+    frequency
+        ``M`` monthly or ``A`` annual.
 
     Raises
     ------
     BadInputError
-        Naming the offending option and value.
+        Naming the offending option and value (unknown areas with close matches).
     """
-    text = str(reporter).strip()
-    if text.isdigit():
-        reporter_code = int(text)
-    elif re.fullmatch(r"[A-Za-z]{3}", text):
-        reporter_code = area_code(text, what="--reporter")
-    else:
-        raise BadInputError(
-            f"--reporter {reporter!r}: expected a Comtrade code such as 156 or ISO3"
-        )
-    hs_code = str(hs).strip().upper()
-    if not _HS_RE.match(hs_code):
-        raise BadInputError(f"--hs {hs!r}: expected 2, 4 or 6 HS digits (e.g. 850511) or TOTAL")
-    flow_code = str(flow).strip().upper()
-    if flow_code not in _FLOWS:
-        raise BadInputError(f"--flow {flow!r}: expected one of {', '.join(_FLOWS)}")
-    first = parse_month(start, what="--start")
-    last = parse_month(end, what="--end")
-    if last < first:
-        raise BadInputError(f"--start {first} is after --end {last}")
+    freq = str(frequency).strip().upper()
+    if freq not in ("M", "A"):
+        raise BadInputError(f"--frequency {frequency!r}: expected M (monthly) or A (annual)")
+    frequency_code: Frequency = "A" if freq == "A" else "M"
+    first, last = _parse_span(start, end, frequency_code)
     return ComtradeRequest(
-        reporter=reporter_code,
+        reporters=parse_reporters(reporter),
         partner=parse_partner(partner),
-        hs=hs_code,
-        flow=flow_code,
+        hs_codes=parse_hs(hs),
+        flows=parse_flows(flow),
         start=first,
         end=last,
+        frequency=frequency_code,
     )
 
 
 @dataclass(frozen=True)
 class Call:
-    """One API call of a plan: the months and partner codes it asks for, and its file name."""
+    """One API call of a plan: what it asks for, and its file name.
+
+    ``months`` holds the months of a monthly call (empty for an annual one);
+    ``periods`` the API's period codes either way.
+    """
 
     name: str
     months: tuple[Month, ...]
     partner_codes: tuple[int, ...] | None  # None = every partner (partnerCode omitted)
     row_bound: int  # most rows the call can return once the total filters are applied
+    periods: tuple[str, ...] = ()
+    reporters: tuple[int, ...] = ()
+    hs_codes: tuple[str, ...] = ()
+    flows: tuple[str, ...] = ()
+
+
+def _groups(values: tuple[Any, ...], size: int) -> list[tuple[Any, ...]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def plan_calls(request: ComtradeRequest, *, keyed: bool) -> list[Call]:
-    """Split a request into API calls.
+    """Split a request into as few API calls as the caps allow.
 
-    Keyed calls carry 12 months each (the API's limit).  Keyless (preview)
-    calls are sized so that their worst-case row count -- months x partners,
-    one total row per partner and month -- stays below the 500-row cap:
-    World takes 12 months per call, a list of *n* partners ``499 // n``
-    months, more than 499 partners are split into several lists, and "all"
-    partners take one month per call (at most about 250 partner areas).
+    Every call may carry several reporters, partners, HS codes and flows (the API
+    takes comma-separated lists) and up to 12 periods (the API's limit).  A call's
+    worst-case row count is periods x reporters x partners x HS codes x flows (one
+    total row each; "all" partners count as :data:`ALL_PARTNERS_BOUND`); it must stay
+    below the cap (500 rows keyless, ``maxRecords`` keyed).  While it would not, the
+    longest list (on ties: partners, HS codes, reporters, flows) is cut into the
+    largest pieces that fit, then the next; "all" partners cannot be cut.  Then as
+    many periods go into each call as fit.  A one-reporter, one-code, one-flow request is planned exactly
+    as before such lists existed.
 
     Returns
     -------
     list of Call
-        In chronological order; file names are ``YYYY-MM_YYYY-MM[_pN].json``.
+        In chronological order; file names are ``YYYY-MM_YYYY-MM.json`` (annual
+        ``YYYY_YYYY.json``) with ``_rN``/``_hN``/``_fN``/``_pN`` when reporters,
+        HS codes, flows or partners are split into several calls.
     """
     limit = KEYED_MAX_RECORDS if keyed else PREVIEW_CAP
-    if request.partner == "world":
-        groups: list[tuple[int, ...] | None] = [(0,)]
-        per_month = 1
-    elif request.partner == "all":
-        groups = [None]
-        per_month = ALL_PARTNERS_BOUND
+    partner_codes = request.partner_codes()
+    partner_values: tuple[Any, ...] = partner_codes if partner_codes is not None else (None,)
+    # name, values, rows per value, whether it can be split
+    dims: list[list[Any]] = [
+        ["p", partner_values, ALL_PARTNERS_BOUND if partner_codes is None else 1],
+        ["h", request.hs_codes, 1],
+        ["r", request.reporters, 1],
+        ["f", request.flows, 1],
+    ]
+    sizes = {d[0]: len(d[1]) for d in dims}
+
+    def bound() -> int:
+        total = 1
+        for name, _values, rows in dims:
+            total *= sizes[name] * rows
+        return total
+
+    for name, values, rows in sorted(dims, key=lambda d: -len(d[1])):
+        if bound() <= limit - 1:
+            break
+        others = bound() // (sizes[name] * rows)
+        sizes[name] = max(1, min(len(values), (limit - 1) // max(1, others * rows)))
+    per_period = bound()
+    grouped = {name: _groups(values, sizes[name]) for name, values, _rows in dims}
+    periods_per_call = max(1, min(MAX_PERIODS_PER_CALL, (limit - 1) // per_period))
+    if request.annual:
+        years = [int(p) for p in request.periods()]
+        runs: list[tuple[tuple[Month, ...], tuple[str, ...], str]] = [
+            ((), tuple(str(y) for y in run), f"{run[0]}_{run[-1]}")
+            for run in _groups(tuple(years), periods_per_call)
+        ]
     else:
-        codes = tuple(sorted(COMTRADE_AREAS[c] for c in request.partner))
-        size = min(len(codes), limit - 1)
-        groups = [codes[i : i + size] for i in range(0, len(codes), size)]
-        per_month = size
-    months_per_call = max(1, min(MAX_PERIODS_PER_CALL, (limit - 1) // per_month))
+        runs = [
+            (tuple(months), tuple(m.compact for m in months), f"{months[0]}_{months[-1]}")
+            for months in chunks(request.start, request.end, periods_per_call)
+        ]
     calls = []
-    for months in chunks(request.start, request.end, months_per_call):
-        for number, group in enumerate(groups, start=1):
-            suffix = f"_p{number}" if len(groups) > 1 else ""
-            rows = len(months) * (len(group) if group is not None else per_month)
-            calls.append(
-                Call(
-                    name=f"{months[0]}_{months[-1]}{suffix}.json",
-                    months=tuple(months),
-                    partner_codes=group,
-                    row_bound=rows,
-                )
-            )
+    for months, periods, stem in runs:
+        for r_no, reporters in enumerate(grouped["r"], start=1):
+            for h_no, hs_codes in enumerate(grouped["h"], start=1):
+                for f_no, flows in enumerate(grouped["f"], start=1):
+                    for p_no, partners in enumerate(grouped["p"], start=1):
+                        suffix = "".join(
+                            f"_{tag}{number}"
+                            for tag, number in (("r", r_no), ("h", h_no), ("f", f_no), ("p", p_no))
+                            if len(grouped[tag]) > 1
+                        )
+                        codes = None if partner_codes is None else tuple(partners)
+                        width = ALL_PARTNERS_BOUND if codes is None else len(codes)
+                        calls.append(
+                            Call(
+                                name=f"{stem}{suffix}.json",
+                                months=months,
+                                partner_codes=codes,
+                                row_bound=len(periods)
+                                * width
+                                * len(reporters)
+                                * len(hs_codes)
+                                * len(flows),
+                                periods=periods,
+                                reporters=tuple(reporters),
+                                hs_codes=tuple(hs_codes),
+                                flows=tuple(flows),
+                            )
+                        )
     return calls
 
 
 def call_params(request: ComtradeRequest, call: Call, *, keyed: bool) -> dict[str, str]:
     """Query parameters of one call (never the key: that travels in a header)."""
     params = {
-        "reporterCode": str(request.reporter),
-        "cmdCode": request.hs,
-        "flowCode": request.flow,
-        "period": ",".join(m.compact for m in call.months),
+        "reporterCode": ",".join(str(c) for c in call.reporters),
+        "cmdCode": ",".join(call.hs_codes),
+        "flowCode": ",".join(call.flows),
+        "period": ",".join(call.periods),
         "motCode": "0",
         "customsCode": "C00",
         "partner2Code": "0",
@@ -366,6 +544,11 @@ def call_params(request: ComtradeRequest, call: Call, *, keyed: bool) -> dict[st
     if keyed:
         params["maxRecords"] = str(KEYED_MAX_RECORDS)
     return params
+
+
+def endpoint_path(request: ComtradeRequest, *, keyed: bool) -> str:
+    """The API path of a request: ``/data/v1/get/C/{M|A}/HS`` or the keyless preview's."""
+    return (KEYED_PATH if keyed else PREVIEW_PATH).replace("/C/M/", f"/C/{request.frequency}/")
 
 
 # --------------------------------------------------------------------------- parsing bodies
@@ -481,10 +664,7 @@ def _iso(value: Any, code: Any) -> str:
     text = str(value).strip().upper() if value not in (None, "") else ""
     if text:
         return AREA_ALIASES.get(text, text)
-    try:
-        return _CODE_TO_ISO.get(int(code), str(code))
-    except (TypeError, ValueError):
-        return str(code)
+    return areas.iso3_of_code(code) or str(code)
 
 
 def _number(value: Any) -> float:
@@ -583,14 +763,27 @@ def _monthly_period(row: Mapping[Any, Any], origin: str) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def _annual_period(row: Mapping[Any, Any], origin: str) -> str:
+    """``YYYY`` of an annual record, checking ``period`` and ``refYear`` agree."""
+    where = f"{origin}: annual record for period {row['period_code']!r} partner {row['partner']}"
+    year = _int_or_none(row["ref_year"])
+    if year is None or row["period_code"] != str(year):
+        raise SourceError(f"{where} does not match refYear {row['ref_year']!r}")
+    return f"{year:04d}"
+
+
+def _is_annual_row(row: Mapping[Any, Any]) -> bool:
+    return bool(row["freq"] != "M" or _int_or_none(row["ref_month"]) == 52)
+
+
 def to_trade_frame(
     table: pd.DataFrame,
     *,
     vintage: str = "",
-    annual: Literal["reject", "drop"] = "reject",
+    annual: AnnualRule = "reject",
     origin: str = "Comtrade response",
 ) -> pd.DataFrame:
-    """The tidy trade frame of the monthly total rows of a :func:`records_table`.
+    """The tidy trade frame of the total rows of a :func:`records_table`.
 
     Rows that are not totals over second partner, customs procedure and mode
     of transport (``partner2Code 0``, ``customsCode C00``, ``motCode 0``) are
@@ -604,14 +797,16 @@ def to_trade_frame(
         Vintage id for the ``vintage`` column.
     annual
         ``"reject"`` (default) raises on an annual record (``freqCode "A"`` /
-        ``refMonth 52``); ``"drop"`` drops such records with a warning.
+        ``refMonth 52``); ``"drop"`` drops such records with a warning;
+        ``"keep"`` keeps them with period ``YYYY`` and ``freq`` ``"A"``.
     origin
         Where the records came from, for messages.
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`TRADE_COLUMNS`; ``net_weight_t`` is ``netWgt`` / 1000.
+        Columns :data:`TRADE_COLUMNS`; ``net_weight_t`` is ``netWgt`` / 1000 and
+        ``freq`` is ``"M"`` (period ``YYYY-MM``) or ``"A"`` (period ``YYYY``).
 
     Raises
     ------
@@ -626,7 +821,15 @@ def to_trade_frame(
     if annual == "drop" and is_annual.any():
         log.warning("%s: dropped %d annual records", origin, int(is_annual.sum()))
         totals = totals.loc[~is_annual]
-    periods = [_monthly_period(row, origin) for row in totals.to_dict("records")]
+    rows = totals.to_dict("records")
+    if annual == "keep":
+        freqs = ["A" if _is_annual_row(row) else "M" for row in rows]
+    else:
+        freqs = ["M"] * len(rows)  # annual rows raise in _monthly_period
+    periods = [
+        _annual_period(row, origin) if freq == "A" else _monthly_period(row, origin)
+        for row, freq in zip(rows, freqs, strict=True)
+    ]
     frame = pd.DataFrame(
         {
             "period": pd.Series(periods, dtype=object),
@@ -644,6 +847,7 @@ def to_trade_frame(
     )
     frame["source"] = SOURCE
     frame["vintage"] = vintage
+    frame["freq"] = pd.Series(freqs, dtype=object)
     return _check_duplicates(frame[TRADE_COLUMNS], origin)
 
 
@@ -762,7 +966,7 @@ def parse_bytes(
     content: bytes,
     *,
     vintage: str = "",
-    annual: Literal["reject", "drop"] = "reject",
+    annual: AnnualRule = "reject",
     origin: str = "Comtrade response",
     name: str = "",
 ) -> pd.DataFrame:
@@ -771,7 +975,7 @@ def parse_bytes(
     return to_trade_frame(table, vintage=vintage, annual=annual, origin=origin)
 
 
-def parse(vintage: Vintage, *, annual: Literal["reject", "drop"] = "reject") -> pd.DataFrame:
+def parse(vintage: Vintage, *, annual: AnnualRule | None = None) -> pd.DataFrame:
     """Tidy trade frame of every file of a stored ``comtrade`` vintage.
 
     Note that HS6 ``850511`` also covers CN ``85051190`` (permanent magnets of
@@ -783,15 +987,23 @@ def parse(vintage: Vintage, *, annual: Literal["reject", "drop"] = "reject") -> 
     vintage
         A raw vintage of source ``comtrade`` (one JSON body per API call).
     annual
-        What to do with annual records, see :func:`to_trade_frame`.
+        What to do with annual records, see :func:`to_trade_frame`; default
+        ``"keep"`` for a vintage of an annual request (``"frequency": "A"``),
+        else ``"reject"``.
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`TRADE_COLUMNS`, sorted by period, reporter, partner, flow, hs.
+        The rows of an all-partner vintage include the World totals (partner
+        ``WLD``): Comtrade answers a query without ``partnerCode`` with every
+        partner and World, so such a vintage serves any frame that needs the
+        reporter's world totals as well as the by-partner flows.
     """
     if vintage.source != SOURCE:
         raise BadInputError(f"vintage {vintage.id} is source {vintage.source!r}, not comtrade")
+    if annual is None:
+        annual = "keep" if vintage.request.get("frequency") == "A" else "reject"
     frames = []
     for record in vintage.files:
         name = str(record["name"])
@@ -873,16 +1085,15 @@ def fetch(
             return existing
     if offline:
         raise SourceError(
-            f"offline: no stored comtrade vintage for reporter {request.reporter} partner "
-            f"{_partner_text(request.partner)} hs {request.hs} flow {request.flow} "
-            f"{request.start}..{request.end}; run the fetch without --offline first"
+            f"offline: no stored comtrade vintage for {request.describe()}; "
+            "run the fetch without --offline first"
         )
     from reexport.http import HttpClient
 
     key = key if key is not None else config.comtrade_key()
     keyed = bool(key)
     client = client if client is not None else HttpClient()
-    url = config.comtrade_base_url() + (KEYED_PATH if keyed else PREVIEW_PATH)
+    url = config.comtrade_base_url() + endpoint_path(request, keyed=keyed)
     cap = KEYED_MAX_RECORDS if keyed else PREVIEW_CAP
     secret_headers = {KEY_HEADER: key} if key else None
     calls = plan_calls(request, keyed=keyed)
@@ -911,7 +1122,11 @@ def fetch(
                 raise SourceError(f"{origin}: {exc}; nothing was stored") from exc
             check_cap(envelope, cap=cap, origin=origin)
             # Parse now so a body we could not use later is refused before anything is stored.
-            to_trade_frame(records_table(envelope["data"], origin=origin), origin=origin)
+            to_trade_frame(
+                records_table(envelope["data"], origin=origin),
+                origin=origin,
+                annual="keep" if request.annual else "reject",
+            )
             writer.add(
                 call.name,
                 response.content,
@@ -975,7 +1190,9 @@ def import_files(
         try:
             records = read_records(local.content, name=stored_name, origin=local.label)
             table = records_table(records, origin=local.label)
-            frame = to_trade_frame(table, origin=local.label)
+            frame = to_trade_frame(
+                table, origin=local.label, annual="keep" if request.annual else "reject"
+            )
         except SourceError as exc:
             raise from_file.as_bad_input(exc) from None
         _check_answers(table, frame, request, local.label)
@@ -1005,23 +1222,30 @@ def _check_answers(
     reporters = sorted(
         {code for c in totals["reporter_code"] if (code := _int_or_none(c)) is not None}
     )
-    if reporters and reporters != [request.reporter]:
-        refuse("reporter code(s)", ", ".join(map(str, reporters)), f"--reporter {request.reporter}")
-    for column, wanted, option in (("flow", request.flow, "--flow"), ("hs", request.hs, "--hs")):
-        found = sorted(set(frame[column]) - {wanted})
+    wanted_reporters = ",".join(map(str, request.reporters))
+    if set(reporters) - set(request.reporters):
+        refuse("reporter code(s)", ", ".join(map(str, reporters)), f"--reporter {wanted_reporters}")
+    for column, wanted, option in (
+        ("flow", request.flows, "--flow"),
+        ("hs", request.hs_codes, "--hs"),
+    ):
+        found = sorted(set(frame[column]) - set(wanted))
         if found:
-            refuse(column, ", ".join(found), f"{option} {wanted}")
-    outside = sorted(
-        p for p in set(frame["period"]) if not str(request.start) <= p <= str(request.end)
-    )
+            refuse(column, ", ".join(found), f"{option} {','.join(wanted)}")
+    span = request.logical()
+    wanted_periods = set(tidy_periods(request))
+    outside = sorted(set(frame["period"]) - wanted_periods)
     if outside:
-        refuse("month(s)", ", ".join(outside[:3]), f"{request.start}..{request.end}")
+        what = "year(s)" if request.annual else "month(s)"
+        refuse(what, ", ".join(outside[:3]), f"{span['start']}..{span['end']}")
     partners = set(frame["partner"])
     if request.partner == "world" and partners - {"WLD"}:
         refuse("partner(s)", ", ".join(sorted(partners - {"WLD"})[:5]), "--partner world")
-    if isinstance(request.partner, tuple) and partners - set(request.partner):
-        extra = sorted(partners - set(request.partner))
-        refuse("partner(s)", ", ".join(extra[:5]), f"--partner {','.join(request.partner)}")
+    if isinstance(request.partner, tuple):
+        wanted_partners = {areas.lookup(p, role="partner").iso3 for p in request.partner}
+        if partners - wanted_partners:
+            extra = sorted(partners - wanted_partners)
+            refuse("partner(s)", ", ".join(extra[:5]), f"--partner {','.join(request.partner)}")
 
 
 def fetch_cli(
@@ -1032,16 +1256,27 @@ def fetch_cli(
     flow: str = "X",
     start: str = "2017-01",
     end: str = "2024-12",
+    frequency: str = "M",
     refresh: bool = False,
     offline: bool = False,
     from_file: Sequence[str] | None = None,
 ) -> int | None:
-    """``reexport fetch comtrade ... [--from-file PATH ...]``: fetch (or import), parse, summarise."""
+    """``reexport fetch comtrade ... [--from-file PATH ...]``: fetch (or import), parse, summarise.
+
+    ``--reporter``, ``--partner``, ``--hs`` and ``--flow`` take comma-separated lists
+    (ISO3 or M49 codes for areas; ``--flow both``); ``--frequency A`` asks for annual data.
+    """
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
     request = make_request(
-        reporter=reporter, partner=partner, hs=hs, flow=flow, start=start, end=end
+        reporter=reporter,
+        partner=partner,
+        hs=hs,
+        flow=flow,
+        start=start,
+        end=end,
+        frequency=frequency,
     )
     store = RawStore()
     if from_file:
@@ -1056,14 +1291,78 @@ def fetch_cli(
         warm = vintage.id in before
         how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
     frame = parse(vintage)
-    months = len(list(month_range(request.start, request.end)))
+    periods = len(request.periods())
     covered = frame["period"].nunique()
+    unit = "years" if request.annual else "months"
     print(
         f"comtrade: vintage {vintage.id} ({how}), {len(vintage.files)} files, {len(frame)} rows, "
-        f"{covered}/{months} months with data, partner {_partner_text(request.partner)}, "
-        f"hs {request.hs}, flow {request.flow}"
+        f"{covered}/{periods} {unit} with data, reporter {','.join(map(str, request.reporters))}, "
+        f"partner {_partner_text(request.partner)}, hs {','.join(request.hs_codes)}, "
+        f"flow {','.join(request.flows)}"
     )
     return 0
+
+
+def covers(
+    logical: Mapping[str, Any],
+    *,
+    reporter: str | int,
+    partner: str | int,
+    hs: str,
+    flow: str,
+    frequency: str = "M",
+) -> bool:
+    """Whether a stored vintage's request (``vintage.request``) asks for these rows.
+
+    Lets a build find its series in any pull: an all-partner request covers every
+    partner, World (``WLD``) included, so one ``--partner all`` vintage supplies both
+    the world totals and the by-partner flows; a list covers its partners; a
+    multi-code, multi-reporter or two-flow request covers each of them.
+
+    Parameters
+    ----------
+    logical
+        A Comtrade manifest request (:meth:`ComtradeRequest.logical`, old or new form).
+    reporter, partner
+        ISO3 or Comtrade/M49 codes (``WLD`` or ``0`` for World).
+    hs, flow, frequency
+        One HS code, one flow (``X``/``M``...), ``M`` or ``A``.
+    """
+
+    def values(key: str) -> list[str]:
+        raw = logical.get(key)
+        items = raw if isinstance(raw, list) else [raw]
+        return [str(item).strip().upper() for item in items if item is not None]
+
+    if not str(logical.get("api", "")).startswith("comtrade v1"):
+        return False
+    if str(logical.get("frequency", "M")).upper() != str(frequency).strip().upper():
+        return False
+    if str(hs).strip().upper() not in values("hs") or str(flow).strip().upper() not in values(
+        "flow"
+    ):
+        return False
+    try:
+        wanted_reporter = areas.lookup(reporter, role="reporter").code
+        reporters = {areas.lookup(r, role="reporter").code for r in values("reporter")}
+        if wanted_reporter not in reporters:
+            return False
+        wanted_partner = areas.lookup(partner, role="partner").code
+        partners = values("partner")
+        if partners == ["ALL"]:
+            return True
+        if partners == ["WORLD"]:
+            return wanted_partner == areas.WORLD_CODE
+        return wanted_partner in {areas.lookup(p, role="partner").code for p in partners}
+    except BadInputError:
+        return False
+
+
+def tidy_periods(request: ComtradeRequest) -> list[str]:
+    """The tidy frame's periods of a request: ``YYYY-MM`` monthly, ``YYYY`` annual."""
+    if request.annual:
+        return request.periods()
+    return [str(m) for m in month_range(request.start, request.end)]
 
 
 def iso_codes() -> list[str]:
