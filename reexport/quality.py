@@ -142,6 +142,23 @@ def fallback_is_group(code: str) -> bool:
     return text in (WORLD, "W00") or not (len(text) == 3 and text.isalpha())
 
 
+def reference_is_group(code: str) -> bool:
+    """Whether a partner code is an area in Comtrade's reference table (the default).
+
+    :func:`reexport.sources.areas.is_group` (World, "nes" areas, EU, ASEAN, bunkers
+    ...); a code the table does not know (a bloc label such as ``"Adversary"`` in a
+    third party's aggregates) falls back to :func:`fallback_is_group`.
+    """
+    from reexport.errors import BadInputError
+    from reexport.sources import areas
+
+    try:
+        areas.lookup(str(code), role="partner")
+    except BadInputError:
+        return fallback_is_group(code)
+    return areas.is_group(str(code))
+
+
 # =========================================================================== imputed quantities
 
 
@@ -483,7 +500,8 @@ def trade_checks(
     is_group
         Whether a partner code is an area rather than a country; pass
         ``reexport.sources.areas.is_group`` (Comtrade's official table).  Default:
-        :func:`fallback_is_group` (World and non-letter codes only).
+        :func:`reference_is_group` (that table, and :func:`fallback_is_group` for
+        codes it does not know).
     tolerance
         Relative spread under which unit values are equal (:data:`UV_RELATIVE_TOLERANCE`).
     outlier_z
@@ -504,7 +522,7 @@ def trade_checks(
         For a frame without the tidy columns, or a window whose end precedes its start.
     """
     _check_columns(trade, "quality checks")
-    classifier = is_group if is_group is not None else fallback_is_group
+    classifier = is_group if is_group is not None else reference_is_group
     frame = trade.assign(period=trade["period"].astype(str))
     if window is not None:
         first, last = str(window[0]), str(window[1])
@@ -548,7 +566,7 @@ def trade_checks(
             "min_constant_run": MIN_CONSTANT_RUN,
             "outlier_rule": f"|0.6745 * (log uv - median) / MAD| > {outlier_z} "
             f"(Iglewicz-Hoaglin), series with >= {MIN_OUTLIER_POINTS} unit values",
-            "area_classifier": "caller" if is_group is not None else "fallback",
+            "area_classifier": "caller" if is_group is not None else "comtrade reference table",
         },
         "counts": {
             "constant_unit_value_across_months": len(across_months),

@@ -172,7 +172,7 @@ def test_real_china_850511_finds_2017_imputed_and_nothing_else(shared_data: Path
 def test_default_classifier_treats_non_iso_codes_as_areas(shared_data: Path) -> None:
     checks = quality.trade_checks(derived_850511(shared_data))
     assert [f["partner"] for f in checks["area_partners"]] == ["Adversary", "Intermediary"]
-    assert checks["settings"]["area_classifier"] == "fallback"
+    assert checks["settings"]["area_classifier"] == "comtrade reference table"
     assert checks["imputed_quantities"]["across_partners"] == []  # areas are not compared
 
 
@@ -242,8 +242,9 @@ def test_area_partners_use_the_callers_classifier() -> None:
         for p in ("WLD", "EUR", "JPN", "899")
     ]
     trade = trade_rows(rows)
-    by_fallback = quality.trade_checks(trade)["area_partners"]
-    assert [f["partner"] for f in by_fallback] == ["899", "WLD"]
+    # Default: Comtrade's reference table (899 is "Areas, nes"; EUR is no Comtrade code).
+    by_default = quality.trade_checks(trade)["area_partners"]
+    assert [f["partner"] for f in by_default] == ["899", "WLD"]
     by_caller = quality.trade_checks(trade, is_group=lambda c: c in {"WLD", "EUR", "899"})
     assert [f["partner"] for f in by_caller["area_partners"]] == ["899", "EUR", "WLD"]
     assert by_caller["settings"]["area_classifier"] == "caller"
