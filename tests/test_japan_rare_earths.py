@@ -154,3 +154,20 @@ def test_lag_grid_is_the_documented_one(study: dict[str, ModelResult]) -> None:
         int(m.variant["lag"]) for m in study.values() if m.group == "compounds_china_share_lag{lag}"
     )
     assert lags == [0, 1, 2, 3, 6, 12]
+
+
+def test_report_planted_effects_name_demo_constants_and_study_models(
+    study: dict[str, ModelResult],
+) -> None:
+    import tomllib
+
+    recipe = tomllib.loads((STUDY / "report.toml").read_text())
+    planted = recipe["demo"]["planted"]
+    assert len(planted) == 12
+    for item in planted:
+        value = getattr(demo, item["constant"])
+        assert isinstance(value, float), item
+        assert item["term"] in study[item["model"]].terms, item
+        _within(study[item["model"]], item["term"], value)
+    for ref in recipe["results"].values():
+        assert (STUDY / ref["spec"]).is_file()

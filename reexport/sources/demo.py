@@ -5,7 +5,9 @@ sources (the GPR ``.xls``, Comtrade JSON envelopes, FRED CSVs and a
 China-customs user series), through the raw store, as vintages with id
 ``demo-<seed>`` and ``"synthetic": true``.  The whole chain -- parsers
 included -- can then run offline, and estimates on the demo data can be
-checked against the planted effects below.
+checked against the planted effects below.  :func:`write_japan_demo` adds the Japan
+study's vintages (``demo-<seed>-japan``: Japan's rare-earth imports by partner;
+``demo-<seed>-japan-mirror``: China's exports to Japan), drawn from a stream of their own.
 
 Nothing here is real data.  Every number of the DGP is a module constant and is
 documented, with its sources, in ``docs/demo_dgp.md``.
