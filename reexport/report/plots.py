@@ -163,6 +163,24 @@ def _shade(ax: Any, annotations: Sequence[Annotation], *, label: bool = True) ->
         )
 
 
+def _lag_text(label: str, lag: int) -> str:
+    return f"{label} (t-{lag})" if lag else label
+
+
+def _two_axes(
+    ax: Any, x: list[float], left: pd.Series, left_label: str, right: pd.Series, right_label: str
+) -> list[Any]:
+    """``left`` on ``ax`` (solid) and ``right`` on a twin axis (dashed); returns both lines."""
+    line1 = ax.plot(x, left.to_numpy(), color="0.0", linestyle="-", linewidth=1.4, label=left_label)
+    ax.set_ylabel(left_label)
+    twin = ax.twinx()
+    line2 = twin.plot(
+        x, right.to_numpy(), color="0.4", linestyle="--", linewidth=1.2, label=right_label
+    )
+    twin.set_ylabel(right_label)
+    return [*line1, *line2]
+
+
 @_styled
 def plot_timeseries(
     frame: pd.DataFrame,
@@ -204,17 +222,7 @@ def plot_timeseries(
     fig = _new_figure(7.5, 3.8)
     ax = fig.add_subplot()
     _shade(ax, annotations)
-    line1 = ax.plot(
-        x, exports.to_numpy(), color="0.0", linestyle="-", linewidth=1.4, label=series_label
-    )
-    ax.set_ylabel(series_label)
-    right = ax.twinx()
-    lag_text = f"{index_label} (t-{lag})" if lag else index_label
-    line2 = right.plot(
-        x, risk.to_numpy(), color="0.4", linestyle="--", linewidth=1.2, label=lag_text
-    )
-    right.set_ylabel(lag_text)
-    lines = line1 + line2
+    lines = _two_axes(ax, x, exports, series_label, risk, _lag_text(index_label, lag))
     ax.legend(
         lines,
         [str(line.get_label()) for line in lines],
@@ -631,8 +639,7 @@ def plot_share_vs_index(
     """
     what = "share against index plot"
     codes = _products(frame, hs, what)
-    index_text = index_label or index
-    lag_text = f"{index_text} (t-{lag})" if lag else index_text
+    lag_text = _lag_text(index_label or index, lag)
     fig = _new_figure(7.5, 1.0 + 2.3 * len(codes))
     axes = fig.subplots(len(codes), 1, sharex=True, squeeze=False)[:, 0]
     for k, (ax, code) in enumerate(zip(axes, codes, strict=True)):
@@ -641,25 +648,11 @@ def plot_share_vs_index(
         x = _month_numbers(periods)
         risk = lagged(rows, index, lag)
         _shade(ax, events, label=k == 0)
-        line1 = ax.plot(
-            x,
-            _column(rows, share, what).to_numpy(),
-            color="0.0",
-            linestyle="-",
-            linewidth=1.3,
-            label=share_label,
-        )
+        lines = _two_axes(ax, x, _column(rows, share, what), share_label, risk, lag_text)
         ax.set_ylim(0.0, 1.0)
-        ax.set_ylabel(share_label)
-        right = ax.twinx()
-        line2 = right.plot(
-            x, risk.to_numpy(), color="0.4", linestyle="--", linewidth=1.0, label=lag_text
-        )
-        right.set_ylabel(lag_text)
         ax.set_title(_panel_title(code, hs_labels or {}), fontsize=9, loc="left")
         _year_axis(ax)
         if k == 0:
-            lines = line1 + line2
             ax.legend(
                 lines, [str(line.get_label()) for line in lines], loc="upper right", frameon=False
             )
