@@ -357,3 +357,9 @@ def test_porcher_build_inputs_ignore_the_japan_vintages(tmp_path: Path) -> None:
     assert candidates.missing_demo_roles() == []
     assert candidates.comtrade("world") == porcher["comtrade_world"]
     assert candidates.comtrade("all") == porcher["comtrade_all"]
+
+
+@pytest.mark.parametrize("seed", [-1, True, 1.5])
+def test_bad_seed_is_bad_input_for_the_japan_draw(seed: object) -> None:
+    with pytest.raises(BadInputError, match="seed"):
+        demo.generate_japan(seed, gpr=demo.generate(1).gpr)  # type: ignore[arg-type]

@@ -478,6 +478,11 @@ def _generate_fred(rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
+def _check_seed(seed: object) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise BadInputError(f"demo: --seed {seed!r} must be a non-negative integer")
+
+
 def generate(seed: int = DEFAULT_SEED) -> DemoData:
     """Draw every demo series from the DGP for ``seed`` (deterministic; nothing is written).
 
@@ -492,8 +497,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoData:
     DemoData
         All series in memory.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise BadInputError(f"demo: --seed {seed!r} must be a non-negative integer")
+    _check_seed(seed)
     gpr_rng, export_rng, trade_rng, fred_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
@@ -978,6 +982,7 @@ def generate_japan(seed: int = DEFAULT_SEED, gpr: pd.DataFrame | None = None) ->
     -------
     JapanData
     """
+    _check_seed(seed)
     if gpr is None:
         gpr = generate(seed).gpr
     rng = _japan_rng(seed)
