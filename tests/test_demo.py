@@ -259,3 +259,107 @@ def test_banner_is_a_closed_box() -> None:
     assert len({len(line) for line in box}) == 1
     assert box[0] == box[-1] == "#" * len(box[0])
     assert all(line.startswith("## ") and line.endswith(" ##") for line in box[1:-1])
+
+
+# --------------------------------------------------------------------------- Japan vintages
+
+#: sha256 of the default seed's Comtrade bodies, customs CSV and FRED CSVs, as written
+#: before the Japan vintages existed: drawing them must leave these bytes alone.
+PORCHER_BYTES_SHA256 = "2d3ac8bc9b3f28233bd2efadee4236826ef4049d9c8989405fbfab930d5c7dd0"
+
+
+def test_the_japan_extension_leaves_the_porcher_vintages_byte_identical(
+    default_draw: demo.DemoData,
+) -> None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for partner in ("world", "all"):
+        for _name, body, _params in demo.comtrade_bodies(default_draw, partner):
+            digest.update(body)
+    digest.update(demo.customs_csv_bytes(default_draw))
+    for series in ("EXCHUS", "INDPRO"):
+        digest.update(demo.fred_csv_bytes(default_draw, series))
+    assert digest.hexdigest() == PORCHER_BYTES_SHA256
+
+
+def test_japan_vintages_are_deterministic_and_loudly_synthetic(tmp_path: Path) -> None:
+    first = demo.write_japan_demo(11, RawStore(tmp_path / "a" / "raw"))
+    second = demo.write_japan_demo(11, RawStore(tmp_path / "b" / "raw"))
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert {k: v.id for k, v in first.items()} == {
+        "comtrade_japan": "demo-11-japan",
+        "comtrade_japan_mirror": "demo-11-japan-mirror",
+    }
+    for role, vintage in first.items():
+        manifest = json.loads((vintage.path / "manifest.json").read_text())
+        assert manifest["synthetic"] is True and vintage.synthetic, role
+        assert manifest["request"]["demo"]["seed"] == 11
+        assert len(manifest["files"]) == 15  # 2010..2024, twelve months per body
+        for record in manifest["files"]:
+            assert record["url"] == f"synthetic:{vintage.id}"
+            assert record["name"].startswith("demo_")
+            body = json.loads(vintage.read_bytes(record["name"]))
+            assert body["elapsedTime"] == "SYNTHETIC DEMO"
+            assert all(tuple(r) == comtrade.RECORD_KEYS for r in body["data"])
+    assert RawStore(tmp_path / "a" / "raw").verify() == []
+    assert second["comtrade_japan"].request == first["comtrade_japan"].request
+    # A re-run returns the stored vintages.
+    again = demo.write_japan_demo(11, RawStore(tmp_path / "a" / "raw"))
+    assert {k: v.path for k, v in again.items()} == {k: v.path for k, v in first.items()}
+
+
+def test_japan_imports_parse_with_world_rows_and_the_planted_embargo(tmp_path: Path) -> None:
+    vintages = demo.write_japan_demo(demo.DEFAULT_SEED, RawStore(tmp_path / "raw"))
+    trade = comtrade.parse(vintages["comtrade_japan"])
+    assert set(trade["reporter"]) == {"JPN"} and set(trade["flow"]) == {"M"}
+    assert sorted(trade["hs"].unique()) == sorted(demo.JAPAN_HS)
+    assert set(trade["partner"]) == {"WLD", *(p[0] for p in demo.JAPAN_PARTNERS)}
+    assert trade["period"].min() == "2010-01" and trade["period"].max() == "2024-12"
+    world = trade[trade["partner"] == "WLD"].set_index(["period", "hs"])["value_usd"]
+    partners = trade[trade["partner"] != "WLD"].groupby(["period", "hs"])["value_usd"].sum()
+    assert len(world) == 180 * 3
+    assert np.allclose(partners.reindex(world.index), world, rtol=0, atol=0.01)
+    assert {e for e in trade["hs_edition"]} == {"H3", "H4", "H5", "H6"}
+    # Some small rest-of-world suppliers ship nothing in some months (no row: a zero flow).
+    counts = trade[trade["partner"] != "WLD"].groupby(["period", "hs"]).size()
+    assert counts.min() < counts.max()
+    china = trade[trade["partner"] == "CHN"].set_index(["period", "hs"])["value_usd"]
+    share = (china / world).unstack("hs")
+    embargo = share.loc["2010-09":"2010-11"]
+    before = share.loc["2010-06":"2010-08"]
+    assert (embargo.mean() < before.mean() - 0.05).all()
+    assert (share.loc["2010-01":"2010-12"].mean() > 0.5).all()  # over half in 2010, embargo in
+
+
+def test_japan_mirror_is_china_reporting_fob_exports(tmp_path: Path) -> None:
+    vintages = demo.write_japan_demo(demo.DEFAULT_SEED, RawStore(tmp_path / "raw"))
+    imports = comtrade.parse(vintages["comtrade_japan"])
+    mirror = comtrade.parse(vintages["comtrade_japan_mirror"])
+    assert set(mirror["reporter"]) == {"CHN"} and set(mirror["partner"]) == {"JPN"}
+    assert set(mirror["flow"]) == {"X"} and len(mirror) == 180 * 3
+    from_china = imports[imports["partner"] == "CHN"].set_index(["period", "hs"])["value_usd"]
+    ratio = from_china / mirror.set_index(["period", "hs"])["value_usd"]
+    # CIF/FOB: Japan's CIF imports over China's FOB exports, 1.06 times noise (SD 0.05).
+    assert ratio.median() == pytest.approx(1.0 + demo.JAPAN_CIF_FOB_MARGIN, abs=0.01)
+    body = json.loads(vintages["comtrade_japan_mirror"].read_bytes("demo_2010-01_2010-12.json"))
+    record = body["data"][0]
+    assert record["fobvalue"] == record["primaryValue"] and record["cifvalue"] is None
+
+
+def test_porcher_build_inputs_ignore_the_japan_vintages(tmp_path: Path) -> None:
+    from reexport import panel
+
+    store = RawStore(tmp_path / "raw")
+    porcher = demo.write_demo(3, store)
+    demo.write_japan_demo(3, store)
+    candidates = panel._Candidates(store, synthetic=True)
+    assert candidates.missing_demo_roles() == []
+    assert candidates.comtrade("world") == porcher["comtrade_world"]
+    assert candidates.comtrade("all") == porcher["comtrade_all"]
+
+
+@pytest.mark.parametrize("seed", [-1, True, 1.5])
+def test_bad_seed_is_bad_input_for_the_japan_draw(seed: object) -> None:
+    with pytest.raises(BadInputError, match="seed"):
+        demo.generate_japan(seed, gpr=demo.generate(1).gpr)  # type: ignore[arg-type]

@@ -113,3 +113,100 @@ def test_bad_inputs() -> None:
         plots.lagged(doubled, "GPR", 1)
     with pytest.raises(BadInputError, match="unknown figure format"):
         plots.figure_bytes(_all_figures()["spec_curve"], "gif")
+
+
+# --------------------------------------------------------------------------- supplier shares
+
+EMBARGO = plots.Annotation("2010-09", "2010-11", "2010 embargo")
+
+
+def _shares() -> pd.DataFrame:
+    periods = pd.period_range("2010-01", "2012-12", freq="M").astype(str)
+    t = np.arange(len(periods), dtype=float)
+    rows = []
+    for hs, start in (("2846", 0.6), ("850511", 0.7)):
+        china = start - 0.002 * t
+        india = 0.1 + 0.001 * t
+        rows.append(
+            pd.DataFrame(
+                {
+                    "period": periods,
+                    "hs": hs,
+                    "share_CHN": china,
+                    "share_IND": india,
+                    "hhi": 10_000 * (china**2 + india**2),
+                    "GPRC_JPN": 0.5 + 0.1 * np.sin(t),
+                }
+            )
+        )
+    frame = pd.concat(rows, ignore_index=True)
+    frame.loc[5, ["share_CHN", "share_IND", "hhi"]] = np.nan  # a missing month
+    return frame
+
+
+def _event_spans(fig: Figure) -> list[object]:
+    return [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == "event"]
+
+
+def _supplier_figures(synthetic: bool) -> dict[str, Figure]:
+    frame = _shares()
+    common = {"events": [EMBARGO], "title": "Japan", "synthetic": synthetic}
+    return {
+        "shares": plots.plot_partner_shares(frame, partners=["CHN", "IND"], **common),  # type: ignore[arg-type]
+        "hhi": plots.plot_hhi(frame, **common),  # type: ignore[arg-type]
+        "vs_index": plots.plot_share_vs_index(frame, lag=3, **common),  # type: ignore[arg-type]
+    }
+
+
+def _title(fig: Figure) -> str:
+    suptitle = fig.get_suptitle()
+    return suptitle or fig.axes[0].get_title()
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_supplier_figures_build_and_mark_synthetic_data(synthetic: bool) -> None:
+    for name, fig in _supplier_figures(synthetic).items():
+        assert ("SYNTHETIC DEMO DATA" in _title(fig)) is synthetic, name
+        assert "Japan" in _title(fig), name
+        assert plots.figure_bytes(fig, "png").startswith(b"\x89PNG"), name
+
+
+def test_supplier_figures_shade_the_event_months() -> None:
+    figures = _supplier_figures(False)
+    # Two HS panels each for the stacked shares and the index plot, one axis for the HHI.
+    assert len(_event_spans(figures["shares"])) == 2
+    assert len(_event_spans(figures["vs_index"])) == 2
+    (span,) = _event_spans(figures["hhi"])
+    lo, hi = plots._month_numbers(pd.PeriodIndex(["2010-09", "2010-12"], freq="M"))
+    start, width = span.get_x(), span.get_width()  # type: ignore[attr-defined]
+    assert (start, start + width) == (lo, hi)  # September 1 to December 1: Sep..Nov inclusive
+    no_events = plots.plot_hhi(_shares(), title="x")
+    assert _event_spans(no_events) == []
+
+
+def test_partner_shares_stack_to_one_with_other() -> None:
+    fig = plots.plot_partner_shares(_shares(), partners=["CHN", "IND"], hs=["2846"], title="x")
+    (ax,) = fig.axes
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["CHN", "IND", "Other"]
+    # The stacked bands are told apart by hatching as well as grey level.
+    hatches = {c.get_hatch() for c in ax.collections}
+    assert len(hatches) == 3
+
+
+def test_supplier_figures_are_byte_identical_across_renders() -> None:
+    first = {k: plots.figure_bytes(f, "png") for k, f in _supplier_figures(True).items()}
+    second = {k: plots.figure_bytes(f, "png") for k, f in _supplier_figures(True).items()}
+    assert first == second
+
+
+def test_supplier_figures_bad_input() -> None:
+    frame = _shares()
+    with pytest.raises(BadInputError, match="no 'share_VNM' column"):
+        plots.plot_partner_shares(frame, partners=["VNM"], title="x")
+    with pytest.raises(BadInputError, match="no rows for HS"):
+        plots.plot_hhi(frame, hs=["280530"], title="x")
+    with pytest.raises(BadInputError, match="no partners"):
+        plots.plot_partner_shares(frame, partners=[], title="x")
+    with pytest.raises(BadInputError, match="no 'GPRC_CHN' column"):
+        plots.plot_share_vs_index(frame, index="GPRC_CHN", title="x")

@@ -141,6 +141,46 @@ def lagged(frame: pd.DataFrame, column: str, lag: int) -> pd.Series:
     return values.reindex(periods - lag).set_axis(periods)
 
 
+def _shade(ax: Any, annotations: Sequence[Annotation], *, label: bool = True) -> None:
+    """Shade each annotation's months (inclusive) on ``ax``; the spans carry gid ``event``."""
+    for note in annotations:
+        lo, hi = _month_numbers(
+            pd.PeriodIndex([pd.Period(note.start, freq="M"), pd.Period(note.end, freq="M") + 1])
+        )
+        ax.axvspan(lo, hi, color="0.88", zorder=0, linewidth=0, gid="event")
+        if not label:
+            continue
+        # Labelled at the bottom of the span: the tops of the series peak there.
+        ax.text(
+            lo,
+            0.02,
+            f" {note.text}",
+            transform=ax.get_xaxis_transform(),
+            va="bottom",
+            ha="left",
+            fontsize=8,
+            color="0.2",
+        )
+
+
+def _lag_text(label: str, lag: int) -> str:
+    return f"{label} (t-{lag})" if lag else label
+
+
+def _two_axes(
+    ax: Any, x: list[float], left: pd.Series, left_label: str, right: pd.Series, right_label: str
+) -> list[Any]:
+    """``left`` on ``ax`` (solid) and ``right`` on a twin axis (dashed); returns both lines."""
+    line1 = ax.plot(x, left.to_numpy(), color="0.0", linestyle="-", linewidth=1.4, label=left_label)
+    ax.set_ylabel(left_label)
+    twin = ax.twinx()
+    line2 = twin.plot(
+        x, right.to_numpy(), color="0.4", linestyle="--", linewidth=1.2, label=right_label
+    )
+    twin.set_ylabel(right_label)
+    return [*line1, *line2]
+
+
 @_styled
 def plot_timeseries(
     frame: pd.DataFrame,
@@ -181,33 +221,8 @@ def plot_timeseries(
     x = _month_numbers(pd.PeriodIndex(exports.index))
     fig = _new_figure(7.5, 3.8)
     ax = fig.add_subplot()
-    for note in annotations:
-        lo, hi = _month_numbers(
-            pd.PeriodIndex([pd.Period(note.start, freq="M"), pd.Period(note.end, freq="M") + 1])
-        )
-        ax.axvspan(lo, hi, color="0.88", zorder=0, linewidth=0)
-        # Labelled at the bottom of the span: the tops of the series peak there.
-        ax.text(
-            lo,
-            0.02,
-            f" {note.text}",
-            transform=ax.get_xaxis_transform(),
-            va="bottom",
-            ha="left",
-            fontsize=8,
-            color="0.2",
-        )
-    line1 = ax.plot(
-        x, exports.to_numpy(), color="0.0", linestyle="-", linewidth=1.4, label=series_label
-    )
-    ax.set_ylabel(series_label)
-    right = ax.twinx()
-    lag_text = f"{index_label} (t-{lag})" if lag else index_label
-    line2 = right.plot(
-        x, risk.to_numpy(), color="0.4", linestyle="--", linewidth=1.2, label=lag_text
-    )
-    right.set_ylabel(lag_text)
-    lines = line1 + line2
+    _shade(ax, annotations)
+    lines = _two_axes(ax, x, exports, series_label, risk, _lag_text(index_label, lag))
     ax.legend(
         lines,
         [str(line.get_label()) for line in lines],
@@ -420,4 +435,227 @@ def plot_spec_curve(
     bottom.invert_yaxis()
     bottom.set_xlabel("Specifications, sorted by estimate (filled: p<0.05)")
     bottom.set_xticks(xs, [""] * len(xs))
+    return fig
+
+
+# --------------------------------------------------------------------------- supplier shares
+
+#: Fills of the stacked supplier areas: grey levels and hatches, so they read in grayscale.
+_AREA_GREYS = ("0.15", "0.45", "0.7", "0.9", "0.55", "0.3", "0.8", "0.6")
+_AREA_HATCHES = ("", "//", "..", "\\\\", "xx", "--", "++", "oo")
+_LINE_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("", "o", "s", "^")
+
+
+def _products(frame: pd.DataFrame, hs: Sequence[str] | None, what: str) -> list[str]:
+    """The HS codes to draw, one panel each (every code of the frame when ``hs`` is None)."""
+    if "hs" not in frame.columns:
+        if hs:
+            raise BadInputError(f"{what}: the frame has no 'hs' column to select {list(hs)}")
+        return [""]
+    present = sorted(frame["hs"].astype(str).unique())
+    chosen = [str(code) for code in hs] if hs else present
+    absent = [code for code in chosen if code not in present]
+    if absent or not chosen:
+        raise BadInputError(f"{what}: no rows for HS {absent or chosen} (the frame has {present})")
+    return chosen
+
+
+def _product_rows(frame: pd.DataFrame, code: str) -> pd.DataFrame:
+    rows = frame if code == "" else frame[frame["hs"].astype(str) == code]
+    return rows.sort_values("period")
+
+
+def _column(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    if column not in frame.columns:
+        raise BadInputError(f"{what}: the frame has no {column!r} column")
+    return pd.Series(frame[column].to_numpy(dtype=float), index=frame.index)
+
+
+def _year_axis(ax: Any) -> None:
+    ax.xaxis.set_major_locator(mdates.YearLocator(2))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+
+
+def _panel_title(code: str, hs_labels: Mapping[str, str]) -> str:
+    return hs_labels.get(code, f"HS {code}") if code else ""
+
+
+@_styled
+def plot_partner_shares(
+    shares: pd.DataFrame,
+    *,
+    partners: Sequence[str],
+    hs: Sequence[str] | None = None,
+    hs_labels: Mapping[str, str] | None = None,
+    partner_labels: Mapping[str, str] | None = None,
+    events: Sequence[Annotation] = (),
+    title: str = "",
+    synthetic: bool = False,
+) -> Figure:
+    """Stacked areas of supplier shares over time, one panel per HS code.
+
+    Parameters
+    ----------
+    shares
+        Output of :func:`reexport.measures.supplier_shares`: ``period``, ``hs`` and
+        ``share_<ISO3>`` columns (a group's ``share_<name>`` works too).
+    partners
+        Partners (or groups) stacked from the bottom, in this order; the rest up to one
+        is drawn as "Other".  A missing month leaves a gap.
+    hs, hs_labels, partner_labels
+        HS codes to draw (default: all) and display names.
+    events
+        Spans of months to shade, e.g. the 2010 embargo (``Annotation("2010-09",
+        "2010-11", "embargo")``); labelled in the first panel only.
+    title, synthetic
+        Figure title; ``synthetic`` puts the synthetic-data warning above it.
+    """
+    what = "partner shares plot"
+    if not partners:
+        raise BadInputError(f"{what}: no partners to stack")
+    codes = _products(shares, hs, what)
+    names = dict(partner_labels or {})
+    fig = _new_figure(7.5, 1.0 + 2.3 * len(codes))
+    axes = fig.subplots(len(codes), 1, sharex=True, squeeze=False)[:, 0]
+    for k, (ax, code) in enumerate(zip(axes, codes, strict=True)):
+        rows = _product_rows(shares, code)
+        x = _month_numbers(_period_index(rows))
+        layers = [_column(rows, f"share_{p}", what).to_numpy() for p in partners]
+        stacked = pd.DataFrame(layers).T
+        other = (1.0 - stacked.sum(axis=1, min_count=len(partners))).clip(lower=0.0)
+        labels = [names.get(p, p) for p in partners] + ["Other"]
+        bottom = pd.Series(0.0, index=stacked.index)
+        for j, layer in enumerate([*layers, other.to_numpy()]):
+            top = bottom + layer
+            ax.fill_between(
+                x,
+                bottom.to_numpy(),
+                top.to_numpy(),
+                facecolor=_AREA_GREYS[j % len(_AREA_GREYS)],
+                hatch=_AREA_HATCHES[j % len(_AREA_HATCHES)],
+                edgecolor="0.0",
+                linewidth=0.3,
+                label=labels[j] if k == 0 else None,
+            )
+            bottom = top
+        _shade(ax, events, label=k == 0)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_ylabel("Share of imports")
+        ax.set_title(_panel_title(code, hs_labels or {}), fontsize=9, loc="left")
+        _year_axis(ax)
+    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    axes[-1].set_xlabel("Month")
+    fig.suptitle(figure_title(title, synthetic))
+    return fig
+
+
+@_styled
+def plot_hhi(
+    shares: pd.DataFrame,
+    *,
+    hs: Sequence[str] | None = None,
+    hs_labels: Mapping[str, str] | None = None,
+    column: str = "hhi",
+    events: Sequence[Annotation] = (),
+    title: str = "",
+    synthetic: bool = False,
+) -> Figure:
+    """The Herfindahl-Hirschman index of suppliers over time, one line per HS code.
+
+    Parameters
+    ----------
+    shares
+        Output of :func:`reexport.measures.supplier_shares` (``period``, ``hs``, ``hhi``
+        on the 0-10,000 scale).
+    hs, hs_labels
+        HS codes to draw (default: all) and their display names.
+    column
+        The concentration column.
+    events, title, synthetic
+        As in :func:`plot_partner_shares`.  Dotted lines mark 1,500 and 2,500, the
+        thresholds of "moderately" and "highly concentrated" markets in the 2010 US
+        Horizontal Merger Guidelines.
+    """
+    what = "HHI plot"
+    codes = _products(shares, hs, what)
+    fig = _new_figure(7.5, 3.8)
+    ax = fig.add_subplot()
+    _shade(ax, events)
+    for j, code in enumerate(codes):
+        rows = _product_rows(shares, code)
+        ax.plot(
+            _month_numbers(_period_index(rows)),
+            _column(rows, column, what).to_numpy(),
+            color="0.0",
+            linestyle=_LINE_STYLES[j % len(_LINE_STYLES)],
+            marker=_MARKERS[j % len(_MARKERS)],
+            markevery=12,
+            markersize=3.5,
+            linewidth=1.2,
+            label=_panel_title(code, hs_labels or {}) or column,
+        )
+    for level in (1500.0, 2500.0):
+        ax.axhline(level, color="0.5", linewidth=0.7, linestyle=":")
+    ax.set_ylim(0.0, 10_000.0)
+    ax.set_ylabel("HHI of suppliers (0-10,000)")
+    ax.set_xlabel("Month")
+    ax.legend(frameon=False, loc="lower left")
+    _year_axis(ax)
+    ax.set_title(figure_title(title, synthetic))
+    return fig
+
+
+@_styled
+def plot_share_vs_index(
+    frame: pd.DataFrame,
+    *,
+    share: str = "share_CHN",
+    index: str = "GPRC_JPN",
+    lag: int = 0,
+    hs: Sequence[str] | None = None,
+    hs_labels: Mapping[str, str] | None = None,
+    share_label: str = "China's share",
+    index_label: str | None = None,
+    events: Sequence[Annotation] = (),
+    title: str = "",
+    synthetic: bool = False,
+) -> Figure:
+    """A supplier's share (left axis) against a risk index (right axis), one panel per HS.
+
+    Parameters
+    ----------
+    frame
+        Shares joined with the indices by month: ``period``, ``hs``, ``share`` and
+        ``index`` columns (one row per month and HS code).
+    share, index
+        The share column and the index column.
+    lag
+        Months by which the index is lagged, by the calendar (within each HS code).
+    hs, hs_labels, share_label, index_label
+        HS codes (default: all) and display names.
+    events, title, synthetic
+        As in :func:`plot_partner_shares`.
+    """
+    what = "share against index plot"
+    codes = _products(frame, hs, what)
+    lag_text = _lag_text(index_label or index, lag)
+    fig = _new_figure(7.5, 1.0 + 2.3 * len(codes))
+    axes = fig.subplots(len(codes), 1, sharex=True, squeeze=False)[:, 0]
+    for k, (ax, code) in enumerate(zip(axes, codes, strict=True)):
+        rows = _product_rows(frame, code)
+        periods = _period_index(rows)
+        x = _month_numbers(periods)
+        risk = lagged(rows, index, lag)
+        _shade(ax, events, label=k == 0)
+        lines = _two_axes(ax, x, _column(rows, share, what), share_label, risk, lag_text)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_title(_panel_title(code, hs_labels or {}), fontsize=9, loc="left")
+        _year_axis(ax)
+        if k == 0:
+            ax.legend(
+                lines, [str(line.get_label()) for line in lines], loc="upper right", frameon=False
+            )
+    axes[-1].set_xlabel("Month")
+    fig.suptitle(figure_title(title, synthetic))
     return fig

@@ -5,7 +5,9 @@ sources (the GPR ``.xls``, Comtrade JSON envelopes, FRED CSVs and a
 China-customs user series), through the raw store, as vintages with id
 ``demo-<seed>`` and ``"synthetic": true``.  The whole chain -- parsers
 included -- can then run offline, and estimates on the demo data can be
-checked against the planted effects below.
+checked against the planted effects below.  :func:`write_japan_demo` adds the Japan
+study's vintages (``demo-<seed>-japan``: Japan's rare-earth imports by partner;
+``demo-<seed>-japan-mirror``: China's exports to Japan), drawn from a stream of their own.
 
 Nothing here is real data.  Every number of the DGP is a module constant and is
 documented, with its sources, in ``docs/demo_dgp.md``.
@@ -476,6 +478,11 @@ def _generate_fred(rng: np.random.Generator) -> pd.DataFrame:
     )
 
 
+def _check_seed(seed: object) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise BadInputError(f"demo: --seed {seed!r} must be a non-negative integer")
+
+
 def generate(seed: int = DEFAULT_SEED) -> DemoData:
     """Draw every demo series from the DGP for ``seed`` (deterministic; nothing is written).
 
@@ -490,8 +497,7 @@ def generate(seed: int = DEFAULT_SEED) -> DemoData:
     DemoData
         All series in memory.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise BadInputError(f"demo: --seed {seed!r} must be a non-negative integer")
+    _check_seed(seed)
     gpr_rng, export_rng, trade_rng, fred_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
@@ -622,6 +628,50 @@ def comtrade_record(
     period: pd.Period, partner_code: int, partner_iso: str, partner_desc: str, kg: int, usd: float
 ) -> dict[str, Any]:
     """One monthly export record of China's HS 850511 with the API's 47 keys, in its order."""
+    return trade_record(
+        period,
+        reporter=(156, "CHN", "China"),
+        flow="X",
+        partner=(partner_code, partner_iso, partner_desc),
+        hs=("850511", CMD_DESC_850511, 6, True),
+        edition=_hs_edition(period),
+        kg=kg,
+        usd=usd,
+    )
+
+
+def trade_record(
+    period: pd.Period,
+    *,
+    reporter: tuple[int, str, str],
+    flow: str,
+    partner: tuple[int, str, str],
+    hs: tuple[str, str, int, bool],
+    edition: str,
+    kg: int,
+    usd: float,
+) -> dict[str, Any]:
+    """One monthly Comtrade record with the API's 47 keys, in its order.
+
+    Parameters
+    ----------
+    period
+        The month.
+    reporter, partner
+        ``(code, ISO3, description)``; partner code 0 is the World row.
+    flow
+        ``X`` (the value is FOB: ``fobvalue``) or ``M`` (CIF: ``cifvalue``), as Comtrade
+        reports exports and imports.
+    hs
+        ``(cmdCode, cmdDesc, aggrLevel, isLeaf)``.
+    edition
+        HS edition (``classificationCode``), e.g. ``H5``.
+    kg, usd
+        Net weight (kg; also the quantity, unit kg) and primary value (USD).
+    """
+    reporter_code, reporter_iso, reporter_desc = reporter
+    partner_code, partner_iso, partner_desc = partner
+    cmd_code, cmd_desc, aggr_level, is_leaf = hs
     return {
         "typeCode": "C",
         "freqCode": "M",
@@ -629,24 +679,24 @@ def comtrade_record(
         "refYear": period.year,
         "refMonth": period.month,
         "period": f"{period.year:04d}{period.month:02d}",
-        "reporterCode": 156,
-        "reporterISO": "CHN",
-        "reporterDesc": "China",
-        "flowCode": "X",
-        "flowDesc": "Export",
+        "reporterCode": reporter_code,
+        "reporterISO": reporter_iso,
+        "reporterDesc": reporter_desc,
+        "flowCode": flow,
+        "flowDesc": "Export" if flow == "X" else "Import",
         "partnerCode": partner_code,
         "partnerISO": partner_iso,
         "partnerDesc": partner_desc,
         "partner2Code": 0,
         "partner2ISO": "W00",
         "partner2Desc": "World",
-        "classificationCode": _hs_edition(period),
+        "classificationCode": edition,
         "classificationSearchCode": "HS",
         "isOriginalClassification": True,
-        "cmdCode": "850511",
-        "cmdDesc": CMD_DESC_850511,
-        "aggrLevel": 6,
-        "isLeaf": True,
+        "cmdCode": cmd_code,
+        "cmdDesc": cmd_desc,
+        "aggrLevel": aggr_level,
+        "isLeaf": is_leaf,
         "customsCode": "C00",
         "customsDesc": "TOTAL CPC",
         "mosCode": "0",
@@ -664,8 +714,8 @@ def comtrade_record(
         "isNetWgtEstimated": False,
         "grossWgt": None,
         "isGrossWgtEstimated": False,
-        "cifvalue": None,
-        "fobvalue": usd,
+        "cifvalue": usd if flow == "M" else None,
+        "fobvalue": usd if flow == "X" else None,
         "primaryValue": usd,
         "legacyEstimationFlag": 0,
         "isReported": True,
@@ -751,6 +801,387 @@ def customs_csv_bytes(data: DemoData) -> bytes:
     for period, value in zip(series.index.astype(str), series.to_numpy(), strict=True):
         lines.append(f"{period},{value:.3f},true")
     return ("\n".join(lines) + "\n").encode("ascii")
+
+
+# =========================================================================== Japan study
+
+# The Japan rare-earth demo: Japan's monthly imports (reporter 392, flow M) of rare-earth
+# metals, compounds and permanent magnets by partner, 2010-01..2024-12, and China's reported
+# exports to Japan of the same codes (the mirror flow).  Documented in docs/demo_dgp.md
+# ("Japan's rare-earth imports").  It draws from its own child stream of the seed (the fifth),
+# so the vintages above are byte-identical with or without it.
+
+#: Months of the Japan vintages (the 2010 embargo year through the end of the GPR file).
+JAPAN_START = "2010-01"
+#: The embargo months: China's shipments to Japan were held up from late September 2010
+#: (the Senkaku boat collision) until about November.
+JAPAN_EMBARGO = ("2010-09", "2010-11")
+#: China's value shipped to Japan in the embargo months is cut by this fraction (all codes).
+JAPAN_EMBARGO_CUT = 0.5
+#: (cmdCode, cmdDesc, aggrLevel, isLeaf) of the three products.
+JAPAN_PRODUCTS: tuple[tuple[str, str, int, bool], ...] = (
+    (
+        "280530",
+        "Rare-earth metals, scandium and yttrium, whether or not intermixed or interalloyed",
+        6,
+        True,
+    ),
+    (
+        "2846",
+        "Compounds, inorganic or organic, of rare-earth metals, of yttrium or of scandium or "
+        "of mixtures of these metals",
+        4,
+        False,
+    ),
+    ("850511", CMD_DESC_850511, 6, True),
+)
+#: The partners of the Japan vintages: (ISO3, Comtrade code, Comtrade description).
+JAPAN_PARTNERS: tuple[tuple[str, int, str], ...] = (
+    ("CHN", 156, "China"),
+    ("IND", 699, "India"),
+    ("VNM", 704, "Viet Nam"),
+    ("THA", 764, "Thailand"),
+    ("MYS", 458, "Malaysia"),
+    ("PHL", 608, "Philippines"),
+    ("AUS", 36, "Australia"),
+    ("USA", 842, "USA"),
+    ("FRA", 251, "France"),
+    ("EST", 233, "Estonia"),
+    ("KOR", 410, "Rep. of Korea"),
+    ("DEU", 276, "Germany"),
+)
+#: India and the Southeast Asian partners: the "diversification" group of the commentary.
+JAPAN_IND_SEA = ("IND", "VNM", "THA", "MYS", "PHL")
+
+#: China's share of Japan's imports (by value) in 2010-01, before the embargo, and its
+#: planted linear trend per month (share points / month = per-year figure / 12).
+JAPAN_CHINA_SHARE_2010_280530 = 0.78
+JAPAN_CHINA_SHARE_2010_2846 = 0.62
+JAPAN_CHINA_SHARE_2010_850511 = 0.72
+JAPAN_CHINA_TREND_280530 = -0.009 / 12
+JAPAN_CHINA_TREND_2846 = -0.015 / 12
+JAPAN_CHINA_TREND_850511 = -0.003 / 12
+#: The India + Southeast Asia share in 2010-01 and its planted trend per month.
+JAPAN_IND_SEA_SHARE_2010_280530 = 0.05
+JAPAN_IND_SEA_SHARE_2010_2846 = 0.08
+JAPAN_IND_SEA_SHARE_2010_850511 = 0.08
+JAPAN_IND_SEA_TREND_280530 = 0.008 / 12
+JAPAN_IND_SEA_TREND_2846 = 0.012 / 12
+JAPAN_IND_SEA_TREND_850511 = 0.004 / 12
+#: Planted effects on China's share: share points per unit of the centred log index at
+#: lag JAPAN_EFFECT_LAG months (every product).
+JAPAN_EFFECT_LAG = 3
+JAPAN_BETA_LOG_GPRC_JPN = -0.04
+JAPAN_BETA_LOG_GPRC_CHN = -0.03
+#: Share noise: AR(1) in share points (China) and i.i.d. (India + Southeast Asia).
+JAPAN_CHINA_NOISE_RHO = 0.5
+JAPAN_CHINA_NOISE_SIGMA = 0.025
+JAPAN_IND_SEA_NOISE_SIGMA = 0.01
+#: Weights splitting the India + Southeast Asia share, and the rest of the world's share,
+#: among partners (normalised; times exp(JAPAN_SPLIT_SIGMA * e) each month).
+JAPAN_IND_SEA_WEIGHTS = {
+    "280530": {"VNM": 0.60, "IND": 0.10, "MYS": 0.10, "THA": 0.15, "PHL": 0.05},
+    "2846": {"MYS": 0.45, "IND": 0.30, "VNM": 0.15, "THA": 0.07, "PHL": 0.03},
+    "850511": {"VNM": 0.35, "THA": 0.25, "PHL": 0.20, "MYS": 0.15, "IND": 0.05},
+}
+JAPAN_REST_WEIGHTS = {
+    "280530": {"USA": 0.30, "EST": 0.30, "KOR": 0.20, "FRA": 0.15, "AUS": 0.05},
+    "2846": {"FRA": 0.35, "USA": 0.25, "EST": 0.20, "AUS": 0.10, "KOR": 0.10},
+    "850511": {"DEU": 0.35, "USA": 0.30, "KOR": 0.25, "FRA": 0.10},
+}
+JAPAN_SPLIT_SIGMA = 0.15
+#: Rest-of-world partners with a weight below this ship nothing in a month with probability
+#: JAPAN_ZERO_FLOW_PROB (their share goes to the other rest-of-world partners).
+JAPAN_SMALL_WEIGHT = 0.12
+JAPAN_ZERO_FLOW_PROB = 0.2
+#: Japan's total monthly imports (million USD, CIF) at mid-year: log-linear in between,
+#: times the season and exp(AR(1) noise).  Shaped like the 2011 rare-earth price bubble;
+#: assumptions of plausible magnitude, not measurements.
+JAPAN_TOTAL_MUSD = {
+    "280530": {2010: 25, 2011: 45, 2012: 15, 2013: 12, 2015: 9, 2018: 10, 2020: 8, 2022: 15, 2024: 10},
+    "2846": {2010: 45, 2011: 95, 2012: 30, 2013: 22, 2015: 18, 2018: 20, 2020: 17, 2022: 28, 2024: 20},
+    "850511": {2010: 30, 2011: 38, 2012: 32, 2015: 30, 2018: 36, 2020: 32, 2022: 45, 2024: 42},
+}  # fmt: skip
+JAPAN_TOTAL_NOISE_RHO = 0.5
+JAPAN_TOTAL_NOISE_SIGMA = 0.10
+#: Unit values (USD/kg, CIF) at mid-year, log-linear in between; each partner-month times
+#: exp(JAPAN_UNIT_VALUE_SIGMA * e).  Assumptions shaped like the 2011 bubble, not measurements.
+JAPAN_UNIT_VALUE_USD_KG = {
+    "280530": {2010: 30, 2011: 90, 2012: 55, 2013: 30, 2014: 25, 2016: 18, 2020: 20, 2022: 40, 2024: 25},
+    "2846": {2010: 15, 2011: 45, 2012: 25, 2013: 12, 2014: 9, 2016: 7, 2020: 7, 2022: 14, 2024: 8},
+    "850511": {2010: 25, 2011: 40, 2012: 35, 2014: 28, 2020: 25, 2022: 38, 2024: 30},
+}  # fmt: skip
+JAPAN_UNIT_VALUE_SIGMA = 0.05
+#: Mirror flow: China's reported FOB exports = Japan's CIF imports from China / (1 + margin),
+#: times exp(JAPAN_MIRROR_SIGMA * e) (timing and valuation differences); weights times
+#: exp(JAPAN_MIRROR_WEIGHT_SIGMA * e).
+JAPAN_CIF_FOB_MARGIN = 0.06
+JAPAN_MIRROR_SIGMA = 0.05
+JAPAN_MIRROR_WEIGHT_SIGMA = 0.03
+#: HS editions Japan and China report in: HS2007 (H3) to 2011, HS2012 (H4) 2012-2016,
+#: HS2017 (H5) 2017-2021, HS2022 (H6) from 2022.
+JAPAN_HS_EDITIONS = (("2010-01", "H3"), ("2012-01", "H4"), ("2017-01", "H5"), ("2022-01", "H6"))
+
+
+@dataclass(frozen=True)
+class JapanData:
+    """One draw of the Japan DGP, in memory.
+
+    Attributes
+    ----------
+    seed
+        The seed that produced it.
+    imports
+        Japan's imports, long: ``period`` (``pd.Period``), ``hs``, ``partner`` (ISO3, ``WLD``
+        for the World row), ``net_weight_kg`` (int), ``value_usd`` (float, 3 dp).  Partners
+        with no trade in a month have no row; the World row is the exact sum of the others.
+    mirror
+        China's reported exports to Japan: ``period``, ``hs``, ``net_weight_kg``, ``value_usd``.
+    planted
+        The planted shares before the split into partners: ``period``, ``hs``, ``china_share``,
+        ``ind_sea_share`` (China's share before the embargo cut).
+    """
+
+    seed: int
+    imports: pd.DataFrame
+    mirror: pd.DataFrame
+    planted: pd.DataFrame
+
+
+def japan_constant(name: str, hs: str) -> float:
+    """The per-product constant ``JAPAN_<name>_<hs>`` (e.g. ``japan_constant("CHINA_TREND", "2846")``)."""
+    value = globals().get(f"JAPAN_{name}_{hs}")
+    if not isinstance(value, float):
+        raise BadInputError(f"demo: no Japan constant JAPAN_{name}_{hs}")
+    return value
+
+
+def _japan_rng(seed: int) -> np.random.Generator:
+    """The fifth child stream of the seed (the first four are the Porcher blocks')."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(5)[4])
+
+
+def _split(rng: np.random.Generator, weights: Mapping[str, float], n: int) -> pd.DataFrame:
+    """Monthly fractions (rows sum to one) of ``weights`` times exp(JAPAN_SPLIT_SIGMA * e)."""
+    base = np.array(list(weights.values()), dtype=float)
+    noisy = base * np.exp(JAPAN_SPLIT_SIGMA * rng.standard_normal((n, len(base))))
+    return pd.DataFrame(noisy, columns=list(weights))
+
+
+def generate_japan(seed: int = DEFAULT_SEED, gpr: pd.DataFrame | None = None) -> JapanData:
+    """Draw Japan's rare-earth imports by partner and China's mirror exports for ``seed``.
+
+    Parameters
+    ----------
+    seed
+        Seed of the DGP (the same seed as the Porcher vintages: one demo set).
+    gpr
+        The draw's GPR frame (``generate(seed).gpr``); drawn when not given.
+
+    Returns
+    -------
+    JapanData
+    """
+    _check_seed(seed)
+    if gpr is None:
+        gpr = generate(seed).gpr
+    rng = _japan_rng(seed)
+    months = _months(JAPAN_START, END)
+    n = len(months)
+    trend = np.arange(n, dtype=float)
+    embargo = (months >= pd.Period(JAPAN_EMBARGO[0], "M")) & (
+        months <= pd.Period(JAPAN_EMBARGO[1], "M")
+    )
+    effect = JAPAN_BETA_LOG_GPRC_JPN * _centred_lagged_log(
+        gpr["GPRC_JPN"], months
+    ) + JAPAN_BETA_LOG_GPRC_CHN * _centred_lagged_log(gpr["GPRC_CHN"], months)
+    seasonal = np.array(SEASONAL_FACTORS) / np.mean(SEASONAL_FACTORS)
+    season = seasonal[np.asarray(months.month) - 1]
+    import_rows: list[tuple[pd.Period, str, str, int, float]] = []
+    mirror_rows: list[tuple[pd.Period, str, int, float]] = []
+    planted_rows: list[tuple[pd.Period, str, float, float]] = []
+    for hs, *_desc in JAPAN_PRODUCTS:
+        china = (
+            japan_constant("CHINA_SHARE_2010", hs)
+            + japan_constant("CHINA_TREND", hs) * trend
+            + effect
+            + _ar1(rng, n, JAPAN_CHINA_NOISE_RHO, JAPAN_CHINA_NOISE_SIGMA)
+        )
+        ind_sea = (
+            japan_constant("IND_SEA_SHARE_2010", hs)
+            + japan_constant("IND_SEA_TREND", hs) * trend
+            + JAPAN_IND_SEA_NOISE_SIGMA * rng.standard_normal(n)
+        )
+        rest = 1.0 - china - ind_sea
+        if min(china.min(), ind_sea.min(), rest.min()) <= 0.01:  # pragma: no cover
+            raise BadInputError(f"demo: seed {seed} drew a Japan share outside (0.01, 1) for {hs}")
+        total = (
+            1e6
+            * _annual_interp(JAPAN_TOTAL_MUSD[hs], months)
+            * season
+            * np.exp(_ar1(rng, n, JAPAN_TOTAL_NOISE_RHO, JAPAN_TOTAL_NOISE_SIGMA))
+        )
+        group = _split(rng, JAPAN_IND_SEA_WEIGHTS[hs], n)
+        others = _split(rng, JAPAN_REST_WEIGHTS[hs], n)
+        small = [iso for iso, w in JAPAN_REST_WEIGHTS[hs].items() if w < JAPAN_SMALL_WEIGHT]
+        zero = rng.random((n, len(small))) < JAPAN_ZERO_FLOW_PROB
+        others.loc[:, small] = others[small].to_numpy() * ~zero
+        shares = pd.concat(
+            [
+                pd.DataFrame({"CHN": china}),
+                group.div(group.sum(axis=1), axis=0).mul(ind_sea, axis=0),
+                others.div(others.sum(axis=1), axis=0).mul(rest, axis=0),
+            ],
+            axis=1,
+        )
+        value = shares.mul(total, axis=0)
+        value.loc[embargo, "CHN"] *= 1.0 - JAPAN_EMBARGO_CUT
+        unit_value = _annual_interp(JAPAN_UNIT_VALUE_USD_KG[hs], months)
+        noise = np.exp(JAPAN_UNIT_VALUE_SIGMA * rng.standard_normal(value.shape))
+        kg = np.rint(value.to_numpy() / (unit_value[:, None] * noise)).astype(np.int64)
+        milli = np.rint(value.to_numpy() * 1000).astype(np.int64)
+        mirror_value = np.exp(JAPAN_MIRROR_SIGMA * rng.standard_normal(n))
+        mirror_weight = np.exp(JAPAN_MIRROR_WEIGHT_SIGMA * rng.standard_normal(n))
+        china_column = list(shares.columns).index("CHN")
+        for t, period in enumerate(months):
+            for j, iso in enumerate(shares.columns):
+                if milli[t, j] > 0:
+                    import_rows.append((period, hs, str(iso), int(kg[t, j]), milli[t, j] / 1000))
+            world_milli = int(milli[t][milli[t] > 0].sum())
+            import_rows.append(
+                (period, hs, "WLD", int(kg[t][milli[t] > 0].sum()), world_milli / 1000)
+            )
+            fob = milli[t, china_column] / (1.0 + JAPAN_CIF_FOB_MARGIN) * mirror_value[t]
+            mirror_rows.append(
+                (
+                    period,
+                    hs,
+                    int(np.rint(kg[t, china_column] * mirror_weight[t])),
+                    float(np.rint(fob)) / 1000,
+                )
+            )
+            planted_rows.append((period, hs, float(china[t]), float(ind_sea[t])))
+    return JapanData(
+        seed=seed,
+        imports=pd.DataFrame(
+            import_rows, columns=["period", "hs", "partner", "net_weight_kg", "value_usd"]
+        ),
+        mirror=pd.DataFrame(mirror_rows, columns=["period", "hs", "net_weight_kg", "value_usd"]),
+        planted=pd.DataFrame(
+            planted_rows, columns=["period", "hs", "china_share", "ind_sea_share"]
+        ),
+    )
+
+
+def _centred_lagged_log(series: pd.Series, months: pd.PeriodIndex) -> np.ndarray:
+    """log(series) at t - JAPAN_EFFECT_LAG, centred on its mean over ``months``."""
+    values = np.log(series.reindex(months - JAPAN_EFFECT_LAG).to_numpy(dtype=float))
+    return values - values.mean()
+
+
+def _japan_edition(period: pd.Period) -> str:
+    edition = JAPAN_HS_EDITIONS[0][1]
+    for start, name in JAPAN_HS_EDITIONS:
+        if period >= pd.Period(start, "M"):
+            edition = name
+    return edition
+
+
+JAPAN_REPORTER = (392, "JPN", "Japan")
+CHINA_REPORTER = (156, "CHN", "China")
+JAPAN_HS = tuple(p[0] for p in JAPAN_PRODUCTS)
+
+
+def japan_requests() -> dict[str, dict[str, Any]]:
+    """The logical Comtrade requests the Japan vintages answer (without the ``demo`` block).
+
+    ``imports``: Japan (392), every partner, the three HS codes, imports, monthly;
+    ``mirror``: China (156), partner Japan, the same codes, exports, monthly.
+    """
+    common = {
+        "api": "comtrade v1 C/M/HS",
+        "hs": list(JAPAN_HS),
+        "frequency": "M",
+        "start": JAPAN_START,
+        "end": END,
+        "motCode": 0,
+        "customsCode": "C00",
+        "partner2Code": 0,
+    }
+    return {
+        "imports": {**common, "reporter": 392, "partner": "all", "flow": "M"},
+        "mirror": {**common, "reporter": 156, "partner": ["JPN"], "flow": "X"},
+    }
+
+
+def japan_bodies(data: JapanData, which: str) -> list[tuple[str, bytes, dict[str, str]]]:
+    """The Comtrade answers of the Japan vintage ``which`` (``imports`` or ``mirror``).
+
+    One body per 12 months (the keyed API's limit), named ``demo_YYYY-MM_YYYY-MM.json``,
+    records sorted by month, HS code and partner code; ``imports`` answers hold the World
+    row and every partner with trade that month, as the API answers an all-partner call.
+
+    Returns
+    -------
+    list of (file name, body, query parameters a keyed call would have sent)
+    """
+    products = {p[0]: p for p in JAPAN_PRODUCTS}
+    codes = {iso: (code, desc) for iso, code, desc in JAPAN_PARTNERS} | {"WLD": (0, "World")}
+    if which == "imports":
+        frame = data.imports
+        reporter, flow = JAPAN_REPORTER, "M"
+    elif which == "mirror":
+        frame = data.mirror.assign(partner="JPN")
+        reporter, flow = CHINA_REPORTER, "X"
+        codes = {"JPN": (392, "Japan")}
+    else:
+        raise BadInputError(f"demo: unknown Japan vintage {which!r} (imports or mirror)")
+    order = {hs: k for k, hs in enumerate(JAPAN_HS)}
+    records: dict[pd.Period, list[tuple[int, int, dict[str, Any]]]] = {}
+    for period, hs, iso, kg, usd in zip(
+        frame["period"],
+        frame["hs"],
+        frame["partner"],
+        frame["net_weight_kg"],
+        frame["value_usd"],
+        strict=True,
+    ):
+        code, desc = codes[str(iso)]
+        record = trade_record(
+            period,
+            reporter=reporter,
+            flow=flow,
+            partner=(code, "W00" if code == 0 else str(iso), desc),
+            hs=products[str(hs)],
+            edition=_japan_edition(period),
+            kg=int(kg),
+            usd=float(usd),
+        )
+        records.setdefault(period, []).append((order[str(hs)], code, record))
+    months = _months(JAPAN_START, END)
+    bodies = []
+    for first in range(0, len(months), MAX_MONTHS_PER_BODY):
+        span = months[first : first + MAX_MONTHS_PER_BODY]
+        body = [r for m in span for *_key, r in sorted(records[m], key=lambda e: e[:2])]
+        params = {
+            "reporterCode": str(reporter[0]),
+            "cmdCode": ",".join(JAPAN_HS),
+            "flowCode": flow,
+            "period": ",".join(f"{m.year:04d}{m.month:02d}" for m in span),
+            "motCode": "0",
+            "customsCode": "C00",
+            "partner2Code": "0",
+            "includeDesc": "true",
+            "maxRecords": "250000",
+        }
+        if which == "mirror":
+            params["partnerCode"] = "392"
+        bodies.append((f"demo_{span[0]}_{span[-1]}.json", _envelope(body), params))
+    return bodies
+
+
+#: Months per Comtrade body (the keyed API's limit of 12 periods per call).
+MAX_MONTHS_PER_BODY = 12
 
 
 # =========================================================================== the store
@@ -883,6 +1314,45 @@ def _write_userseries(store: RawStore, data: DemoData, vintage_id: str) -> Vinta
         vintage_id,
         [(f"{CHINA_CUSTOMS_SERIES}.csv", content, None, "text/csv")],
     )
+
+
+def write_japan_demo(seed: int = DEFAULT_SEED, store: RawStore | None = None) -> dict[str, Vintage]:
+    """Store the Japan study's synthetic Comtrade vintages for ``seed``.
+
+    * ``comtrade`` ``demo-<seed>-japan``: Japan's (392) monthly imports of HS 280530, 2846
+      and 850511 from every partner, with the World row, 2010-01..2024-12 (15 bodies);
+    * ``comtrade`` ``demo-<seed>-japan-mirror``: China's (156) reported exports of the same
+      codes to Japan (the mirror flow), same months.
+
+    Both carry the demo's marks (flag, ``demo-`` id, ``synthetic:`` URLs, the
+    ``"elapsedTime": "SYNTHETIC DEMO"`` envelopes).  ``reexport demo`` does not write
+    them (about 7 MB of JSON that the Porcher study does not need); the Japan study's
+    offline data step does.  The GPR vintage of the same seed
+    (:func:`write_demo`) holds the indices the Japan study joins; a re-run returns
+    the stored vintages.
+
+    Returns
+    -------
+    dict
+        ``comtrade_japan``, ``comtrade_japan_mirror`` -> Vintage.
+    """
+    from reexport.sources import comtrade
+    from reexport.store import RawStore
+
+    store = store if store is not None else RawStore()
+    data = generate_japan(seed)
+    requests = japan_requests()
+    out: dict[str, Vintage] = {}
+    for which, suffix in (("imports", "-japan"), ("mirror", "-japan-mirror")):
+        role = "comtrade_japan" if which == "imports" else "comtrade_japan_mirror"
+        out[role] = _write_vintage(
+            store,
+            comtrade.SOURCE,
+            demo_request(seed, "comtrade", **requests[which]),
+            f"demo-{seed}{suffix}",
+            [(n, b, p, "application/json") for n, b, p in japan_bodies(data, which)],
+        )
+    return out
 
 
 BANNER_WIDTH = 72
