@@ -18,7 +18,8 @@ from results import results_stata_macro as macro_ref
 from results.stata import StataReference
 
 from reexport.errors import BadInputError
-from reexport.models.estimate import fit, fit_ols
+from reexport.models.api import fit_model as fit
+from reexport.models.estimate import fit_ols
 from reexport.models.results import ModelResult
 from reexport.models.spec import CovSpec, ModelSpec
 

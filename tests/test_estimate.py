@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from reexport.errors import BadInputError
 from reexport.models import fe
-from reexport.models.estimate import fit, fit_fe, fit_ols, fit_ppml, time_ordinals
+from reexport.models.api import fit_model as fit
+from reexport.models.estimate import fit_fe, fit_ols, fit_ppml, time_ordinals
 from reexport.models.spec import CovSpec, ModelSpec
 
 
