@@ -13,8 +13,9 @@ The shapes (issue 7):
 * ``wide``: 2,000 units x 500 periods (about 1M rows, 5% of cells missing),
   unit + period effects;
 * ``lowmobility``: 40,000 workers x 4,000 firms over 5 periods (200,000
-  rows) with few movers, worker + firm effects: the alternating projections
-  converge very slowly on such weakly connected graphs;
+  rows) with few movers, worker + firm effects: alternating projections
+  converge very slowly on such weakly connected graphs (10% of the workers
+  change firm each period);
 * ``gravity``: 120 countries x 20 years (285,600 directed pairs-years), PPML
   with exporter-year, importer-year and exporter-importer effects (Yotov et
   al. 2016, structural gravity), with zero flows.
@@ -53,8 +54,10 @@ class Case:
         Cluster variable of the covariance (CRV1).
     make : callable
         ``make(scale) -> DataFrame``; ``scale`` < 1 shrinks the data for ``--quick``.
-    linearmodels : bool
-        Whether linearmodels' ``PanelOLS`` can express the model (two-way OLS).
+    panel : tuple of str, optional
+        ``(entity, time)`` index for linearmodels' ``PanelOLS`` and, when the
+        second effect is not the time index, the column it absorbs as
+        ``other_effects``; empty when PanelOLS cannot express the model.
     """
 
     name: str
@@ -64,7 +67,7 @@ class Case:
     effects: tuple[str, ...]
     cluster: str
     make: Callable[[float], pd.DataFrame]
-    linearmodels: bool = False
+    panel: tuple[str, ...] = ()
 
     @property
     def formula(self) -> str:
@@ -109,12 +112,13 @@ def make_wide(scale: float = 1.0) -> pd.DataFrame:
 
 
 def make_lowmobility(scale: float = 1.0) -> pd.DataFrame:
-    """Workers x firms over 5 periods; a worker changes firm with probability 2% a period.
+    """Workers x firms over 5 periods; a worker changes firm with probability 10% a period.
 
-    About 8% of the workers ever move, so most firms are linked to the rest of
-    the graph only through a handful of movers (or not at all): the
-    worker-firm graph is weakly connected, as in matched employer-employee
-    data and exporter-product x importer panels.
+    Firms have 10 workers on average and are linked to each other only
+    through movers (a third of the workers ever move), so the worker-firm
+    graph is weakly connected, as in matched employer-employee data and
+    exporter-product x importer panels: plain alternating projections need
+    thousands of sweeps (reexport's earlier engine: 16.7 s vs pyfixest 2.0 s).
     """
     workers, firms, periods = max(int(40_000 * scale), 400), max(int(4_000 * scale), 40), 5
     rng = np.random.default_rng(SEED + 2)
@@ -130,7 +134,10 @@ def make_lowmobility(scale: float = 1.0) -> pd.DataFrame:
     x1 = rng.normal(size=worker.size) + 0.5 * worker_effect + 0.5 * firm_effect
     x2 = rng.normal(size=worker.size) + firm_effect
     y = 0.8 * x1 - 0.4 * x2 + worker_effect + firm_effect + rng.normal(size=worker.size)
-    return pd.DataFrame({"x1": x1, "x2": x2, "y": y, "worker": worker, "firm": firm_codes})
+    period = np.tile(np.arange(periods), workers)
+    return pd.DataFrame(
+        {"x1": x1, "x2": x2, "y": y, "worker": worker, "firm": firm_codes, "period": period}
+    )
 
 
 def make_gravity(scale: float = 1.0) -> pd.DataFrame:
@@ -189,7 +196,7 @@ CASES: dict[str, Case] = {
             ("pair", "month"),
             "pair",
             make_bilateral,
-            linearmodels=True,
+            panel=("pair", "month"),
         ),
         Case(
             "wide",
@@ -199,7 +206,7 @@ CASES: dict[str, Case] = {
             ("unit", "period"),
             "unit",
             make_wide,
-            linearmodels=True,
+            panel=("unit", "period"),
         ),
         Case(
             "lowmobility",
@@ -209,7 +216,7 @@ CASES: dict[str, Case] = {
             ("worker", "firm"),
             "worker",
             make_lowmobility,
-            linearmodels=True,
+            panel=("worker", "period", "firm"),
         ),
         Case(
             "gravity",

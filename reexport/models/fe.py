@@ -119,7 +119,9 @@ class FixedEffect:
         weighted matrix of :meth:`level_sums` copies nothing but the weights.
         """
         index_type = np.int32 if len(self.codes) < 2**31 - 1 else np.int64
-        order = np.argsort(self.codes, kind="stable").astype(index_type)
+        # numpy sorts 16-bit integers by radix sort (linear time): use it when the codes fit.
+        keys = self.codes.astype(np.uint16) if self.n_levels <= 2**16 else self.codes
+        order = np.argsort(keys, kind="stable").astype(index_type)
         indptr = np.zeros(self.n_levels + 1, dtype=index_type)
         np.cumsum(self.counts, out=indptr[1:])
         return order, indptr
