@@ -25,7 +25,8 @@ by the shape of the effects:
   ``T = M1 M2 ... MK ... M2 M1`` (``reghdfe``'s default acceleration) as
   soon as the sweeps slow down.  Both stop when one full sweep removes
   (weighted) group means no larger than ``tol`` times the largest absolute
-  value of the column.
+  value of the column (or, while the sweeps shrink geometrically, when the
+  sum of all further sweeps is bounded by that).
 
 Every path takes observation weights (IRLS weights of a Poisson fit,
 analytic weights).  A :class:`Demeaner` reused across calls with the same
@@ -70,6 +71,9 @@ DEFAULT_MAXITER = 10_000
 EXACT_MAX_LEVELS = 3_000
 #: Largest contingency table of two effects built as a dense array (entries).
 DENSE_TABLE_MAX = 4_000_000
+#: Dense reduced systems up to this many multiply-adds are formed with numpy's own
+#: loops rather than BLAS (see :func:`_two_way_system`).
+EINSUM_MAX_FLOPS = 200_000_000
 #: A reduced system is factorised sparsely only when it has at most this many
 #: nonzeros per row on average (beyond, fill-in makes the factor dense).
 SPARSE_MAX_ROW_NNZ = 40
@@ -256,9 +260,13 @@ def mobility_groups(first: FixedEffect, second: FixedEffect) -> int:
     nodes = first.n_levels + second.n_levels
     if len(first.codes) == 0 or nodes == 0:
         return 0
+    # Rows: the levels of ``first`` (their observations in the cached sort order), then the
+    # levels of ``second`` with no stored edges; undirected components see both directions.
+    order, indptr = first._structure
+    indices = (second.codes[order] + first.n_levels).astype(order.dtype)
+    indptr = np.concatenate([indptr, np.full(second.n_levels, indptr[-1], dtype=indptr.dtype)])
     graph = sparse.csr_matrix(
-        (np.ones(len(first.codes), dtype=np.int8), (first.codes, second.codes + first.n_levels)),
-        shape=(nodes, nodes),
+        (np.ones(len(order), dtype=np.int8), indices, indptr), shape=(nodes, nodes)
     )
     n_components, _ = connected_components(graph, directed=False)
     return int(n_components)
@@ -529,6 +537,10 @@ def _iterate_column(
             return sweeps
         ratio = largest / previous if previous > 0 else 0.0
         previous = largest
+        # Geometric convergence: all further sweeps together remove at most
+        # largest * ratio / (1 - ratio); stop once that is within the limit too.
+        if sweeps >= 3 and ratio < 0.5 and largest * ratio / (1 - ratio) <= limit:
+            return sweeps
         if accelerate and sweeps >= 3 and ratio > SLOW_SWEEP_RATIO:
             left = math.log(limit / largest) / math.log(min(ratio, 1 - 1e-12))
             if left > SLOW_SWEEPS_LEFT:
@@ -624,9 +636,14 @@ def _two_way_system(
     if g1 * g2 <= DENSE_TABLE_MAX and n >= 0.05 * g1 * g2:
         table = np.bincount(first.codes * g2 + second.codes, weights=w, minlength=g1 * g2)
         table = table.reshape(g1, g2)
-        laplacian: np.ndarray | sparse.csr_matrix = np.diag(w2) - (table * inverse1[:, None]).T @ (
-            table
-        )
+        scaled = table * inverse1[:, None]
+        # numpy's own loops for the small products: multi-threaded BLAS stalls on a busy
+        # machine (seconds for a 50 x 20,000 x 50 product that takes milliseconds).
+        if g1 * g2 * g2 <= EINSUM_MAX_FLOPS:
+            product = np.einsum("ij,ik->jk", scaled, table)
+        else:
+            product = scaled.T @ table
+        laplacian: np.ndarray | sparse.csr_matrix = np.diag(w2) - product
         pattern = sparse.csr_matrix(np.asarray(laplacian) != 0)
     else:
         table_sparse = sparse.csr_matrix((w, (first.codes, second.codes)), shape=(g1, g2))
