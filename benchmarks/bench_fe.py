@@ -9,21 +9,23 @@ first effect (gravity: by pair).
 
 Each data set is simulated with a fixed seed and written once to a CSV in the
 system temp folder (``reexport-bench/``); every tool reads the same file.
-Two measurements per tool, each in fresh Python processes so that peak
-memory (``ru_maxrss`` of the child, from ``os.wait4``) is the tool's own:
+Two measurements per tool:
 
-* **end to end**: the whole process (interpreter start, imports, reading the
-  CSV, the fit, printing the coefficients), timed from outside;
-* **in-process**: inside one process after a warm-up fit (so imports, caches
-  and compilation are excluded), the fit alone.
+* **end to end**: a fresh Python process per tool and run (interpreter
+  start, imports, reading the CSV, the fit, printing the coefficients),
+  timed from outside; its peak memory (``ru_maxrss`` of the child, from
+  ``os.wait4``) is the tool's own;
+* **in-process**: the fit alone, inside one process holding the data, after
+  a warm-up fit of every tool (imports, caches and compilation excluded).
 
-The tools run back to back for each repeat (``reexport, pyfixest,
-[linearmodels]``, then again), and the minimum over the repeats (default 3)
-is reported; the machine is shared, so ratios are what matters.  linearmodels,
-a side reference and the slowest, is measured once.  reexport
-is called through its numeric API, ``reexport.models.estimate.fit_fe`` /
-``fit_ppml``; pyfixest through ``feols`` / ``fepois`` with its defaults;
-linearmodels through ``PanelOLS`` (two-way OLS shapes only).
+Both interleave the tools (``reexport, pyfixest, [linearmodels]``, then
+again) and report the minimum over the repeats (default 3): the machine is
+shared, so a burst of load should hit every tool, and ratios are what
+matters.  linearmodels, a side reference and the slowest, runs once.
+reexport is called through its numeric API,
+``reexport.models.estimate.fit_fe`` / ``fit_ppml``; pyfixest through
+``feols`` / ``fepois`` with its defaults; linearmodels through ``PanelOLS``
+(two-way OLS shapes only).
 
 ``--quick`` shrinks every shape (a smoke run, not a measurement).
 Not a test: run ``make bench``.
@@ -110,20 +112,34 @@ FITS = {"reexport": _fit_reexport, "pyfixest": _fit_pyfixest, "linearmodels": _f
 
 
 def worker(tool: str, case_name: str, csv: Path, mode: str, repeats: int) -> None:
-    """Child process: read the CSV, fit, print one JSON line (coefficients, in-process seconds)."""
+    """Child process: read the CSV, fit, print one JSON line.
+
+    ``mode="e2e"``: one tool, one fit (the parent times the whole process).
+    ``mode="inproc"``: every tool (``tool="all"``) in this one process: a
+    warm-up fit each, then ``repeats`` rounds of the tools back to back (so a
+    burst of load on the shared machine hits all of them), linearmodels in the
+    last round only; the minimum seconds per tool.
+    """
     case = CASES[case_name]
-    fit = FITS[tool]
     frame = pd.read_csv(csv)
-    params = fit(case, frame)
-    seconds = None
-    if mode == "inproc":
-        best = float("inf")
-        for _ in range(repeats):
+    if mode == "e2e":
+        print(json.dumps({"params": FITS[tool](case, frame)}))
+        return
+    tools = _tools(case)
+    params = {name: FITS[name](case, frame) for name in tools}
+    seconds = {name: float("inf") for name in tools}
+    for repeat in range(repeats):
+        for name in tools:
+            if name == "linearmodels" and repeat < repeats - 1:
+                continue  # a side reference, and slow: timed once
             start = time.perf_counter()
-            params = fit(case, frame)
-            best = min(best, time.perf_counter() - start)
-        seconds = best
+            params[name] = FITS[name](case, frame)
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
     print(json.dumps({"params": params, "seconds": seconds}))
+
+
+def _tools(case: Case) -> list[str]:
+    return [t for t in TOOLS if t != "linearmodels" or case.panel]
 
 
 def _child(cmd: list[str]) -> tuple[dict[str, Any], float, float]:
@@ -148,8 +164,8 @@ def _max_relative_difference(ours: dict[str, float], theirs: dict[str, float]) -
 
 def compare(case: Case, csv: Path, repeats: int) -> dict[str, dict[str, Any]]:
     """Time every tool on one case, end to end and in-process; interleaved repeats, min kept."""
-    tools = [t for t in TOOLS if t != "linearmodels" or case.panel]
-    runs: dict[str, dict[str, Any]] = {t: {"e2e": [], "inproc": None, "mb": 0.0} for t in tools}
+    tools = _tools(case)
+    runs: dict[str, dict[str, Any]] = {t: {"e2e": [], "mb": 0.0} for t in tools}
     base = [sys.executable, __file__, "--case", case.name, "--csv", str(csv)]
     for repeat in range(repeats):
         for tool in tools:
@@ -157,20 +173,18 @@ def compare(case: Case, csv: Path, repeats: int) -> dict[str, dict[str, Any]]:
                 continue  # a side reference, and slow: measured once
             result, seconds, peak = _child([*base, "--worker", tool, "--mode", "e2e"])
             runs[tool]["e2e"].append(seconds)
-            runs[tool]["e2e_mb"] = max(runs[tool].get("e2e_mb", 0.0), peak)
+            runs[tool]["mb"] = max(runs[tool]["mb"], peak)
             runs[tool]["params"] = result["params"]
+    cmd = [*base, "--worker", "all", "--mode", "inproc", "--repeats", str(repeats)]
+    result, _, _ = _child(cmd)
     for tool in tools:
-        times = 1 if tool == "linearmodels" else repeats
-        cmd = [*base, "--worker", tool, "--mode", "inproc", "--repeats", str(times)]
-        result, _, peak = _child(cmd)
-        runs[tool]["inproc"] = result["seconds"]
-        runs[tool]["inproc_mb"] = peak
+        runs[tool]["inproc"] = result["seconds"][tool]
     return runs
 
 
 def _print_table(rows: list[tuple[Case, int, dict[str, dict[str, Any]]]]) -> None:
     header = (
-        f"{'shape':<58}{'run':<13}{'reexport s':>11}{'pyfixest s':>11}{'ratio':>7}"
+        f"{'shape':<62}{'run':<13}{'reexport s':>11}{'pyfixest s':>11}{'ratio':>7}"
         f"{'max rel diff':>14}{'rx MB':>7}{'pf MB':>7}{'linearmodels s (ratio)':>24}"
     )
     print(header)
@@ -179,10 +193,7 @@ def _print_table(rows: list[tuple[Case, int, dict[str, dict[str, Any]]]]) -> Non
         ours, theirs = runs["reexport"], runs["pyfixest"]
         diff = _max_relative_difference(ours["params"], theirs["params"])
         label = f"{case.title}"
-        for run, key, mb in (
-            ("end to end", "e2e", "e2e_mb"),
-            ("in-process", "inproc", "inproc_mb"),
-        ):
+        for run, key in (("end to end", "e2e"), ("in-process", "inproc")):
             rx = min(ours[key]) if key == "e2e" else ours[key]
             pf = min(theirs[key]) if key == "e2e" else theirs[key]
             lm_text = "-"
@@ -191,14 +202,14 @@ def _print_table(rows: list[tuple[Case, int, dict[str, dict[str, Any]]]]) -> Non
                 lm_s = min(lm[key]) if key == "e2e" else lm[key]
                 lm_text = f"{lm_s:.2f} ({lm_s / pf:.2f})"
             print(
-                f"{label:<58}{run:<13}{rx:>11.2f}{pf:>11.2f}{rx / pf:>7.2f}{diff:>14.1e}"
-                f"{ours[mb]:>7.0f}{theirs[mb]:>7.0f}{lm_text:>24}"
+                f"{label:<62}{run:<13}{rx:>11.2f}{pf:>11.2f}{rx / pf:>7.2f}{diff:>14.1e}"
+                f"{ours['mb']:>7.0f}{theirs['mb']:>7.0f}{lm_text:>24}"
             )
             label = f"  ({n_rows:,} rows)"
     print(
         "\nratio = reexport / pyfixest seconds (<= 1: reexport as fast or faster); max rel diff = "
         "largest |b_reexport - b_pyfixest| / |b_pyfixest| over the slopes; MB = peak RSS of the "
-        "process; linearmodels ratio is to pyfixest."
+        "tool's own fresh end-to-end process; linearmodels ratio is to pyfixest."
     )
     for case, _, runs in rows:
         if "linearmodels" in runs:
@@ -214,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small data: a smoke run")
     parser.add_argument("--case", action="append", choices=sorted(CASES), help="repeatable")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=(*TOOLS, "all"), help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=("e2e", "inproc"), help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
