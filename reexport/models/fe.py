@@ -67,8 +67,10 @@ from reexport.errors import BadInputError
 DEFAULT_TOL = 1e-12
 DEFAULT_MAXITER = 10_000
 #: The reduced two-way system is solved by a dense Cholesky factor up to this many
-#: levels of the smaller effect (beyond, only when it is sparse: sparse LU).
-EXACT_MAX_LEVELS = 3_000
+#: levels of the smaller effect (beyond, only when it is sparse: sparse LU; a large
+#: dense system goes to the iterations, whose sweeps cost far less than the ~size^3/3
+#: flops of its factor, which would be paid again at every IRLS step).
+EXACT_MAX_LEVELS = 1_500
 #: Largest contingency table of two effects built as a dense array (entries).
 DENSE_TABLE_MAX = 4_000_000
 #: Dense reduced systems up to this many multiply-adds are formed with numpy's own
