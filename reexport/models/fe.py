@@ -119,10 +119,10 @@ class FixedEffect:
 
     @cached_property
     def _structure(self) -> tuple[np.ndarray, np.ndarray]:
-        """Row positions sorted by level (stable) and level offsets: the level x row pattern.
+        """Row positions sorted by level (stable) and level offsets (a level x row CSR pattern).
 
-        Index arrays are kept in the integer type scipy uses, so building the
-        weighted matrix of :meth:`level_sums` copies nothing but the weights.
+        Index arrays are kept in the integer type scipy uses, so a graph built on
+        them (:func:`mobility_groups`) copies nothing.
         """
         index_type = np.int32 if len(self.codes) < 2**31 - 1 else np.int64
         # numpy sorts 16-bit integers by radix sort (linear time): use it when the codes fit.
@@ -143,16 +143,24 @@ class FixedEffect:
             return np.repeat(values, self.counts)
         return values[self.codes]
 
-    def level_sums(self, weights: np.ndarray | None) -> sparse.csr_matrix:
+    @cached_property
+    def _column_pattern(self) -> tuple[np.ndarray, np.ndarray]:
+        """Level code and column offset of every row: the pattern of the level x row matrix."""
+        n = len(self.codes)
+        index_type = np.int32 if max(n, self.n_levels) < 2**31 - 1 else np.int64
+        return self.codes.astype(index_type), np.arange(n + 1, dtype=index_type)
+
+    def level_sums(self, weights: np.ndarray | None) -> sparse.csc_matrix:
         """The ``n_levels x n`` matrix ``D' W``: its product with a column gives weighted group sums.
 
-        Built from the cached pattern, so the weights can change from call to call cheaply.
+        Stored by column (one entry per row, the weight at the row's level), so the
+        weights go in as they are: no sort, no gather, and the product is a
+        sequential pass over the rows.
         """
-        order, indptr = self._structure
-        data = np.ones(len(order)) if weights is None else np.asarray(weights, np.float64)[order]
-        return sparse.csr_matrix(
-            (data, order, indptr), shape=(self.n_levels, len(order)), copy=False
-        )
+        indices, indptr = self._column_pattern
+        n = len(indices)
+        data = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        return sparse.csc_matrix((data, indices, indptr), shape=(self.n_levels, n), copy=False)
 
 
 def dense_codes(values: object) -> tuple[np.ndarray, int]:
@@ -598,7 +606,7 @@ class _ReducedSystem:
     first: FixedEffect
     second: FixedEffect
     projections: _Projections  # of the larger effect only
-    second_sums: sparse.csr_matrix
+    second_sums: sparse.csc_matrix
     grounded: np.ndarray  # levels of ``second`` kept in the system
     matrix: np.ndarray | sparse.csr_matrix
     solve: Callable[[np.ndarray], np.ndarray]
