@@ -13,9 +13,9 @@ by the shape of the effects:
   Laplacian on the smaller effect's levels: singular once per connected
   component, so one level per component is fixed at zero ("grounded") and
   the rest is positive definite.  It is solved by a dense Cholesky factor
-  when small or dense, by a sparse LU factor when sparse (low-mobility
-  panels: most levels touch no other level), each with one step of
-  iterative refinement.  No iterations and no tolerance, so unbalanced and
+  when small (:data:`EXACT_MAX_LEVELS`), by a sparse LU factor when sparse
+  (low-mobility panels: most levels touch no other level), each with one
+  step of iterative refinement.  No iterations and no tolerance, so unbalanced and
   weakly connected panels cost the same as balanced ones.  Only when the
   reduced system is both large and dense does it fall back to the
   iterative method below;
