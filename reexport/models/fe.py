@@ -749,6 +749,9 @@ class Demeaner:
         self.tol = tol
         self.maxiter = maxiter
         self.method = method
+        #: Keep the fixed-effect part of each iterated call for ``warm=True`` (one ``n x p``
+        #: array); :func:`demean` turns it off for its throwaway demeaner.
+        self.remember = True
         self._previous_part: np.ndarray | None = None
 
     def demean(
@@ -790,27 +793,32 @@ class Demeaner:
             return (work[:, 0] if vector else work), 0
         if weights is not None:
             weights = np.asarray(weights, dtype=np.float64)
-        iterations = self._demean(work, weights, warm=warm, tol=self.tol if tol is None else tol)
+        iterations, iterated = self._demean(
+            work, weights, warm=warm, tol=self.tol if tol is None else tol
+        )
+        if iterated and self.remember:
+            # What the iterations removed, a vector in the span of the effects (warm starts).
+            self._previous_part = np.subtract(matrix.reshape(work.shape), work)
         return (work[:, 0] if vector else work), iterations
 
     def _demean(
         self, work: np.ndarray, weights: np.ndarray | None, *, warm: bool, tol: float
-    ) -> int:
+    ) -> tuple[int, bool]:
+        """Demean ``work`` in place; return the sweeps and whether the iterative method ran."""
         effects, method = self.effects, self.method
         if len(effects) == 1:
             projections = _Projections(effects, weights)
             for j in range(work.shape[1]):
                 projections.remove(0, work[:, j])
-            return 1
+            return 1, False
         if len(effects) == 2 and method in ("auto", "exact"):
             system = _two_way_system(effects[0], effects[1], weights, force=method == "exact")
             if system is not None:
                 system.apply(work)
-                return 1
+                return 1, False
         if method == "exact":
             raise ValueError("method 'exact' needs one or two effects")
         scale = np.abs(work).max(axis=0)
-        original = work.copy()
         if warm and self._previous_part is not None and self._previous_part.shape == work.shape:
             work -= self._previous_part
         projections = _Projections(effects, weights)
@@ -824,8 +832,7 @@ class Demeaner:
                 accelerate=method != "map",
             )
             iterations = max(iterations, used)
-        self._previous_part = original - work
-        return iterations
+        return iterations, True
 
 
 def irls_tolerance(criterion: float, *, final: float = DEFAULT_TOL) -> float:
@@ -899,9 +906,9 @@ def demean(
     BadInputError
         If the iterations do not converge within ``maxiter``.
     """
-    return Demeaner(effects, tol=tol, maxiter=maxiter, method=method).demean(
-        matrix, weights=weights
-    )
+    demeaner = Demeaner(effects, tol=tol, maxiter=maxiter, method=method)
+    demeaner.remember = False
+    return demeaner.demean(matrix, weights=weights)
 
 
 def effects_from_columns(columns: Mapping[str, object]) -> list[FixedEffect]:
