@@ -1,23 +1,34 @@
-"""Benchmark: two-way fixed effects on a 1,000,000-row bilateral panel, side by side.
+"""Benchmark: the fixed-effects engine against pyfixest (and linearmodels), side by side.
 
-Simulates 20,000 exporter-destination pairs x 50 months with pair and month
-effects, writes the panel to CSV once (cached in the system temp folder), then times,
-each in a fresh Python process so peak memory is per tool:
+Four shapes (see ``_engine_cases.py``): bilateral two-way FE OLS (20,000
+pairs x 50 months, 1M rows), wide two-way FE OLS (2,000 x 500), the hard
+low-mobility two-way FE OLS (40,000 workers x 4,000 firms, 200k rows) and
+three-way gravity PPML (120 countries x 20 years, exporter-year +
+importer-year + exporter-importer effects).  Every model clusters by its
+first effect (gravity: by pair).
 
-* ``reexport estimate SPEC`` end to end from the CSV (the CLI as a user runs it:
-  interpreter start, imports, reading, formula, estimation, JSON output), run
-  twice (the first run may pay for cold OS file caches), and the same work
-  in-process after a warm-up run;
-* ``pyfixest.feols("y ~ x1 + x2 | pair + month", vcov={"CRV1": "pair"})``
-  reading the same CSV (warm: run once first, so numba compilation is excluded);
-* ``linearmodels.PanelOLS`` with entity and time effects, clustered by pair.
+Each data set is simulated with a fixed seed and written once to a CSV in the
+system temp folder (``reexport-bench/``); every tool reads the same file.
+Two measurements per tool:
 
-Prints a table of wall times and peak resident memory, then the coefficients
-and standard errors of each to show agreement.  Not a test: run ``make bench``.
+* **end to end**: a fresh Python process per tool and run (interpreter
+  start, imports, reading the CSV, the fit, printing the coefficients),
+  timed from outside; its peak memory (``ru_maxrss`` of the child, from
+  ``os.wait4``) is the tool's own;
+* **in-process**: the fit alone, inside one process holding the data, after
+  a warm-up fit of every tool (imports, caches and compilation excluded).
 
-linearmodels' clustered standard errors use another small-sample scalar
-(``N/(N-K)`` with every absorbed effect in ``K``, no ``G/(G-1)``), so they
-differ from reghdfe/pyfixest/reexport by a constant factor; the coefficients agree.
+Both interleave the tools (``reexport, pyfixest, [linearmodels]``, then
+again) and report the minimum over the repeats (default 3): the machine is
+shared, so a burst of load should hit every tool, and ratios are what
+matters.  linearmodels, a side reference and the slowest, runs once.
+reexport is called through its numeric API,
+``reexport.models.estimate.fit_fe`` / ``fit_ppml``; pyfixest through
+``feols`` / ``fepois`` with its defaults; linearmodels through ``PanelOLS``
+(two-way OLS shapes only).
+
+``--quick`` shrinks every shape (a smoke run, not a measurement).
+Not a test: run ``make bench``.
 """
 
 from __future__ import annotations
@@ -36,189 +47,205 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PAIRS = 20_000
-MONTHS = 50
-SEED = 20251128
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _engine_cases import CASES, SEED, Case  # noqa: E402
+
 CACHE = Path(tempfile.gettempdir()) / "reexport-bench"
-CSV = CACHE / f"bilateral_{PAIRS}x{MONTHS}_{SEED}.csv"
-FORMULA = "y ~ x1 + x2"
-SPEC = """\
-[data]
-path = "{csv}"
-entity = "pair"
-time = "month"
-
-[[model]]
-name = "twoway_fe"
-formula = "y ~ x1 + x2"
-estimator = "panel"
-effects = ["entity", "time"]
-cov = {{ type = "cluster", by = ["pair"] }}
-"""
+QUICK_SCALE = 0.02
+TOOLS = ("reexport", "pyfixest", "linearmodels")
 
 
-def simulate() -> Path:
-    """Write the simulated panel once; later runs reuse it."""
-    if CSV.is_file():
-        return CSV
+# -- data ------------------------------------------------------------------------------------
+def csv_for(case: Case, scale: float) -> Path:
+    """Write the case's data once (deterministic: fixed seed) and return the CSV path."""
+    path = CACHE / f"{case.name}_{scale:g}_{SEED}.csv"
+    if path.is_file():
+        return path
     CACHE.mkdir(exist_ok=True)
-    rng = np.random.default_rng(SEED)
-    pair = np.repeat(np.arange(PAIRS), MONTHS)
-    month = np.tile(np.arange(MONTHS), PAIRS)
-    pair_effect = rng.normal(scale=1.0, size=PAIRS)
-    month_effect = rng.normal(scale=0.5, size=MONTHS)
-    x1 = rng.normal(size=pair.size) + 0.5 * pair_effect[pair]
-    x2 = rng.normal(size=pair.size) + month_effect[month]
-    # Errors correlated within pair (AR(1)-like through a pair shock) so clustering matters.
-    pair_shock = rng.normal(scale=0.5, size=PAIRS)[pair]
-    y = 0.8 * x1 - 0.4 * x2 + pair_effect[pair] + month_effect[month] + pair_shock
-    y += rng.normal(size=pair.size)
-    exporters = np.array([f"E{i:03d}" for i in range(200)])
-    destinations = np.array([f"D{i:03d}" for i in range(100)])
-    labels = np.char.add(
-        np.char.add(exporters[np.arange(PAIRS) // 100], "-"), destinations[np.arange(PAIRS) % 100]
+    temp = path.with_suffix(f".{os.getpid()}.tmp")
+    case.make(scale).to_csv(temp, index=False, float_format="%.17g")
+    os.replace(temp, path)
+    return path
+
+
+# -- the fits, one per tool --------------------------------------------------------------------
+def _fit_reexport(case: Case, frame: pd.DataFrame) -> dict[str, float]:
+    from reexport.models.estimate import fit_fe, fit_ppml
+
+    fit = fit_ppml if case.estimator == "ppml" else fit_fe
+    result = fit(
+        frame["y"],
+        frame[list(case.regressors)],
+        effects={name: frame[name].to_numpy() for name in case.effects},
+        cov={"type": "cluster", "by": [case.cluster]},
+        clusters={case.cluster: frame[case.cluster].to_numpy()},
     )
-    periods = pd.period_range("2017-01", periods=MONTHS, freq="M").astype(str).to_numpy()
-    frame = pd.DataFrame(
-        {"pair": labels[pair], "month": periods[month], "y": y, "x1": x1, "x2": x2}
-    )
-    temp = CSV.with_suffix(".tmp")
-    frame.to_csv(temp, index=False, float_format="%.10g")
-    os.replace(temp, CSV)
-    return CSV
+    return {str(k): float(v) for k, v in result.params.items()}
 
 
-def _run_reexport(csv: Path, spec_dir: Path) -> dict[str, Any]:
-    from reexport.models.run import estimate_spec, load_data
-    from reexport.models.spec import load_spec
-
-    spec_path = spec_dir / "spec.toml"
-    study = load_spec(spec_path)
-    data = load_data(study)
-    with open(os.devnull, "w") as sink:
-        document = estimate_spec(study, data, out=sink)
-    model = document["models"][0]
-    return {"params": model["params"], "se": model["std_errors"]}
-
-
-def _run_pyfixest(csv: Path) -> dict[str, Any]:
+def _fit_pyfixest(case: Case, frame: pd.DataFrame) -> dict[str, float]:
     import pyfixest as pf
 
-    frame = pd.read_csv(csv)
+    estimator = pf.fepois if case.estimator == "ppml" else pf.feols
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fitted = pf.feols(f"{FORMULA} | pair + month", data=frame, vcov={"CRV1": "pair"})
-    return {"params": fitted.coef().to_dict(), "se": fitted.se().to_dict()}
+        fitted = estimator(case.formula, data=frame, vcov={"CRV1": case.cluster})
+    return {str(k): float(v) for k, v in fitted.coef().items()}
 
 
-def _run_linearmodels(csv: Path) -> dict[str, Any]:
+def _fit_linearmodels(case: Case, frame: pd.DataFrame) -> dict[str, float]:
     from linearmodels import PanelOLS
 
-    frame = pd.read_csv(csv)
-    frame["month"] = pd.PeriodIndex(frame["month"], freq="M").to_timestamp()
-    indexed = frame.set_index(["pair", "month"])
+    entity, period, *other = case.panel
+    indexed = frame.set_index([entity, period])
     fitted = PanelOLS(
-        indexed["y"], indexed[["x1", "x2"]], entity_effects=True, time_effects=True
+        indexed["y"],
+        indexed[list(case.regressors)],
+        entity_effects=True,
+        time_effects=not other,
+        other_effects=indexed[other] if other else None,
     ).fit(cov_type="clustered", cluster_entity=True)
-    return {"params": fitted.params.to_dict(), "se": fitted.std_errors.to_dict()}
+    return {str(k): float(v) for k, v in fitted.params.items()}
 
 
-WORKERS = {"reexport": _run_reexport, "pyfixest": _run_pyfixest, "linearmodels": _run_linearmodels}
+FITS = {"reexport": _fit_reexport, "pyfixest": _fit_pyfixest, "linearmodels": _fit_linearmodels}
 
 
-def worker(tool: str, csv: Path, spec_dir: Path) -> None:
-    """Run one tool twice (warm-up, then timed) and print a JSON line."""
-    run = WORKERS[tool]
-    args: tuple[Any, ...] = (csv, spec_dir) if tool == "reexport" else (csv,)
-    run(*args)
-    start = time.perf_counter()
-    out = run(*args)
-    out["seconds"] = time.perf_counter() - start
-    print(json.dumps(out))
+def worker(tool: str, case_name: str, csv: Path, mode: str, repeats: int) -> None:
+    """Child process: read the CSV, fit, print one JSON line.
+
+    ``mode="e2e"``: one tool, one fit (the parent times the whole process).
+    ``mode="inproc"``: every tool (``tool="all"``) in this one process: a
+    warm-up fit each, then ``repeats`` rounds of the tools back to back (so a
+    burst of load on the shared machine hits all of them), linearmodels in the
+    last round only; the minimum seconds per tool.
+    """
+    case = CASES[case_name]
+    frame = pd.read_csv(csv)
+    if mode == "e2e":
+        print(json.dumps({"params": FITS[tool](case, frame)}))
+        return
+    tools = _tools(case)
+    params = {name: FITS[name](case, frame) for name in tools}
+    seconds = {name: float("inf") for name in tools}
+    for repeat in range(repeats):
+        for name in tools:
+            if name == "linearmodels" and repeat < repeats - 1:
+                continue  # a side reference, and slow: timed once
+            start = time.perf_counter()
+            params[name] = FITS[name](case, frame)
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    print(json.dumps({"params": params, "seconds": seconds}))
 
 
-def _child(cmd: list[str]) -> tuple[str, float, float]:
-    """Run ``cmd``; return its stdout, wall seconds and its own peak RSS in MB."""
+def _tools(case: Case) -> list[str]:
+    return [t for t in TOOLS if t != "linearmodels" or case.panel]
+
+
+def _child(cmd: list[str]) -> tuple[dict[str, Any], float, float]:
+    """Run ``cmd``; return its JSON line, wall seconds and its own peak RSS in MB."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
         # wait4 gives this child's own resource usage (ru_maxrss in kB on Linux).
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd[:5])} failed:\n{err.read()}")
-        return out.read(), seconds, usage.ru_maxrss / 1024
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd[2:8])} failed:\n{err.read()[-3000:]}")
+        return json.loads(out.read().strip().splitlines()[-1]), seconds, usage.ru_maxrss / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=sorted(WORKERS))
-    parser.add_argument("--csv", type=Path)
-    parser.add_argument("--spec-dir", type=Path)
-    args = parser.parse_args()
+# -- the comparison ----------------------------------------------------------------------------
+def _max_relative_difference(ours: dict[str, float], theirs: dict[str, float]) -> float:
+    return max(abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-300) for k in theirs)
+
+
+def compare(case: Case, csv: Path, repeats: int) -> dict[str, dict[str, Any]]:
+    """Time every tool on one case, end to end and in-process; interleaved repeats, min kept."""
+    tools = _tools(case)
+    runs: dict[str, dict[str, Any]] = {t: {"e2e": [], "mb": 0.0} for t in tools}
+    base = [sys.executable, __file__, "--case", case.name, "--csv", str(csv)]
+    for repeat in range(repeats):
+        for tool in tools:
+            if tool == "linearmodels" and repeat:
+                continue  # a side reference, and slow: measured once
+            result, seconds, peak = _child([*base, "--worker", tool, "--mode", "e2e"])
+            runs[tool]["e2e"].append(seconds)
+            runs[tool]["mb"] = max(runs[tool]["mb"], peak)
+            runs[tool]["params"] = result["params"]
+    cmd = [*base, "--worker", "all", "--mode", "inproc", "--repeats", str(repeats)]
+    result, _, _ = _child(cmd)
+    for tool in tools:
+        runs[tool]["inproc"] = result["seconds"][tool]
+    return runs
+
+
+def _print_table(rows: list[tuple[Case, int, dict[str, dict[str, Any]]]]) -> None:
+    header = (
+        f"{'shape':<62}{'run':<13}{'reexport s':>11}{'pyfixest s':>11}{'ratio':>7}"
+        f"{'max rel diff':>14}{'rx MB':>7}{'pf MB':>7}{'linearmodels s (ratio)':>24}"
+    )
+    print(header)
+    print("-" * len(header))
+    for case, n_rows, runs in rows:
+        ours, theirs = runs["reexport"], runs["pyfixest"]
+        diff = _max_relative_difference(ours["params"], theirs["params"])
+        label = f"{case.title}"
+        for run, key in (("end to end", "e2e"), ("in-process", "inproc")):
+            rx = min(ours[key]) if key == "e2e" else ours[key]
+            pf = min(theirs[key]) if key == "e2e" else theirs[key]
+            lm_text = "-"
+            if "linearmodels" in runs:
+                lm = runs["linearmodels"]
+                lm_s = min(lm[key]) if key == "e2e" else lm[key]
+                lm_text = f"{lm_s:.2f} ({lm_s / pf:.2f})"
+            print(
+                f"{label:<62}{run:<13}{rx:>11.2f}{pf:>11.2f}{rx / pf:>7.2f}{diff:>14.1e}"
+                f"{ours['mb']:>7.0f}{theirs['mb']:>7.0f}{lm_text:>24}"
+            )
+            label = f"  ({n_rows:,} rows)"
+    print(
+        "\nratio = reexport / pyfixest seconds (<= 1: reexport as fast or faster); max rel diff = "
+        "largest |b_reexport - b_pyfixest| / |b_pyfixest| over the slopes; MB = peak RSS of the "
+        "tool's own fresh end-to-end process; linearmodels ratio is to pyfixest."
+    )
+    for case, _, runs in rows:
+        if "linearmodels" in runs:
+            lm_diff = _max_relative_difference(
+                runs["linearmodels"]["params"], runs["pyfixest"]["params"]
+            )
+            print(f"linearmodels vs pyfixest max rel diff on {case.name}: {lm_diff:.1e}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python benchmarks/bench_fe.py [--quick] [--case NAME ...]``."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small data: a smoke run")
+    parser.add_argument("--case", action="append", choices=sorted(CASES), help="repeatable")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", choices=(*TOOLS, "all"), help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=("e2e", "inproc"), help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.csv, args.spec_dir)
+        worker(args.worker, args.case[0], args.csv, args.mode, args.repeats)
         return
-
-    t0 = time.perf_counter()
-    csv = simulate()
-    print(f"data: {csv} ({csv.stat().st_size / 1e6:.0f} MB, {PAIRS * MONTHS:,} rows), "
-          f"ready in {time.perf_counter() - t0:.1f}s")  # fmt: skip
-    rows: list[tuple[str, float, float | None, dict[str, Any] | None]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        spec_dir = Path(tmp)
-        (spec_dir / "spec.toml").write_text(SPEC.format(csv=csv.as_posix()), encoding="utf-8")
-        out_json = spec_dir / "results.json"
-        cli = [sys.executable, "-m", "reexport", "estimate", str(spec_dir / "spec.toml"),
-               "--output", str(out_json)]  # fmt: skip
-        # First run: cold OS caches for the libraries; repeat: warm, like pyfixest's timed run.
-        for label in ("reexport estimate CLI (first run)", "reexport estimate CLI (repeat)"):
-            _, cli_seconds, cli_peak = _child(cli)
-            document = json.loads(out_json.read_text(encoding="utf-8"))
-            model = document["models"][0]
-            fitted = {"params": model["params"], "se": model["std_errors"]}
-            rows.append((label, cli_seconds, cli_peak, fitted))
-        for tool in ("reexport", "pyfixest", "linearmodels"):
-            cmd = [sys.executable, __file__, "--worker", tool, "--csv", str(csv),
-                   "--spec-dir", str(spec_dir)]  # fmt: skip
-            stdout, _, peak = _child(cmd)
-            result = json.loads(stdout.strip().splitlines()[-1])
-            result["peak_mb"] = peak
-            label = {
-                "reexport": "reexport load+fit (in-process, warm)",
-                "pyfixest": "pyfixest read_csv+feols (warm)",
-                "linearmodels": "linearmodels read_csv+PanelOLS",
-            }[tool]
-            rows.append((label, result["seconds"], result["peak_mb"], result))
-
+    scale = QUICK_SCALE if args.quick else 1.0
+    repeats = 1 if args.quick else args.repeats
+    rows = []
+    for name in args.case or list(CASES):
+        case = CASES[name]
+        started = time.perf_counter()
+        csv = csv_for(case, scale)
+        n_rows = sum(1 for _ in csv.open()) - 1
+        print(f"{case.name}: {csv} ready in {time.perf_counter() - started:.1f}s", flush=True)
+        rows.append((case, n_rows, compare(case, csv, repeats)))
     print()
-    print(f"{'run':<42}{'wall s':>9}{'peak MB':>10}")
-    for label, seconds, peak, _ in rows:
-        peak_text = "-" if peak is None else f"{peak:.0f}"
-        print(f"{label:<42}{seconds:>9.2f}{peak_text:>10}")
-    seconds = {label: s for label, s, _, _ in rows}
-    pyfixest_seconds = seconds["pyfixest read_csv+feols (warm)"]
-    print(
-        "\nreexport / pyfixest: "
-        f"in-process {seconds['reexport load+fit (in-process, warm)'] / pyfixest_seconds:.2f}x, "
-        f"CLI repeat {seconds['reexport estimate CLI (repeat)'] / pyfixest_seconds:.2f}x, "
-        f"CLI first run {seconds['reexport estimate CLI (first run)'] / pyfixest_seconds:.2f}x "
-        "(target <= 2x; the CLI includes interpreter start and imports, pyfixest's run does not)"
-    )
-    print(f"\n{'run':<42}{'x1':>14}{'se(x1)':>12}{'x2':>14}{'se(x2)':>12}")
-    for label, _, _, result in rows:
-        if result is None:
-            continue
-        p, s = result["params"], result["se"]
-        print(f"{label:<42}{p['x1']:>14.8f}{s['x1']:>12.8f}{p['x2']:>14.8f}{s['x2']:>12.8f}")
-    print(
-        "\nlinearmodels' clustered SEs use N/(N-K) with every absorbed effect in K and no "
-        "G/(G-1); reexport and pyfixest follow reghdfe."
-    )
+    _print_table(rows)
 
 
 if __name__ == "__main__":
+    np.seterr(all="ignore")
     main()

@@ -152,11 +152,29 @@ def test_gravity_ppml_from_the_cli_matches_pyfixest_and_the_api(
     api = rx.fit(
         GRAVITY, gravity, estimator="ppml", cov={"type": "cluster", "by": "exporter^importer"}
     )
-    # The CLI wrote exactly what the API returns (the JSON round trip keeps every digit).
+    # The CLI wrote what the API returns: the same record, numbers equal to rounding (the
+    # CLI fits with one BLAS thread, as every battery worker does, the API with the
+    # default: summation order may differ in the last digit).
     # (An old "separated" count is read back as "separated_fe", the ppmlhdfe method name.)
     expected = {**api.to_dict(), "name": "gravity"}
     expected["dropped_rows"] = normalise_dropped(expected["dropped_rows"])
-    assert model.to_dict() == json.loads(json.dumps(expected))
+    _assert_same_record(model.to_dict(), json.loads(json.dumps(expected)))
+
+
+def _assert_same_record(got: Any, want: Any, where: str = "record") -> None:
+    """Equal records: the same keys and texts, numbers equal to 1e-12 relative."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), where
+        for key in want:
+            _assert_same_record(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
+            _assert_same_record(a, b, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-300), where
+    else:
+        assert got == want, where
 
 
 # --- one code path -------------------------------------------------------------------------
@@ -331,7 +349,7 @@ def test_rx_table_renders_the_report_tables_in_four_formats(gravity: pd.DataFram
     assert "exporter^year" in markdown.replace("\\^", "^")
     notes = " ".join(grid.notes)
     assert "ppmlhdfe" in notes and "separated" in notes and "by fixed effects" in notes
-    assert "Fixed effects: absorbed degrees of freedom" in notes
+    assert "Fixed effects: reghdfe" in notes or "Fixed effects: exact" in notes
     assert rx.table(ols, format="csv").startswith("Title,Estimates")
     saved = rx.ResultsFile(models=(ppml, ols), labels={"rta": "RTA"})
     assert rx.table(saved, "tex", title="Gravity") == tables.render(grid, "tex")

@@ -226,30 +226,6 @@ def _weight_values(column: str, sample: pd.DataFrame, where: str) -> pd.Series:
     return pd.Series(values, name=column)
 
 
-def dof_rule(effects: Sequence[fe_mod.FixedEffect]) -> str | None:
-    """How the absorbed degrees of freedom were counted, in words (``None``: no effects).
-
-    Uses ``fe.dof_rule`` when the fixed-effects module provides it (it owns the
-    counting); otherwise describes :func:`reexport.models.fe.absorbed_df`'s rule.
-    """
-    if not effects:
-        return None
-    provided = getattr(fe_mod, "dof_rule", None)
-    if callable(provided):
-        return str(provided(effects))
-    if len(effects) == 1:
-        return "absorbed degrees of freedom: the levels of the effect (exact)"
-    if len(effects) == 2:
-        return (
-            "absorbed degrees of freedom: levels of both effects minus the connected "
-            "components linking them (exact)"
-        )
-    return (
-        "absorbed degrees of freedom: levels of the first two effects minus their connected "
-        "components, plus levels minus one of each further effect (reghdfe's conservative count)"
-    )
-
-
 def _rows(frame: pd.DataFrame, rows: pd.Index, columns: Sequence[str | None]) -> pd.DataFrame:
     """The ``columns`` of ``frame`` that exist, on ``rows`` (no copy of the other columns)."""
     present = [c for c in dict.fromkeys(columns) if c is not None and c in frame.columns]
@@ -361,7 +337,11 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     state = result._state
     rule = result.dof_rule
     if rule is None and state is not None:
-        rule = dof_rule(state.cov_data.effects)
+        effects_used = state.cov_data.effects
+        clusters_used = (
+            tuple(state.cov_data.clusters.values()) if model.cov.type == "cluster" else ()
+        )
+        rule = fe_mod.dof_rule(effects_used, clusters=clusters_used) if effects_used else None
     weights_info = result.weights
     if model.weights is not None and weights_info is None:
         weights_info = {

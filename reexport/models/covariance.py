@@ -94,7 +94,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from reexport.errors import BadInputError
-from reexport.models.fe import FixedEffect, dense_codes, is_nested
+from reexport.models.fe import FixedEffect, cluster_absorbed_df, dense_codes
 
 log = logging.getLogger(__name__)
 
@@ -802,12 +802,12 @@ class Cluster(CovEstimator):
                 groups = _n_groups(term_codes)
                 term = term * (groups / (groups - 1) if groups > 1 else 1.0)
             meat += sign * term
-        k_eff = data.n_slopes + data.absorbed_df
-        # A fixed effect nested in a cluster variable counts as one parameter only
-        # (reghdfe, fixest "nested", xtreg fe vce(cluster)).
-        for effect in data.effects:
-            if any(is_nested(effect, c) for c in codes):
-                k_eff -= effect.n_levels - 1
+        # reghdfe's count: an effect nested in a cluster variable counts as one parameter
+        # (like the intercept it replaces), with redundancies among the rest counted by
+        # the pairwise rule (fe.cluster_absorbed_df; exact for one or two effects).
+        k_eff = data.n_slopes + (
+            cluster_absorbed_df(data.effects, codes) if data.effects else data.absorbed_df
+        )
         n = data.nobs
         if n - k_eff <= 0:
             raise BadInputError(f"no residual degrees of freedom left (N={n}, K={k_eff})")
