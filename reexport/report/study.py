@@ -1,14 +1,16 @@
 """``reexport report STUDY``: every table, figure, the scorecard and the report index.
 
-A study folder (e.g. ``analyses/porcher2025``) holds:
+A study folder (e.g. ``analyses/NAME``; format in docs/study_format.md) holds:
 
+``study.toml``
+    The declaration: requests, frames, ``[[estimate]]`` specs (:mod:`reexport.study`).
 ``report.toml``
     What to write: the results files (by key), tables, figures, style and the demo's
     planted effects.
 ``published_facts.json``
     The published facts the scorecard checks (see :mod:`reexport.report.scorecard`).
-``study.toml`` / ``destination.toml``
-    The model specs that ``reexport estimate`` turns into the results files.
+``specs/*.toml``
+    The model specs that ``reexport estimate STUDY`` turns into the results files.
 
 Everything is first written into a hidden temporary folder inside the output folder;
 only when every table, figure and the scorecard have been produced are they moved into
@@ -1121,9 +1123,15 @@ def run_report(
     )
 
 
-def report_cli(study: str, results: str | None = None, output: str | None = None) -> int:
-    """``reexport report STUDY [--results ...] [--output DIR]``: print what was written."""
-    summary = run_report(study, results=results, output=output)
+def report_cli(
+    study: str | None = None, results: str | None = None, output: str | None = None
+) -> int:
+    """``reexport report [STUDY] [--results ...] [--output DIR]``: print what was written."""
+    from reexport.study import default_folder
+
+    summary = run_report(
+        study if study is not None else default_folder(), results=results, output=output
+    )
     if summary.synthetic:
         print(
             "SYNTHETIC DEMO DATA: the report shows a parameter recovery check, not a replication."
@@ -1133,4 +1141,39 @@ def report_cli(study: str, results: str | None = None, output: str | None = None
     counts = ", ".join(f"{k}: {v}" for k, v in summary.verdict_counts.items() if v)
     print(f"scorecard: {summary.output / 'scorecard.md'} ({counts})")
     print(f"report: {summary.output / 'report.md'} and report.html")
+    return 0
+
+
+def estimate_cli(
+    spec: str | None = None, output: str | None = None, diagnostics: bool = False
+) -> int:
+    """``reexport estimate SPEC|STUDY [--output FILE|DIR] [--diagnostics]``.
+
+    A TOML file is one model spec (:func:`reexport.models.run.estimate_cli`).  A study
+    folder (holding ``study.toml``), or nothing (the default study), estimates every
+    ``[[estimate]]`` of its declaration into ``DIR/<name>.json`` (default
+    ``STUDY/output/results``).
+
+    Returns
+    -------
+    int
+        0 on success.
+    """
+    from reexport.models import run
+    from reexport.study import DECLARATION, load_study
+
+    target = Path(spec) if spec is not None else None
+    if target is not None and not target.is_dir() and target.name != DECLARATION:
+        return run.estimate_cli(str(target), output=output, diagnostics=diagnostics)
+    declared = load_study(target)
+    if not declared.estimates:
+        raise BadInputError(f"{declared.path}: no [[estimate]] tables (what should be estimated?)")
+    out_dir = Path(output) if output is not None else declared.folder / "output" / "results"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--output {out_dir}: for a study folder, a folder of results files")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for item in declared.estimates:
+        run.estimate_cli(
+            str(item.spec), output=str(out_dir / f"{item.name}.json"), diagnostics=diagnostics
+        )
     return 0
