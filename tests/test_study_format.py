@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from reexport import cli
+from reexport import acquire, cli, panel
 from reexport.errors import BadInputError
 from reexport.study import load_study
 
@@ -160,3 +160,28 @@ def test_the_default_study_comes_from_the_environment_or_analyses_default(
     folder = copy_minimal_example(tmp_path / "analyses")
     monkeypatch.setenv(study.STUDY_ENV, str(folder))
     assert load_study().name == "mystudy"
+
+
+def test_an_all_partner_pull_supplies_the_world_frame(data_root: Path, tmp_path: Path) -> None:
+    """A study that requests only `partner = "all"` builds its world frame from the World rows."""
+    folder = _edited(tmp_path, 'partner = "world"', 'partner = "all"')
+    assert cli.main(["demo"]) == 0
+    result = panel.build("demo", study=folder)
+    (item,) = result.inputs.frames.values()
+    assert item.vintage is not None and item.vintage.request["partner"] == "all"
+    trade = result.trade_flows
+    world = trade[trade["partner"] == "WLD"].set_index("period")["net_weight_t"]
+    monthly = result.frames["monthly"].set_index("period")["tonnes"]
+    assert len(monthly) == 96 and (monthly - world.reindex(monthly.index)).abs().max() == 0
+
+
+def test_data_tasks_are_the_declared_requests(tmp_path: Path) -> None:
+    folder = copy_minimal_example(tmp_path / "analyses")
+    tasks = acquire.study_tasks(load_study(folder))
+    assert [(t.role, t.source, t.optional) for t in tasks] == [
+        ("gpr", "gpr", ""),
+        ("comtrade_world", "comtrade", ""),
+    ]
+    porcher = acquire.study_tasks(load_study(PORCHER))
+    assert [t.role for t in porcher] == ["gpr", "comtrade_world", "comtrade_partners", "fred"]
+    assert porcher[-1].optional

@@ -45,6 +45,8 @@ from reexport.models.results import ModelResult, ResultsFile
 from reexport.report import plots, scorecard, tables
 from reexport.report.tables import IndicatorRow
 from reexport.store import atomic_write_bytes, atomic_write_text
+from reexport.study import DECLARATION, default_folder
+from reexport.study import load_study as load_declaration
 
 log = logging.getLogger("reexport.report")
 
@@ -297,11 +299,14 @@ def load_study(folder: str | Path) -> StudyConfig:
     if not folder.is_dir():
         raise BadInputError(f"study folder {folder} does not exist")
     config_path = folder / REPORT_CONFIG
+    if (folder / DECLARATION).is_file():
+        # A study folder: its declaration is checked too and names the recipe.
+        config_path = load_declaration(folder).recipe
     where = str(config_path)
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BadInputError(f"study folder {folder} has no {REPORT_CONFIG}") from None
+        raise BadInputError(f"study folder {folder} has no {config_path.name}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInputError(f"{where}: bad TOML: {exc}") from None
     for key in raw:
@@ -1127,8 +1132,6 @@ def report_cli(
     study: str | None = None, results: str | None = None, output: str | None = None
 ) -> int:
     """``reexport report [STUDY] [--results ...] [--output DIR]``: print what was written."""
-    from reexport.study import default_folder
-
     summary = run_report(
         study if study is not None else default_folder(), results=results, output=output
     )
@@ -1160,12 +1163,11 @@ def estimate_cli(
         0 on success.
     """
     from reexport.models import run
-    from reexport.study import DECLARATION, load_study
 
     target = Path(spec) if spec is not None else None
     if target is not None and not target.is_dir() and target.name != DECLARATION:
         return run.estimate_cli(str(target), output=output, diagnostics=diagnostics)
-    declared = load_study(target)
+    declared = load_declaration(target)
     if not declared.estimates:
         raise BadInputError(f"{declared.path}: no [[estimate]] tables (what should be estimated?)")
     out_dir = Path(output) if output is not None else declared.folder / "output" / "results"
