@@ -792,11 +792,16 @@ class FrameInput:
         ``comtrade_<hs>`` or ``userseries:<name>``.
     comtrade
         The Comtrade vintage serving the frame, if any (also when a user series is used).
+    more
+        Further Comtrade vintages the frame reads with ``vintage``: a request with several
+        reporters, HS codes or flows is stored as one vintage per combination until
+        multi-code pulls land (:func:`reexport.study.comtrade_requests`).
     """
 
     vintage: Vintage | None
     series: str
     comtrade: Vintage | None = None
+    more: tuple[Vintage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -853,7 +858,7 @@ class Inputs:
         """Every trade vintage read, without repeats, in frame order."""
         out: list[Vintage] = []
         for item in self.frames.values():
-            for vintage in (item.vintage, item.comtrade):
+            for vintage in (item.vintage, item.comtrade, *item.more):
                 if vintage is not None and vintage not in out:
                     out.append(vintage)
         return out
@@ -868,6 +873,8 @@ class Inputs:
                 roles[f"frame:{name}"] = item.vintage
             if item.comtrade is not None and item.comtrade != item.vintage:
                 roles[f"frame:{name}:comtrade"] = item.comtrade
+            for n, vintage in enumerate(item.more, 2):
+                roles[f"frame:{name}:{n}"] = vintage
         for vintage in self.controls:
             roles[f"controls:{vintage.id}"] = vintage
         return dict(sorted(roles.items()))
@@ -979,20 +986,34 @@ def _comtrade_label(frame: Frame) -> str:
     return "comtrade_" + "+".join(frame.hs)
 
 
+def _as_set(value: Any) -> set[str]:
+    values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+    return {str(v).upper() for v in values}
+
+
+def _selects(frame: Frame, request: Any) -> bool:
+    """Whether a Comtrade request holds rows of the frame's HS codes and flows."""
+    return bool(_as_set(request.hs) & set(frame.hs)) and bool(
+        _as_set(request.flow) & set(frame.flow)
+    )
+
+
 def _frame_input(
     candidates: _Candidates, frame: Frame, export_choice: str, chooses: bool
 ) -> FrameInput:
     """The vintage a frame reads: its preferred user series (per ``export_choice``) or Comtrade."""
-    comtrade = None
+    comtrade: Vintage | None = None
+    more: tuple[Vintage, ...] = ()
     for request in serving_requests(candidates.study, frame):
-        found = [candidates.comtrade(one) for one in comtrade_requests(request)]
+        # Only the combinations the frame selects (its reporters, HS codes and flows).
+        wanted = [one for one in comtrade_requests(request) if _selects(frame, one)]
+        found = [candidates.comtrade(one) for one in wanted]
         if found and all(v is not None for v in found):
-            comtrade = found[0] if len(found) == 1 else None
-            if comtrade is not None:
-                break
+            comtrade, more = found[0], tuple(v for v in found[1:] if v is not None)
+            break
     label = _comtrade_label(frame)
     if not chooses:
-        return FrameInput(comtrade, label, comtrade)
+        return FrameInput(comtrade, label, comtrade, more)
     kind, name = parse_export_choice(export_choice)
     user = None
     if kind != "comtrade":
@@ -1005,7 +1026,7 @@ def _frame_input(
     if user is not None:
         return FrameInput(user, f"userseries:{_series_name(user)}", comtrade)
     if kind in ("auto", "comtrade"):
-        return FrameInput(comtrade, label, comtrade)
+        return FrameInput(comtrade, label, comtrade, more)
     return FrameInput(None, label, comtrade)
 
 
@@ -1340,7 +1361,10 @@ def _frame_rows(trade: pd.DataFrame, frame: Frame, item: FrameInput) -> pd.Serie
     """Mask over ``trade``: the rows of ``item``'s vintage that the frame selects."""
     vintage = item.vintage
     assert vintage is not None  # only frames with a vintage are built
-    rows = (trade["source"] == vintage.source) & (trade["vintage"] == vintage.id)
+    ids = (
+        {vintage.id} if vintage.source == "userseries" else {vintage.id, *(v.id for v in item.more)}
+    )
+    rows = (trade["source"] == vintage.source) & trade["vintage"].isin(ids)
     rows &= trade["flow"].isin(frame.flow)
     if vintage.source == "userseries":
         # The preferred series measures its own code (e.g. CN 85051110), world totals.

@@ -556,6 +556,8 @@ def _frame(raw: dict[str, Any], index: int, where: str) -> Frame:
         raise _fail(here, "series_column", f"{series_column!r} is not a valid column name")
     if prefer is not None and (by != ("period",) or series_column is None):
         raise _fail(here, "prefer", 'needs by = ["period"] and a series_column')
+    if measures and "partner" not in trade:
+        trade = {**trade, "partner": "all"}  # supplier shares need every partner's rows
     partner = _partner(trade, f"{here} trade", frame=True)
     if "partner" in by and partner == WORLD:
         raise _fail(here, "trade.partner", 'by partner needs partner = "all" or a list')

@@ -789,3 +789,58 @@ def test_a_by_destination_user_series_is_never_silently_ignored(
     assert main(["build", "--export-series", "userseries:by_partner"]) == 2
     err = capsys.readouterr().err
     assert "is by destination (it has a partner column)" in err and "reexport demo" not in err
+
+
+def test_frames_sum_hs_codes_and_split_them_by_product() -> None:
+    """Two HS codes: a by-period frame sums them (NaN stays NaN), a by-HS frame keeps each."""
+    months = ["2019-01", "2019-02", "2019-03"]
+    rows = [
+        trade_row("2019-01", net_weight_t=1.0),
+        trade_row("2019-02", net_weight_t=2.0),
+        trade_row("2019-03", net_weight_t=3.0),
+        trade_row("2019-01", hs="2846", net_weight_t=10.0),
+        trade_row("2019-02", hs="2846", net_weight_t=np.nan),
+        # 2019-03: no 2846 row at all
+    ]
+    trade = panel.combine_trade([pd.DataFrame(rows)])
+    indices = panel.combine_indices([index_rows("GPR", months, [1.0, 2.0, 3.0])])
+    everything = pd.Series(True, index=trade.index)
+    report = panel.QualityReport()
+    total = panel.period_frame(
+        trade,
+        indices,
+        months=months,
+        rows=everything,
+        values={"tonnes": "net_weight_t"},
+        indices_required=["GPR"],
+        name="total",
+        report=report,
+    )
+    assert total["tonnes"].tolist()[0] == 11.0
+    assert np.isnan(total["tonnes"].tolist()[1])  # a missing weight is not a zero
+    assert total["tonnes"].tolist()[2] == 3.0  # only 850511 reported that month
+    assert report.missing_months["total"] == ["2019-02"]
+    by_hs = panel.product_frame(
+        trade,
+        indices,
+        months=months,
+        rows=everything,
+        values={"tonnes": "net_weight_t"},
+        indices_required=["GPR"],
+        name="products",
+        report=report,
+    )
+    assert list(by_hs.columns) == ["period", "hs", "tonnes", "GPR", "month", "year"]
+    wide = by_hs.pivot(index="period", columns="hs", values="tonnes")
+    assert wide["850511"].tolist() == [1.0, 2.0, 3.0]
+    assert wide["2846"].tolist()[0] == 10.0 and wide["2846"].isna().tolist()[1:] == [True, True]
+    assert report.missing_months["products:2846"] == ["2019-02", "2019-03"]
+    with pytest.raises(BadInputError, match="needs the index series 'GPRT'"):
+        panel.period_frame(
+            trade,
+            indices,
+            months=months,
+            rows=everything,
+            values={"tonnes": "net_weight_t"},
+            indices_required=["GPRT"],
+        )
