@@ -1380,7 +1380,8 @@ def _frame_rows(trade: pd.DataFrame, frame: Frame, item: FrameInput) -> pd.Serie
 def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any] | None:
     """Hook: the trade economists' checks written under ``quality`` in build_report.json.
 
-    Calls ``reexport.quality.trade_checks(trade, window=...)`` and, for every pair of a
+    Calls ``reexport.quality.trade_checks(trade, window=..., is_group=areas.is_group)`` (the
+    latter when ``reexport.sources.areas`` exists) and, for every pair of a
     reporter's exports and a partner's imports the tidy table holds,
     ``reexport.quality.mirror_flows`` / ``mirror_summary``.  Returns ``None`` (nothing
     written) while ``reexport.quality`` is not part of this reexport.
@@ -1389,7 +1390,13 @@ def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any] | 
         quality = importlib.import_module("reexport.quality")
     except ImportError:
         return None
-    checks: dict[str, Any] = {"checks": quality.trade_checks(trade, window=study.window)}
+    try:  # the official area table (pulls): which partner codes are areas, not countries
+        is_group = importlib.import_module("reexport.sources.areas").is_group
+    except ImportError:
+        is_group = None
+    checks: dict[str, Any] = {
+        "checks": quality.trade_checks(trade, window=study.window, is_group=is_group)
+    }
     exports = trade.loc[(trade["flow"] == "X") & (trade["partner"] != WORLD)]
     imports = trade.loc[(trade["flow"] == "M") & (trade["partner"] != WORLD)]
     pairs = sorted(
