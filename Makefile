@@ -26,11 +26,11 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install reexport (editable) with test extras, pinned by constraints.txt
 
-data: $(STAMP) ## fetch the real vintage; offline with nothing stored, write the SYNTHETIC demo vintage (loudly)
-	$(DATA_ENV) $(REEXPORT) data
+data: $(STAMP) ## fetch STUDY's inputs (default analyses/porcher2025); offline with nothing stored, write the SYNTHETIC demo vintage (loudly)
+	$(DATA_ENV) $(REEXPORT) data $(STUDY)
 
-build: $(STAMP) ## build tidy tables and study frames in data/processed from the newest raw vintages
-	$(DATA_ENV) $(REEXPORT) build
+build: $(STAMP) ## build STUDY's tables and frames in data/processed/<study>/ from the newest raw vintages
+	$(DATA_ENV) $(REEXPORT) build $(STUDY)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -53,10 +53,12 @@ bench: $(STAMP) ## benchmarks that print side-by-side timings (not tests)
 clean: ## remove build artefacts and caches (never data/raw)
 	rm -rf build *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
-# --- reproduce: Depraiter, Goutte & Porcher (2025), Energy Economics 146, 108496 -----------
-# A chain of file targets: raw store -> processed study frames -> results JSON -> report.
+# --- reproduce: any study folder (default analyses/porcher2025) ---------------------------
+# A chain of targets: raw store -> processed frames -> results JSON -> report, for the study
+# folder STUDY (its study.toml declares requests, frames and estimates; docs/study_format.md).
 # A second `make reproduce` with nothing changed does no work.  Overridable:
-#   DATA_DIR (data root, default $REEXPORT_DATA_DIR or data), STUDY, STUDY_OUT,
+#   STUDY (a study folder, default analyses/porcher2025), DATA_DIR (data root, default
+#   $REEXPORT_DATA_DIR or data), STUDY_OUT (default $(STUDY)/output),
 #   REPRODUCE_DATA_FLAGS (e.g. --offline: never touch the network, demo if nothing stored),
 #   DEMO=1: a demo-only run that never touches the network: the data step writes (or
 #   reuses) the SYNTHETIC demo vintage (`reexport demo`; on a fresh clone that is what
@@ -67,18 +69,20 @@ STUDY_OUT ?= $(STUDY)/output
 REPRODUCE_DATA_FLAGS ?=
 DEMO ?=
 REPRO_MODE := $(if $(DEMO),demo,auto)
-REPRO_DATA_STAMP := $(STUDY_OUT)/.stamps/$(if $(DEMO),demo-data,data)
-REPRO_DATA_COMMAND = $(if $(DEMO),demo,data $(REPRODUCE_DATA_FLAGS))
-REPRO_MODE_STAMP := $(STUDY_OUT)/.stamps/vintage-$(REPRO_MODE)
+REPRO_STAMPS := $(STUDY_OUT)/.stamps
+REPRO_DATA_STAMP := $(REPRO_STAMPS)/$(if $(DEMO),demo-data,data)
+REPRO_DATA_COMMAND = $(if $(DEMO),demo,data $(STUDY) $(REPRODUCE_DATA_FLAGS))
+REPRO_MODE_STAMP := $(REPRO_STAMPS)/vintage-$(REPRO_MODE)
+REPRO_BUILD_STAMP := $(REPRO_STAMPS)/build
+REPRO_ESTIMATE_STAMP := $(REPRO_STAMPS)/estimate
 REPRO_ENV = $(DATA_ENV)
-REPRO_PROCESSED := $(DATA_DIR)/processed
-REPRO_FRAMES := $(REPRO_PROCESSED)/study_world.csv $(REPRO_PROCESSED)/study_destination.csv
-REPRO_RESULTS := $(STUDY_OUT)/results/world.json $(STUDY_OUT)/results/destination.json
 # New raw vintages (e.g. `make data` with network, `reexport import-series`) rebuild the chain.
 REPRO_RAW = $(wildcard $(DATA_DIR)/raw/*/*/manifest.json)
-REPRO_BUILD_CODE := $(wildcard reexport/panel.py reexport/store.py reexport/periods.py reexport/sources/*.py)
+REPRO_BUILD_CODE := $(wildcard reexport/panel.py reexport/study.py reexport/store.py reexport/periods.py reexport/sources/*.py)
 REPRO_MODEL_CODE := $(wildcard reexport/models/*.py)
 REPRO_REPORT_CODE := $(wildcard reexport/report/*.py)
+REPRO_SPECS = $(wildcard $(STUDY)/specs/*.toml)
+REPRO_RESULTS = $(wildcard $(STUDY_OUT)/results/*.json)
 
 $(REPRO_DATA_STAMP): | $(STAMP)
 	@mkdir -p $(@D)
@@ -88,26 +92,22 @@ $(REPRO_DATA_STAMP): | $(STAMP)
 # Which vintages the last build used (auto or demo): a switch of DEMO rebuilds.
 $(REPRO_MODE_STAMP):
 	@mkdir -p $(@D)
-	@rm -f $(STUDY_OUT)/.stamps/vintage-*
+	@rm -f $(REPRO_STAMPS)/vintage-*
 	@touch $@
 
-$(REPRO_FRAMES) &: $(REPRO_DATA_STAMP) $(REPRO_MODE_STAMP) $(REPRO_RAW) $(REPRO_BUILD_CODE) | $(STAMP)
-	$(REPRO_ENV) $(REEXPORT) build --vintage $(REPRO_MODE)
-	@touch $(REPRO_FRAMES)
-
-$(STUDY_OUT)/results/world.json: $(STUDY)/study.toml $(REPRO_PROCESSED)/study_world.csv $(REPRO_MODEL_CODE) | $(STAMP)
-	@mkdir -p $(@D)
-	$(REPRO_ENV) $(REEXPORT) estimate $< --output $@
+# The study's frames go to $(DATA_DIR)/processed/<study name>/ (one swapped set per study).
+$(REPRO_BUILD_STAMP): $(REPRO_DATA_STAMP) $(REPRO_MODE_STAMP) $(STUDY)/study.toml $(REPRO_RAW) $(REPRO_BUILD_CODE) | $(STAMP)
+	$(REPRO_ENV) $(REEXPORT) build $(STUDY) --vintage $(REPRO_MODE)
 	@touch $@
 
-$(STUDY_OUT)/results/destination.json: $(STUDY)/destination.toml $(REPRO_PROCESSED)/study_destination.csv $(REPRO_MODEL_CODE) | $(STAMP)
-	@mkdir -p $(@D)
-	$(REPRO_ENV) $(REEXPORT) estimate $< --output $@
+# Every [[estimate]] of the study: $(STUDY_OUT)/results/<name>.json.
+$(REPRO_ESTIMATE_STAMP): $(REPRO_BUILD_STAMP) $(REPRO_SPECS) $(REPRO_MODEL_CODE) | $(STAMP)
+	@mkdir -p $(STUDY_OUT)/results
+	$(REPRO_ENV) $(REEXPORT) estimate $(STUDY) --output $(STUDY_OUT)/results
 	@touch $@
 
-$(STUDY_OUT)/report.md: $(REPRO_RESULTS) $(STUDY)/report.toml $(STUDY)/published_facts.json $(REPRO_REPORT_CODE) | $(STAMP)
-	$(REPRO_ENV) $(REEXPORT) report $(STUDY) --output $(STUDY_OUT) \
-		--results world=$(STUDY_OUT)/results/world.json,destination=$(STUDY_OUT)/results/destination.json
+$(STUDY_OUT)/report.md: $(REPRO_ESTIMATE_STAMP) $(REPRO_RESULTS) $(STUDY)/report.toml $(wildcard $(STUDY)/*.json) $(REPRO_REPORT_CODE) | $(STAMP)
+	$(REPRO_ENV) $(REEXPORT) report $(STUDY) --output $(STUDY_OUT) --results $(STUDY_OUT)/results
 	@touch $@
 
-reproduce: $(STUDY_OUT)/report.md ## fetch (demo vintage offline), build, estimate, report: analyses/porcher2025/output/ (DEMO=1: the demo only)
+reproduce: $(STUDY_OUT)/report.md ## data, build, estimate, report for STUDY=analyses/NAME (default analyses/porcher2025; offline: demo; DEMO=1: the demo only)

@@ -1,18 +1,13 @@
-"""``reexport data``: get every raw input the study needs, or fall back to the demo -- loudly.
+"""``reexport data STUDY``: get every raw input a study declares, or fall back to the demo -- loudly.
 
-The study needs four real vintages:
-
-========================  ==========================================================
-``gpr``                   the monthly GPR workbook
-``comtrade_world``        Comtrade HS 850511, China's exports to the World, 2017-2024
-``comtrade_partners``     the same by destination (``partner=all``)
-``fred``                  FRED EXCHUS and INDPRO, 2017-2024 (optional: controls that
-                          no model of the shipped study uses; listed when missing)
-========================  ==========================================================
-
-A stored real China-customs CN 85051110 world series (``reexport import-series``)
-serves the ``comtrade_world`` role when Comtrade's world series cannot be obtained:
-``reexport build`` prefers it as the export series anyway.
+The inputs are the study's ``[[request]]`` tables (``STUDY/study.toml``, see
+docs/study_format.md): one task per request, named by its role (``gpr``,
+``comtrade_world`` for a Comtrade request of the World, ``comtrade_partners`` for
+``partner = "all"``, ``fred``...).  A request with ``optional`` set may be missing
+(listed, not an error).  A stored real user series that a frame ``prefer``s to the
+Comtrade series (e.g. a customs series imported with ``reexport import-series``)
+serves that Comtrade request's role when Comtrade cannot be obtained:
+``reexport build`` prefers it anyway.
 
 For each, in order:
 
@@ -55,12 +50,21 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from reexport import config
 from reexport.errors import SourceError
 from reexport.sources.demo import DEFAULT_SEED, banner, write_demo
+from reexport.study import (
+    Frame,
+    Study,
+    comtrade_requests,
+    load_study,
+    request_matches,
+    serving_requests,
+    userseries_matches,
+)
 
 if TYPE_CHECKING:
     from reexport.http import HttpClient
@@ -71,8 +75,6 @@ log = logging.getLogger("reexport.acquire")
 #: Seconds the TCP connect, and then the HTTP probe, may each take before a host
 #: counts as unreachable.
 PROBE_TIMEOUT = 5.0
-#: The study's window for trade and controls.
-START, END = "2017-01", "2024-12"
 #: Sources whose real vintages make the demo fallback inapplicable.
 REAL_SOURCES = ("gpr", "comtrade", "fred", "userseries")
 
@@ -151,89 +153,136 @@ class AcquireResult:
         return 0 if self.complete or self.demo is not None else SourceError.exit_code
 
 
-def _latest_comtrade(partner: str) -> Callable[[RawStore], Vintage | None]:
+def _latest_comtrade(wanted: Any) -> Callable[[RawStore], Vintage | None]:
+    """Newest real Comtrade vintage answering the request ``wanted`` (any months)."""
+    logical = wanted.logical()
+
     def find(store: RawStore) -> Vintage | None:
         found = [
             v
             for v in store.vintages("comtrade", synthetic=False)
-            if str(v.request.get("partner", "")).lower() == partner
-            and str(v.request.get("hs", "")) == "850511"
-            and str(v.request.get("flow", "")).upper() == "X"
-            and str(v.request.get("reporter", "")) in ("156", "CHN")
+            if request_matches(v.request, logical)
         ]
         return found[-1] if found else None
 
     return find
 
 
-def _customs_series(store: RawStore) -> Vintage | None:
-    """Newest real China-customs CN 85051110 world export series in t or kg (a user series).
+def _preferred_series(frames: list[Frame]) -> Callable[[RawStore], Vintage | None]:
+    """Newest real user series one of ``frames`` prefers to Comtrade (``prefer``).
 
-    ``reexport build`` prefers such a series to Comtrade's HS 850511 world exports, so
-    it serves the ``comtrade_world`` role when Comtrade could not be obtained.
+    ``reexport build`` uses such a series instead of Comtrade's for that frame, so it
+    serves the Comtrade request's role when Comtrade could not be obtained.
     """
-    found = [
-        v
-        for v in store.vintages("userseries", synthetic=False)
-        if str(v.request.get("hs", "")) == "85051110"
-        and str(v.request.get("flow", "")).upper() == "X"
-        and str(v.request.get("reporter", "")).upper() in ("CHN", "156")
-        and str(v.request.get("unit", "")).lower() in ("t", "kg")
-        and not (v.request.get("columns") or {}).get("partner")
-    ]
-    return found[-1] if found else None
+
+    def find(store: RawStore) -> Vintage | None:
+        found = [
+            v
+            for v in store.vintages("userseries", synthetic=False)
+            if any(userseries_matches(v.request, frame) for frame in frames)
+        ]
+        return found[-1] if found else None
+
+    return find
 
 
-def study_tasks() -> list[Task]:
-    """The study's raw inputs, with URLs read from the configuration now."""
+def _comtrade_fallback(
+    wanted: Any, preferring: list[Frame]
+) -> Callable[[RawStore], Vintage | None]:
+    """Another stored vintage of the same request, else a user series a frame prefers."""
+    latest, preferred = _latest_comtrade(wanted), _preferred_series(preferring)
+
+    def find(store: RawStore) -> Vintage | None:
+        return latest(store) or preferred(store)
+
+    return find
+
+
+def _roles(study: Study) -> dict[int, str]:
+    """Role names of the study's requests: short (``comtrade_world``) unless two collide."""
+    short: dict[int, str] = {}
+    for request in study.requests:
+        if request.source != "comtrade":
+            short[request.index] = request.source
+        elif request.partner == "world":
+            short[request.index] = "comtrade_world"
+        elif request.partner == "all":
+            short[request.index] = "comtrade_partners"
+        else:
+            short[request.index] = "comtrade_" + "+".join(request.partner)
+    names = list(short.values())
+    return {
+        index: (name if names.count(name) == 1 else f"{name}_{index}")
+        for index, name in short.items()
+    }
+
+
+def study_tasks(study: Study | None = None) -> list[Task]:
+    """The study's raw inputs (its ``[[request]]`` tables), with URLs read from the configuration now.
+
+    A Comtrade request with several reporters, HS codes or flows is one task per
+    combination until ``comtrade.make_request`` takes lists
+    (:func:`reexport.study.comtrade_requests`).
+    """
     from reexport.sources import comtrade, fred, gpr
 
-    def comtrade_fetch(partner: str) -> Fetcher:
-        request = comtrade.make_request(partner=partner, start=START, end=END)
+    study = study if study is not None else load_study()
+    roles = _roles(study)
+    tasks: list[Task] = []
+    for request in study.requests:
+        role = roles[request.index]
+        if request.source == "gpr":
+            tasks.append(
+                Task(
+                    role,
+                    "gpr",
+                    config.gpr_url(),
+                    lambda **options: gpr.fetch(**options),
+                    lambda store: store.latest("gpr", synthetic=False),
+                    optional=request.optional,
+                )
+            )
+        elif request.source == "fred":
+            series, start, end = ",".join(request.series), request.start, request.end
 
-        def run(**options: object) -> Vintage:
-            return comtrade.fetch(request, progress=False, **options)  # type: ignore[arg-type]
+            def fred_fetch(
+                series: str = series, start: str = start, end: str = end, **options: Any
+            ) -> Vintage:
+                return fred.fetch(series, start, end, **options)
 
-        return run
+            tasks.append(
+                Task(
+                    role,
+                    "fred",
+                    config.fred_url(),
+                    fred_fetch,
+                    lambda store: store.latest("fred", synthetic=False),
+                    optional=request.optional,
+                )
+            )
+        else:
+            wanted = comtrade_requests(request, where=f"{study.path} [[request]] #{request.index}")
+            preferring = [
+                f
+                for f in study.frames
+                if f.prefer is not None and request in serving_requests(study, f)
+            ]
+            for n, one in enumerate(wanted):
 
-    def fred_fetch(**options: object) -> Vintage:
-        return fred.fetch("EXCHUS,INDPRO", START, END, **options)  # type: ignore[arg-type]
+                def comtrade_fetch(one: Any = one, **options: Any) -> Vintage:
+                    return comtrade.fetch(one, progress=False, **options)
 
-    def gpr_fetch(**options: object) -> Vintage:
-        return gpr.fetch(**options)  # type: ignore[arg-type]
-
-    comtrade_url = config.comtrade_base_url()
-    return [
-        Task(
-            "gpr",
-            "gpr",
-            config.gpr_url(),
-            gpr_fetch,
-            lambda store: store.latest("gpr", synthetic=False),
-        ),
-        Task(
-            "comtrade_world",
-            "comtrade",
-            comtrade_url,
-            comtrade_fetch("world"),
-            lambda store: _latest_comtrade("world")(store) or _customs_series(store),
-        ),
-        Task(
-            "comtrade_partners",
-            "comtrade",
-            comtrade_url,
-            comtrade_fetch("all"),
-            _latest_comtrade("all"),
-        ),
-        Task(
-            "fred",
-            "fred",
-            config.fred_url(),
-            fred_fetch,
-            lambda store: store.latest("fred", synthetic=False),
-            optional="controls; no model of the shipped study uses them",
-        ),
-    ]
+                tasks.append(
+                    Task(
+                        role if len(wanted) == 1 else f"{role}:{n + 1}",
+                        "comtrade",
+                        config.comtrade_base_url(),
+                        comtrade_fetch,
+                        _comtrade_fallback(one, preferring),
+                        optional=request.optional,
+                    )
+                )
+    return tasks
 
 
 def probe(url: str, timeout: float | None = None) -> str | None:
@@ -300,6 +349,7 @@ def acquire(
     store: RawStore | None = None,
     client: HttpClient | None = None,
     tasks: list[Task] | None = None,
+    study: Study | None = None,
     seed: int = DEFAULT_SEED,
     progress: Callable[[str], None] | None = None,
 ) -> AcquireResult:
@@ -314,7 +364,9 @@ def acquire(
     client
         HTTP client for downloads (default: one created when first needed).
     tasks
-        The inputs (default :func:`study_tasks`).
+        The inputs (default :func:`study_tasks` of ``study``).
+    study
+        The study declaration (default: :func:`reexport.study.load_study`'s default study).
     seed
         Seed of the demo written by the fallback.
     progress
@@ -332,7 +384,7 @@ def acquire(
     runner = _Runner(store, offline, client, progress)
     result = AcquireResult()
     try:
-        for task in tasks if tasks is not None else study_tasks():
+        for task in tasks if tasks is not None else study_tasks(study):
             outcome = runner.run(task)
             log.info("data: %s -> %s %s", task.role, outcome.status, outcome.message)
             result.outcomes.append(outcome)
@@ -426,8 +478,8 @@ class _Runner:
             imported = _imported_file(other)
             if other.source == "userseries":
                 message = (
-                    f"the China-customs series {other.request.get('name') or other.id} "
-                    "is the study's world export series"
+                    f"the user series {other.request.get('name') or other.id} "
+                    "is preferred by the study's frame"
                 )
             elif imported:
                 message = f"imported from the file {imported}"
@@ -503,8 +555,8 @@ DEMO_BANNER = [
 ]
 
 
-def data_cli(*, offline: bool = False) -> int:
-    """``reexport data [--offline]``: obtain the study's inputs; see the module docstring.
+def data_cli(*, study: str | None = None, offline: bool = False) -> int:
+    """``reexport data [STUDY] [--offline]``: obtain the study's inputs; see the module docstring.
 
     Returns
     -------
@@ -513,7 +565,9 @@ def data_cli(*, offline: bool = False) -> int:
         stderr); 3 when some real inputs are missing.
     """
     result = acquire(
-        offline=offline, progress=lambda line: print(line, file=sys.stderr, flush=True)
+        offline=offline,
+        study=load_study(study),
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     if result.demo is not None:
         box = banner(DEMO_BANNER)

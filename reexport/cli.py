@@ -72,6 +72,16 @@ def _from_file_flag(
     )
 
 
+def _study_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "study",
+        nargs="?",
+        default=None,
+        help="study folder holding study.toml, e.g. analyses/NAME (default: $REEXPORT_STUDY, "
+        "else the folder named in analyses/DEFAULT; see docs/study_format.md)",
+    )
+
+
 def build_parser() -> _Parser:
     parser = _Parser(
         prog="reexport",
@@ -226,9 +236,10 @@ def build_parser() -> _Parser:
         sub,
         "data",
         "reexport.acquire:data_cli",
-        "fetch every source the study needs; if none can be reached and no real vintage "
-        "exists, write the SYNTHETIC demo vintage instead, saying so loudly",
+        "fetch every input a study declares (its [[request]] tables); if none can be reached "
+        "and no real vintage exists, write the SYNTHETIC demo vintage instead, saying so loudly",
     )
+    _study_argument(data)
     data.add_argument(
         "--offline", action="store_true", help="use only stored vintages (demo if none)"
     )
@@ -237,8 +248,10 @@ def build_parser() -> _Parser:
         sub,
         "build",
         "reexport.panel:build_cli",
-        "build tidy processed tables and study frames from the newest raw vintages",
+        "build a study's tidy tables and frames (its [[frame]] tables) from the newest raw "
+        "vintages into data/processed/<study name>/",
     )
+    _study_argument(build)
     build.add_argument(
         "--vintage",
         choices=("auto", "real", "demo"),
@@ -256,19 +269,33 @@ def build_parser() -> _Parser:
         "--export-series",
         default="auto",
         metavar="auto|comtrade|userseries[:NAME]",
-        help="world export series: auto (a CN 85051110 user series if stored, else Comtrade "
-        "HS 850511 world), comtrade, userseries (the CN 85051110 one) or userseries:NAME",
+        help="series of the frame with a series_column: auto (the user series the frame "
+        "prefers if stored, else Comtrade), comtrade, userseries (the preferred one) or "
+        "userseries:NAME",
     )
 
     # --- estimation -------------------------------------------------------------
     est = _add(
         sub,
         "estimate",
-        "reexport.models.run:estimate_cli",
-        "estimate every model in a TOML spec and print (or write) the results",
+        "reexport.report.study:estimate_cli",
+        "estimate every model in a TOML spec, or every [[estimate]] of a study folder, and "
+        "print (or write) the results",
     )
-    est.add_argument("spec", help="model spec (TOML; see docs/spec_reference.md)")
-    est.add_argument("--output", "-o", default=None, help="write results JSON here")
+    est.add_argument(
+        "spec",
+        nargs="?",
+        default=None,
+        help="model spec (TOML; see docs/spec_reference.md) or a study folder (default: the "
+        "default study, see docs/study_format.md)",
+    )
+    est.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        help="write results JSON here (for a study folder: the folder of NAME.json files, "
+        "default STUDY/output/results)",
+    )
     est.add_argument(
         "--diagnostics", action="store_true", help="run the diagnostic battery for each model"
     )
@@ -313,7 +340,7 @@ def build_parser() -> _Parser:
         "reexport.report.study:report_cli",
         "write tables, figures, the replication scorecard and the report index for a study",
     )
-    rep.add_argument("study", help="study folder, e.g. analyses/porcher2025")
+    _study_argument(rep)
     rep.add_argument(
         "--results",
         default=None,

@@ -1,13 +1,16 @@
-"""Processed data: tidy tables and study frames built from raw vintages (``reexport build``).
+"""Processed data: tidy tables and a study's frames built from raw vintages (``reexport build``).
 
+What is built comes from the study's declaration (``STUDY/study.toml``, read by
+:mod:`reexport.study`; format in docs/study_format.md); this module names no study.
 Two layers:
 
 * pure functions from tidy frames (the ``parse()`` output of the source modules) to
   processed frames plus a quality report -- :func:`combine_trade`,
-  :func:`combine_indices`, :func:`trade_quality`, :func:`index_quality`,
-  :func:`study_world`, :func:`study_destination`; and
+  :func:`combine_indices`, :func:`trade_quality`, :func:`index_quality`, and the three
+  frame kinds :func:`period_frame` (``by = ["period"]``), :func:`partner_frame`
+  (``by = ["period", "partner"]``) and :func:`product_frame` (``by = ["period", "hs"]``);
 * :func:`build`, which picks the vintages (:func:`select_inputs`), parses them,
-  calls the pure functions and writes ``<data_root>/processed/`` atomically.
+  calls the pure functions and writes ``<data_root>/processed/<study>/`` atomically.
 
 Time is handled by period, never by row order.  Study frames have one row for
 every month of the study range; a month without data stays in the frame with
@@ -16,19 +19,24 @@ unit changes and HS-edition changes are detected and reported; they are not
 silently fixed (a month whose duplicate rows disagree gets NaN, since no
 single value is right).  No lag is computed here: lags belong to the models.
 
-Destination flows: Comtrade lists only nonzero flows, so a partner absent from
-a month that the reporter did report (its world row exists) traded zero that
-month; the study frame says 0 and the report counts these implied zeros.  In a
+By-partner flows (``implied_zeros = true``): Comtrade lists only nonzero flows, so a
+partner absent from a month that the reporter did report (its world row exists) traded
+zero that month; the frame says 0 and the report counts these implied zeros.  In a
 month the reporter did not report at all, every partner is NaN (missing).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
+import importlib
 import json
 import logging
+import os
 import re
+import secrets
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +48,14 @@ import pandas as pd
 from reexport import __version__, config
 from reexport.errors import BadInputError
 from reexport.periods import Month, month_range, parse_month
+from reexport.study import (
+    Frame,
+    Study,
+    comtrade_requests,
+    request_matches,
+    serving_requests,
+    userseries_matches,
+)
 
 if TYPE_CHECKING:
     from reexport.store import RawStore, Vintage
@@ -74,12 +90,6 @@ TRADE_SERIES_KEY = ["reporter", "partner", "flow", "hs", "source", "vintage"]
 INDEX_KEY = ["period", "series", "source", "vintage"]
 
 WORLD = "WLD"
-#: Aggregate GPR series carried into the study frames, then every ``GPRC_*``.
-GPR_SERIES = ("GPR", "GPRT", "GPRA")
-CONTROL_SERIES = ("EXCHUS", "INDPRO")
-COMTRADE_EXPORT_SERIES = "comtrade_850511"
-CUSTOMS_HS = "85051110"
-COMTRADE_HS = "850511"
 
 #: Last column of every processed CSV: True in a build from the synthetic demo vintage.
 SYNTHETIC_COLUMN = "synthetic"
@@ -88,7 +98,6 @@ SYNTHETIC_COLUMN = "synthetic"
 FLOAT_FORMAT = "%.12g"
 
 _COUNTRY_RE = re.compile(r"^[A-Z]{3}$")
-_GPRC_RE = re.compile(r"^GPRC_([A-Z]{3})$")
 
 
 # =========================================================================== tidy tables
@@ -420,14 +429,30 @@ def index_quality(indices: pd.DataFrame, report: QualityReport | None = None) ->
 # =========================================================================== study frames
 
 
-def _one_value_per_period(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Per period, the row's values; NaN where duplicate rows of one period disagree."""
-    columns = list(columns)
-    distinct = frame[["period", *columns]].drop_duplicates()
-    conflicting = distinct["period"].duplicated(keep=False)
-    out = distinct.drop_duplicates("period").set_index("period")[columns].astype(float)
-    out.loc[out.index.isin(distinct.loc[conflicting, "period"])] = np.nan
+def _one_value(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Per ``keys``, the row's values; NaN where duplicate rows of one key disagree."""
+    keys, columns = list(keys), list(columns)
+    distinct = frame[[*keys, *columns]].drop_duplicates()
+    conflicting = distinct.duplicated(keys, keep=False)
+    out = distinct.drop_duplicates(keys).set_index(keys)[columns].astype(float)
+    bad = distinct.loc[conflicting, keys].drop_duplicates()
+    if len(bad):
+        out.loc[pd.MultiIndex.from_frame(bad) if len(keys) > 1 else bad[keys[0]]] = np.nan
     return out.sort_index()
+
+
+def _summed(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Per ``keys``: the sum over the trade series (reporter, flow, HS) of one value each.
+
+    A cell whose duplicate rows conflict is NaN and keeps the sum NaN: no single value is
+    right, so no total is either.
+    """
+    series = [k for k in ("reporter", "partner", "flow", "hs") if k not in keys]
+    single = _one_value(frame, [*keys, *series], columns).reset_index()
+    grouped = single.groupby(list(keys), sort=True)[list(columns)]
+    total = grouped.sum(min_count=1)
+    total[grouped.apply(lambda block: block.isna().any()).astype(bool)] = np.nan
+    return total
 
 
 def _wide_indices(indices: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
@@ -444,15 +469,29 @@ def _wide_indices(indices: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     return wide.reindex(columns=names).astype(float)
 
 
-def study_series_names(indices: pd.DataFrame) -> list[str]:
-    """Index series that go into the study frames: GPR, GPRT, GPRA, every GPRC_*, controls."""
-    present = set(indices["series"])
-    gprc = sorted(s for s in present if _GPRC_RE.match(s))
-    return [
-        *(s for s in GPR_SERIES if s in present),
-        *gprc,
-        *(s for s in CONTROL_SERIES if s in present),
-    ]
+def index_names(
+    indices: pd.DataFrame,
+    required: Sequence[str],
+    optional: Sequence[str] = (),
+    *,
+    frame: str = "frame",
+) -> list[str]:
+    """The index series a frame joins: each pattern expanded over the series present.
+
+    Patterns (``GPRC_*``) expand to every matching series, sorted; the order is that of
+    the declaration.  A required name or pattern matching nothing is bad input.
+    """
+    present = sorted(set(indices["series"]))
+    names: list[str] = []
+    for pattern, needed in [*((p, True) for p in required), *((p, False) for p in optional)]:
+        found = [s for s in present if fnmatch.fnmatchcase(s, pattern)]
+        if not found and needed:
+            raise BadInputError(
+                f"build: frame {frame!r} needs the index series {pattern!r}, which no vintage "
+                "of this build holds"
+            )
+        names += [s for s in found if s not in names]
+    return names
 
 
 def _calendar(frame: pd.DataFrame) -> pd.DataFrame:
@@ -461,141 +500,269 @@ def _calendar(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def study_world(
+def _gaps(months: Sequence[str], values: pd.Series) -> list[str]:
+    return [
+        m for m, v in zip(months, values.to_numpy(dtype=float), strict=True) if not np.isfinite(v)
+    ]
+
+
+def period_frame(
     trade: pd.DataFrame,
     indices: pd.DataFrame,
     *,
     months: Sequence[str],
-    export_series: str,
-    export_rows: pd.Series,
+    rows: pd.Series,
+    values: Mapping[str, str],
+    indices_required: Sequence[str] = (),
+    indices_optional: Sequence[str] = (),
+    series_column: str | None = None,
+    series_label: str = "",
+    calendar: bool = True,
+    name: str = "frame",
     report: QualityReport | None = None,
 ) -> pd.DataFrame:
-    """One row per month of ``months``: China's world exports beside the indices.
+    """One row per month of ``months``: the selected world trade beside the indices.
+
+    (A frame declared ``by = ["period"]``: e.g. a reporter's world exports.)
 
     Parameters
     ----------
-    trade
-        Output of :func:`combine_trade`.
-    indices
-        Output of :func:`combine_indices`.
+    trade, indices
+        Outputs of :func:`combine_trade` and :func:`combine_indices`.
     months
         The study range (``YYYY-MM``, consecutive); every month gets a row.
-    export_series
-        Label written into ``export_series`` (``comtrade_850511`` or ``userseries:<name>``).
-    export_rows
-        Boolean mask over ``trade`` selecting the export series' rows (world partner).
+    rows
+        Boolean mask over ``trade`` selecting the frame's rows (world partner only).
+    values
+        Output column -> tidy trade column, summed over the selected HS codes, reporters
+        and flows (a cell whose duplicates conflict is NaN).
+    indices_required, indices_optional
+        Index series (patterns allowed) joined by period, see :func:`index_names`.
+    series_column, series_label
+        A column naming which series filled the values (omitted when ``None``).
+    calendar
+        Add ``month`` and ``year``.
+    name
+        The frame's name: the label of its missing months in ``report``.
     report
-        Missing months are added to it (labels ``exports`` and each index series).
+        Missing months are added to it (labels ``name`` and each index series).
 
     Returns
     -------
     pandas.DataFrame
-        ``period, exports_t, exports_usd, export_series, GPR, GPRT, GPRA, GPRC_*...,
-        EXCHUS, INDPRO`` (when present), ``month, year``.
+        ``period``, the ``values`` columns, ``series_column``, the index series,
+        ``month, year``.
     """
     report = report if report is not None else QualityReport()
     study_months = _check_consecutive(months)
-    selected = trade.loc[export_rows]
+    selected = trade.loc[rows]
     partners = set(selected["partner"])
     if partners - {WORLD}:
         raise BadInputError(
-            f"export series {export_series}: rows for partner(s) "
+            f"frame {name} ({series_label or 'trade'}): rows for partner(s) "
             f"{', '.join(sorted(partners - {WORLD}))}, expected only {WORLD}"
         )
-    exports = _one_value_per_period(selected, ["net_weight_t", "value_usd"]).reindex(study_months)
+    sources = list(dict.fromkeys(values.values()))
+    sums = _summed(selected, ["period"], sources).reindex(study_months)
     frame = pd.DataFrame({"period": list(study_months)})
-    frame["exports_t"] = exports["net_weight_t"].to_numpy()
-    frame["exports_usd"] = exports["value_usd"].to_numpy()
-    frame["export_series"] = export_series
-    report.missing_months["exports"] = [
-        m for m, v in zip(study_months, frame["exports_t"], strict=True) if not np.isfinite(v)
-    ]
-    names = study_series_names(indices)
+    for column, source in values.items():
+        frame[column] = sums[source].to_numpy()
+    if series_column is not None:
+        frame[series_column] = series_label
+    first = next(iter(values))
+    report.missing_months[name] = _gaps(study_months, frame[first])
+    names = index_names(indices, indices_required, indices_optional, frame=name)
     wide = _wide_indices(indices, names).reindex(study_months)
-    for name in names:
-        frame[name] = wide[name].to_numpy()
-        gaps = [m for m, v in zip(study_months, frame[name], strict=True) if not np.isfinite(v)]
+    for index in names:
+        frame[index] = wide[index].to_numpy()
+        gaps = _gaps(study_months, frame[index])
         if gaps:
-            report.missing_months[name] = gaps
-    for required in ("GPR",):
-        if required not in names:
-            report.missing_months[required] = list(study_months)
-    return _calendar(frame)
+            report.missing_months[index] = gaps
+    return _calendar(frame) if calendar else frame
 
 
-def study_destination(
+def partner_frame(
     trade: pd.DataFrame,
     indices: pd.DataFrame,
     *,
     months: Sequence[str],
-    destination_rows: pd.Series,
+    rows: pd.Series,
+    values: Mapping[str, str],
+    partner_index: tuple[str, str] | None = None,
+    indices_required: Sequence[str] = (),
+    indices_optional: Sequence[str] = (),
+    implied_zeros: bool = True,
+    calendar: bool = True,
+    name: str = "frame",
     report: QualityReport | None = None,
 ) -> pd.DataFrame:
-    """One row per (destination, month): exports to each partner with its country GPR.
+    """One row per (partner, month): the trade with each partner, with its own index.
+
+    (A frame declared ``by = ["period", "partner"]``.)
 
     Parameters
     ----------
-    trade
-        Output of :func:`combine_trade`.
-    indices
-        Output of :func:`combine_indices`.
+    trade, indices
+        Outputs of :func:`combine_trade` and :func:`combine_indices`.
     months
         The study range; every (partner, month) gets a row.
-    destination_rows
-        Boolean mask over ``trade`` selecting the by-partner vintage's rows (its
-        world row, if any, marks the months the reporter reported).
+    rows
+        Boolean mask over ``trade`` selecting the by-partner rows (the world row, if
+        any, marks the months the reporter reported).
+    values
+        Output column -> tidy trade column.
+    partner_index
+        ``(column, series pattern with {partner})``: e.g. ``("gpr_country",
+        "GPRC_{partner}")``; partners without the series are dropped and listed.
+    indices_required, indices_optional
+        Index series joined by period.
+    implied_zeros
+        Comtrade omits zero flows: a partner absent from a month the reporter reported
+        is 0 (counted in ``report.implied_zero_flows``); NaN in a month not reported.
+    calendar
+        Add ``month`` and ``year``.
+    name
+        The frame's name (label of the months the reporter did not report).
     report
         Dropped partners, implied zeros and missing months are added to it.
 
     Returns
     -------
     pandas.DataFrame
-        ``period, partner, exports_t, exports_usd, gpr_country, GPR, month, year``,
-        sorted by partner then period.
+        ``period, partner``, the ``values`` columns, the partner-index column, the
+        indices, ``month, year``; sorted by partner then period.
     """
     report = report if report is not None else QualityReport()
     study_months = _check_consecutive(months)
-    rows = trade.loc[destination_rows]
-    world_rows = rows[rows["partner"] == WORLD]
-    partners_all = sorted(set(rows["partner"]) - {WORLD})
+    selected = trade.loc[rows]
+    world_rows = selected[selected["partner"] == WORLD]
+    partners_all = sorted(set(selected["partner"]) - {WORLD})
     countries = [p for p in partners_all if _COUNTRY_RE.match(p)]
-    report.non_country_partners = sorted(set(partners_all) - set(countries))
-    gprc = {m[1] for s in set(indices["series"]) if (m := _GPRC_RE.match(s))}
-    report.dropped_partners = [p for p in countries if p not in gprc]
-    kept = [p for p in countries if p in gprc]
+    report.non_country_partners = sorted(
+        {*report.non_country_partners, *(set(partners_all) - set(countries))}
+    )
+    kept = countries
+    own: dict[str, str] = {}
+    if partner_index is not None:
+        present = set(indices["series"])
+        own = {p: partner_index[1].replace("{partner}", p) for p in countries}
+        dropped = [p for p in countries if own[p] not in present]
+        report.dropped_partners = sorted({*report.dropped_partners, *dropped})
+        kept = [p for p in countries if own[p] in present]
     # The months the reporter reported: its World row, else any partner row.
-    reported = set(world_rows["period"]) if len(world_rows) else set(rows["period"])
-    report.missing_months["destination"] = [m for m in study_months if m not in reported]
-    wide = _wide_indices(indices, ["GPR", *(f"GPRC_{p}" for p in kept)]).reindex(study_months)
+    reported = set(world_rows["period"]) if len(world_rows) else set(selected["period"])
+    report.missing_months[name] = [m for m in study_months if m not in reported]
+    names = index_names(indices, indices_required, indices_optional, frame=name)
+    wide = _wide_indices(indices, [*names, *(own[p] for p in kept)]).reindex(study_months)
+    sources = list(dict.fromkeys(values.values()))
+    partner_rows = selected[selected["partner"] != WORLD]
+    sums = _summed(partner_rows, ["partner", "period"], sources) if len(partner_rows) else None
+    in_reported = np.array([m in reported for m in study_months])
     pieces = []
     implied_zero = 0
     for partner in kept:
-        flows = _one_value_per_period(
-            rows[rows["partner"] == partner], ["net_weight_t", "value_usd"]
+        flows = (
+            sums.xs(partner, level="partner")
+            if sums is not None and partner in sums.index.get_level_values("partner")
+            else pd.DataFrame(columns=sources, dtype=float)
         )
         has_row = np.array([m in flows.index for m in study_months])
-        # Comtrade omits zero flows: absent in a reported month means nothing was shipped.
-        zero_fill = ~has_row & np.array([m in reported for m in study_months])
+        zero_fill = ~has_row & in_reported if implied_zeros else np.zeros(len(study_months), bool)
         implied_zero += int(zero_fill.sum())
         flows = flows.reindex(study_months)
-        exports_t = np.where(zero_fill, 0.0, flows["net_weight_t"].to_numpy())
-        exports_usd = np.where(zero_fill, 0.0, flows["value_usd"].to_numpy())
-        pieces.append(
-            pd.DataFrame(
-                {
-                    "period": list(study_months),
-                    "partner": partner,
-                    "exports_t": exports_t,
-                    "exports_usd": exports_usd,
-                    "gpr_country": wide[f"GPRC_{partner}"].to_numpy(),
-                    "GPR": wide["GPR"].to_numpy() if "GPR" in wide else np.nan,
-                }
-            )
-        )
-    report.implied_zero_flows = implied_zero
-    columns = ["period", "partner", "exports_t", "exports_usd", "gpr_country", "GPR"]
+        piece = pd.DataFrame({"period": list(study_months), "partner": partner})
+        for column, source in values.items():
+            piece[column] = np.where(zero_fill, 0.0, flows[source].to_numpy(dtype=float))
+        if partner_index is not None:
+            piece[partner_index[0]] = wide[own[partner]].to_numpy()
+        for index in names:
+            piece[index] = wide[index].to_numpy()
+        pieces.append(piece)
+    report.implied_zero_flows += implied_zero
+    columns = [
+        "period",
+        "partner",
+        *values,
+        *([partner_index[0]] if partner_index is not None else []),
+        *names,
+    ]
     frame = pd.concat(pieces, ignore_index=True) if pieces else _empty(columns)
-    return _calendar(frame[columns].copy())
+    frame = frame[columns].copy()
+    return _calendar(frame) if calendar else frame
+
+
+def product_frame(
+    trade: pd.DataFrame,
+    indices: pd.DataFrame,
+    *,
+    months: Sequence[str],
+    rows: pd.Series,
+    values: Mapping[str, str],
+    indices_required: Sequence[str] = (),
+    indices_optional: Sequence[str] = (),
+    calendar: bool = True,
+    name: str = "frame",
+    report: QualityReport | None = None,
+) -> pd.DataFrame:
+    """One row per (HS code, month): the selected trade summed over partners, with indices.
+
+    (A frame declared ``by = ["period", "hs"]``.)  With world rows selected (partner
+    ``WLD``) those are used; otherwise the partners' rows are summed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, hs``, the ``values`` columns, the indices, ``month, year``.
+    """
+    report = report if report is not None else QualityReport()
+    study_months = _check_consecutive(months)
+    selected = trade.loc[rows]
+    sources = list(dict.fromkeys(values.values()))
+    codes = sorted(set(selected["hs"]))
+    sums = _summed(selected, ["hs", "period"], sources) if len(selected) else None
+    names = index_names(indices, indices_required, indices_optional, frame=name)
+    wide = _wide_indices(indices, names).reindex(study_months)
+    pieces = []
+    for code in codes:
+        assert sums is not None  # codes is empty without rows
+        flows = sums.xs(code, level="hs").reindex(study_months)
+        piece = pd.DataFrame({"period": list(study_months), "hs": code})
+        for column, source in values.items():
+            piece[column] = flows[source].to_numpy(dtype=float)
+        report.missing_months[f"{name}:{code}"] = _gaps(study_months, piece[next(iter(values))])
+        for index in names:
+            piece[index] = wide[index].to_numpy()
+        pieces.append(piece)
+    columns = ["period", "hs", *values, *names]
+    frame = pd.concat(pieces, ignore_index=True) if pieces else _empty(columns)
+    frame = frame[columns].copy()
+    return _calendar(frame) if calendar else frame
+
+
+def supplier_measures(trade: pd.DataFrame, *, suppliers: Sequence[str]) -> pd.DataFrame:
+    """Hook for frames declaring ``measures = { suppliers = [...] }``.
+
+    The supplier shares, HHI and supplier counts per (period, HS) are
+    ``reexport.measures.supplier_shares`` (layer 3, the Japan study's measures).  This
+    build calls it when that module is installed; without it the frame is refused
+    with one line (no made-up measures).
+
+    Raises
+    ------
+    BadInputError
+        When ``reexport.measures`` is not part of this reexport.
+    """
+    try:
+        measures = importlib.import_module("reexport.measures")
+    except ImportError:
+        raise BadInputError(
+            "build: a frame declares measures.suppliers, but this reexport has no "
+            "reexport.measures module (supplier shares); remove the key or update reexport"
+        ) from None
+    partners = trade.loc[trade["partner"] != WORLD]
+    frame: pd.DataFrame = measures.supplier_shares(partners, by=("period", "hs"))
+    keep = ["period", "hs", "total", *(f"share_{s}" for s in suppliers), "hhi", "n_suppliers"]
+    return frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
 
 
 def _check_consecutive(months: Sequence[str]) -> list[str]:
@@ -613,57 +780,104 @@ def _check_consecutive(months: Sequence[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class FrameInput:
+    """The trade vintage one frame reads.
+
+    Attributes
+    ----------
+    vintage
+        The vintage its values come from (a Comtrade vintage, or the preferred user
+        series), ``None`` when an optional frame has none (then it is not built).
+    series
+        ``comtrade_<hs>`` or ``userseries:<name>``.
+    comtrade
+        The Comtrade vintage serving the frame, if any (also when a user series is used).
+    more
+        Further Comtrade vintages the frame reads with ``vintage``: a request with several
+        reporters, HS codes or flows is stored as one vintage per combination until
+        multi-code pulls land (:func:`reexport.study.comtrade_requests`).
+    """
+
+    vintage: Vintage | None
+    series: str
+    comtrade: Vintage | None = None
+    more: tuple[Vintage, ...] = ()
+
+
+@dataclass(frozen=True)
 class Inputs:
-    """The raw vintages one build reads, all real or all demo.
+    """The raw vintages one build of a study reads, all real or all demo.
 
     Attributes
     ----------
     kind
         ``"real"`` or ``"demo"``.
+    study
+        The study declaration.
     gpr
-        The monthly GPR vintage.
-    export
-        The vintage of the world export series (a user series or Comtrade world).
-    export_series
-        ``userseries:<name>`` or ``comtrade_850511``.
-    comtrade_world
-        The Comtrade HS 850511 world vintage, if any (also the export vintage when no
-        user series exists).
-    destination
-        The Comtrade by-partner (``partner=all``) vintage, if any.
+        The monthly GPR vintage (``None`` if the study requests none).
+    frames
+        Frame name -> its trade vintage.
     controls
-        FRED vintages (EXCHUS, INDPRO), possibly empty.
+        FRED vintages, possibly empty.
     export_choice
-        The ``--export-series`` option the export series was chosen by.
+        The ``--export-series`` option the preferred series was chosen by.
     notes
         What the build should tell its user about the store: incomplete demo sets it
         skipped, user series it left out and why, vintages without a seal.
     """
 
     kind: Literal["real", "demo"]
-    gpr: Vintage
-    export: Vintage
-    export_series: str
-    comtrade_world: Vintage | None
-    destination: Vintage | None
+    study: Study
+    gpr: Vintage | None
+    frames: Mapping[str, FrameInput]
     controls: tuple[Vintage, ...]
     export_choice: str = "auto"
     notes: tuple[str, ...] = ()
 
+    @property
+    def series_frame(self) -> str:
+        """The frame whose series is recorded as the build's ``export_series``."""
+        with_series = [f.name for f in self.study.frames if f.series_column is not None]
+        return with_series[0] if with_series else self.study.frames[0].name
+
+    @property
+    def export(self) -> Vintage:
+        """The vintage of :attr:`series_frame` (a user series or Comtrade)."""
+        vintage = self.frames[self.series_frame].vintage
+        if vintage is None:  # select_inputs refuses a required frame without one
+            raise BadInputError(f"build: frame {self.series_frame!r} has no trade vintage")
+        return vintage
+
+    @property
+    def export_series(self) -> str:
+        """``userseries:<name>`` or ``comtrade_<hs>`` of :attr:`series_frame`."""
+        return self.frames[self.series_frame].series
+
+    def trade_vintages(self) -> list[Vintage]:
+        """Every trade vintage read, without repeats, in frame order."""
+        out: list[Vintage] = []
+        for item in self.frames.values():
+            for vintage in (item.vintage, item.comtrade, *item.more):
+                if vintage is not None and vintage not in out:
+                    out.append(vintage)
+        return out
+
     def roles(self) -> dict[str, Vintage]:
         """Role name -> vintage, for reports (sorted, without repeats)."""
-        roles: dict[str, Vintage] = {"gpr": self.gpr, "export": self.export}
-        if self.comtrade_world is not None and self.comtrade_world != self.export:
-            roles["comtrade_world"] = self.comtrade_world
-        if self.destination is not None:
-            roles["destination"] = self.destination
+        roles: dict[str, Vintage] = {}
+        if self.gpr is not None:
+            roles["gpr"] = self.gpr
+        for name, item in self.frames.items():
+            if item.vintage is not None:
+                roles[f"frame:{name}"] = item.vintage
+            if item.comtrade is not None and item.comtrade != item.vintage:
+                roles[f"frame:{name}:comtrade"] = item.comtrade
+            for n, vintage in enumerate(item.more, 2):
+                roles[f"frame:{name}:{n}"] = vintage
         for vintage in self.controls:
             roles[f"controls:{vintage.id}"] = vintage
         return dict(sorted(roles.items()))
-
-
-def _request_text(vintage: Vintage, key: str) -> str:
-    return str(vintage.request.get(key, "")).strip().lower()
 
 
 def _demo_seed(vintage: Vintage) -> object:
@@ -676,16 +890,17 @@ class _Candidates:
     """The store's vintages of one kind; for the demo, only those of one complete demo set.
 
     Demo vintages of different seeds are different draws of the DGP, so one build
-    never combines them.  ``reexport demo`` writes a set of vintages (GPR, Comtrade
-    world and by partner, FRED, the customs user series) one after the other, so an
-    interrupted run (killed, disk full) leaves part of a set: the seed used is that of
-    the newest demo GPR vintage whose set is complete, and incomplete sets are listed
-    in :attr:`incomplete` (never used).
+    never combines them.  ``reexport demo`` writes a set of vintages one after the
+    other, so an interrupted run (killed, disk full) leaves part of a set: the seed used
+    is that of the newest demo GPR vintage whose set holds every input the study
+    declares (each request and each preferred user series), and incomplete sets are
+    listed in :attr:`incomplete` (never used).
     """
 
-    def __init__(self, store: RawStore, synthetic: bool) -> None:
+    def __init__(self, store: RawStore, synthetic: bool, study: Study) -> None:
         self.store = store
         self.synthetic = synthetic
+        self.study = study
         self.seed: object = None
         #: ``(seed, missing roles)`` of demo sets left incomplete by an interrupted run.
         self.incomplete: list[tuple[object, list[str]]] = []
@@ -705,15 +920,18 @@ class _Candidates:
                 self.seed = seeds[0] if seeds else None
 
     def missing_demo_roles(self) -> list[str]:
-        """The members of the current seed's demo set that are not stored."""
-        roles = {
-            "gpr": self.newest("gpr"),
-            "comtrade world": self.comtrade("world"),
-            "comtrade by partner": self.comtrade("all"),
-            "fred": self.newest("fred"),
-            "customs user series": self.customs_series(),
-        }
-        return [role for role, vintage in roles.items() if vintage is None]
+        """The inputs of the study that the current seed's demo set does not hold."""
+        missing = []
+        for request in self.study.requests:
+            if request.source == "comtrade":
+                if any(self.comtrade(one) is None for one in comtrade_requests(request)):
+                    missing.append(f"comtrade {request.role}")
+            elif self.newest(request.source) is None:
+                missing.append(request.source)
+        for frame in self.study.frames:
+            if frame.prefer is not None and self.preferred_series(frame) is None:
+                missing.append(f"user series preferred by frame {frame.name}")
+        return missing
 
     def of(self, source: str) -> list[Vintage]:
         found = self.store.vintages(source, synthetic=self.synthetic)
@@ -725,32 +943,15 @@ class _Candidates:
         found = self.of(source)
         return found[-1] if found else None
 
-    def comtrade(self, partner: str) -> Vintage | None:
-        """Newest Comtrade vintage of China's HS 850511 exports for ``partner`` (world/all)."""
-        found = [
-            v
-            for v in self.of("comtrade")
-            if _request_text(v, "partner") == partner
-            and _request_text(v, "hs") == COMTRADE_HS
-            and _request_text(v, "flow") == "x"
-            and _request_text(v, "reporter") in ("156", "chn")
-        ]
+    def comtrade(self, wanted: Any) -> Vintage | None:
+        """Newest Comtrade vintage answering the request ``wanted`` (whatever its months)."""
+        logical = wanted.logical()
+        found = [v for v in self.of("comtrade") if request_matches(v.request, logical)]
         return found[-1] if found else None
 
-    def customs_series(self) -> Vintage | None:
-        """Newest user series of China's CN 85051110 world exports in tonnes (or kg)."""
-        found = []
-        for v in self.of("userseries"):
-            columns = v.request.get("columns") or {}
-            if (
-                _request_text(v, "hs") == CUSTOMS_HS
-                and _request_text(v, "flow") == "x"
-                and _request_text(v, "reporter") in ("chn", "156")
-                and _request_text(v, "unit") in ("t", "kg")
-                # A series with a partner column is by destination, not the world total.
-                and not columns.get("partner")
-            ):
-                found.append(v)
+    def preferred_series(self, frame: Frame) -> Vintage | None:
+        """Newest user series the frame prefers (its reporter and flow, the preferred HS/unit)."""
+        found = [v for v in self.of("userseries") if userseries_matches(v.request, frame)]
         return found[-1] if found else None
 
     def named_series(self, name: str) -> Vintage | None:
@@ -781,8 +982,58 @@ def parse_export_choice(text: str) -> tuple[str, str | None]:
     )
 
 
-def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict[str, Any]:
-    candidates = _Candidates(store, synthetic)
+def _comtrade_label(frame: Frame) -> str:
+    return "comtrade_" + "+".join(frame.hs)
+
+
+def _as_set(value: Any) -> set[str]:
+    values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+    return {str(v).upper() for v in values}
+
+
+def _selects(frame: Frame, request: Any) -> bool:
+    """Whether a Comtrade request holds rows of the frame's HS codes and flows."""
+    return bool(_as_set(request.hs) & set(frame.hs)) and bool(
+        _as_set(request.flow) & set(frame.flow)
+    )
+
+
+def _frame_input(
+    candidates: _Candidates, frame: Frame, export_choice: str, chooses: bool
+) -> FrameInput:
+    """The vintage a frame reads: its preferred user series (per ``export_choice``) or Comtrade."""
+    comtrade: Vintage | None = None
+    more: tuple[Vintage, ...] = ()
+    for request in serving_requests(candidates.study, frame):
+        # Only the combinations the frame selects (its reporters, HS codes and flows).
+        wanted = [one for one in comtrade_requests(request) if _selects(frame, one)]
+        found = [candidates.comtrade(one) for one in wanted]
+        if found and all(v is not None for v in found):
+            comtrade, more = found[0], tuple(v for v in found[1:] if v is not None)
+            break
+    label = _comtrade_label(frame)
+    if not chooses:
+        return FrameInput(comtrade, label, comtrade, more)
+    kind, name = parse_export_choice(export_choice)
+    user = None
+    if kind != "comtrade":
+        if name is not None:
+            user = candidates.named_series(name)
+            if user is not None:
+                _check_world_series(user, frame)
+        elif frame.prefer is not None:
+            user = candidates.preferred_series(frame)
+    if user is not None:
+        return FrameInput(user, f"userseries:{_series_name(user)}", comtrade)
+    if kind in ("auto", "comtrade"):
+        return FrameInput(comtrade, label, comtrade, more)
+    return FrameInput(None, label, comtrade)
+
+
+def _pick(
+    store: RawStore, synthetic: bool, study: Study, export_choice: str = "auto"
+) -> dict[str, Any]:
+    candidates = _Candidates(store, synthetic, study)
     if synthetic and candidates.incomplete and candidates.missing_demo_roles():
         seed, missing = candidates.incomplete[0]
         raise BadInputError(
@@ -790,20 +1041,12 @@ def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict
             f"(no {', '.join(missing)}: an interrupted `reexport demo`) and no complete demo "
             f"set is stored; run `reexport demo --seed {seed}` again to complete it"
         )
-    kind, name = parse_export_choice(export_choice)
-    world = candidates.comtrade("world")
-    fred = candidates.newest("fred")
-    if kind == "comtrade":
-        user = None
-    elif name is not None:
-        user = candidates.named_series(name)
-        if user is not None:
-            _check_world_exports(user)
-    else:
-        user = candidates.customs_series()
-    export = user if kind != "comtrade" and user is not None else None
-    if kind in ("auto", "comtrade") and export is None:
-        export = world
+    chooser = next((f.name for f in study.frames if f.series_column is not None), None)
+    frames = {
+        frame.name: _frame_input(candidates, frame, export_choice, frame.name == chooser)
+        for frame in study.frames
+    }
+    fred = candidates.newest("fred") if study.requests_of("fred") else None
     notes = [
         f"the demo set of seed {seed} is incomplete (no {', '.join(missing)}: an interrupted "
         f"`reexport demo`), so the complete set of seed {candidates.seed} is used; "
@@ -811,15 +1054,8 @@ def _pick(store: RawStore, synthetic: bool, export_choice: str = "auto") -> dict
         for seed, missing in candidates.incomplete
     ]
     return {
-        "gpr": candidates.newest("gpr"),
-        "export": export,
-        "export_series": (
-            f"userseries:{_series_name(user)}"
-            if user is not None and export is user
-            else COMTRADE_EXPORT_SERIES
-        ),
-        "comtrade_world": world,
-        "destination": candidates.comtrade("all"),
+        "gpr": candidates.newest("gpr") if study.requests_of("gpr") else None,
+        "frames": frames,
         "controls": () if fred is None else (fred,),
         "notes": tuple(notes),
     }
@@ -839,100 +1075,140 @@ def _ignored_user_series(store: RawStore, inputs: Inputs) -> list[str]:
         kind = "synthetic" if vintage.synthetic else "real"
         notes.append(
             f"{kind} user series {_series_name(vintage)} ({vintage.source}/{vintage.id}) "
-            "was not used: it is by destination (it has a partner column), and the study "
-            f"frames take China's world exports ({inputs.export_series}); study_destination "
-            "comes from the Comtrade by-partner vintage"
+            "was not used: it is by destination (it has a partner column), and the frame "
+            f"{inputs.series_frame!r} takes world totals ({inputs.export_series}); by-partner "
+            "frames come from Comtrade by-partner vintages"
         )
     return notes
 
 
-def _check_world_exports(vintage: Vintage) -> None:
-    """Refuse a user series that is not a world export series (it cannot fill study_world)."""
+def _check_world_series(vintage: Vintage, frame: Frame) -> None:
+    """Refuse a user series that cannot fill the frame (by destination, or another flow)."""
     name = _series_name(vintage)
     if _by_destination(vintage):
         raise BadInputError(
             f"--export-series userseries:{name}: user series {vintage.id} is by destination "
-            "(it has a partner column), not China's world exports"
+            f"(it has a partner column), not the world totals frame {frame.name!r} takes"
         )
-    if _request_text(vintage, "flow") != "x":
+    flow = str(vintage.request.get("flow", "")).strip().upper()
+    if flow not in frame.flow:
         raise BadInputError(
             f"--export-series userseries:{name}: user series {vintage.id} is flow "
-            f"{_request_text(vintage, 'flow').upper() or '?'}, not exports (X)"
+            f"{flow or '?'}, not {'/'.join(frame.flow)} as frame {frame.name!r} needs"
         )
 
 
-def _describe_choice(export_choice: str) -> str:
+def _describe(frame: Frame, export_choice: str, chooses: bool) -> str:
     kind, name = parse_export_choice(export_choice)
-    if kind == "comtrade":
-        return "Comtrade HS 850511 world export series"
+    partner = frame.partner if isinstance(frame.partner, str) else ",".join(frame.partner)
+    comtrade = (
+        f"Comtrade {'/'.join(frame.reporter)} HS {'+'.join(frame.hs)} "
+        f"{'/'.join(frame.flow)} partner {partner} series (frame {frame.name!r})"
+    )
+    if not chooses or kind == "comtrade":
+        return comtrade
     if name is not None:
         return f"user series named {name!r}"
-    if kind == "userseries":
-        return "China-customs user series (CN 85051110, world, t or kg)"
-    return "export series"
+    if kind == "userseries" and frame.prefer is not None:
+        return f"user series of HS {'+'.join(frame.prefer.hs)} preferred by frame {frame.name!r}"
+    return comtrade
 
 
 def select_inputs(
-    store: RawStore, vintage: VintageKind = "auto", *, export_series: str = "auto"
+    store: RawStore,
+    vintage: VintageKind = "auto",
+    *,
+    export_series: str = "auto",
+    study: Study | None = None,
 ) -> Inputs:
-    """Choose the vintages to build from; real and demo never mix.
+    """Choose the vintages to build a study from; real and demo never mix.
 
-    ``auto`` builds from real vintages when a real GPR vintage and a real export
-    series both exist, from the demo when neither does, and refuses a mix
-    (real GPR with only demo trade, or the reverse).  ``real``/``demo`` insist on
-    that kind.  Within a kind the newest vintage of each input is used (for the
-    demo, all from the seed of the newest demo GPR vintage); the
-    export series (``export_series="auto"``) is a China-customs user series
-    (CN 85051110, world, tonnes) when one exists, else Comtrade's HS 850511 world
-    exports; ``comtrade`` insists on the latter, ``userseries`` on the former and
-    ``userseries:NAME`` on the newest user series of that name (a world export series).
-    The real/demo decision of ``vintage="auto"`` does not depend on ``export_series``.
+    ``auto`` builds from real vintages when every input the study cannot do without (its
+    GPR vintage, the trade vintage of each required frame) is real, from the demo when
+    none is, and refuses a mix.  ``real``/``demo`` insist on that kind.  Within a kind the
+    newest vintage of each input is used (for the demo, all from the seed of the newest
+    complete demo set).  A frame with a ``series_column`` reads, under
+    ``export_series="auto"``, the user series it ``prefer``s when one is stored, else
+    Comtrade; ``comtrade`` insists on the latter, ``userseries`` on the former and
+    ``userseries:NAME`` on the newest user series of that name (world totals).  The
+    real/demo decision of ``vintage="auto"`` does not depend on ``export_series``.
 
     Raises
     ------
     BadInputError
-        For an unknown ``vintage`` or ``export_series`` value, a missing GPR or export
-        series of the chosen kind, or a real/demo mix under ``auto``.
+        For an unknown ``vintage`` or ``export_series`` value, a missing required input of
+        the chosen kind, or a real/demo mix under ``auto``.
     """
+    from reexport.study import load_study
+
+    study = study if study is not None else load_study()
     if vintage not in ("auto", "real", "demo"):
         raise BadInputError(f"--vintage {vintage!r}: expected auto, real or demo")
     parse_export_choice(export_series)
-    real = _pick(store, synthetic=False)
+    required = [f for f in study.frames if f.required]
+
+    def needed(picked: Mapping[str, Any]) -> dict[str, bool]:
+        have = {f"frame {f.name!r}": picked["frames"][f.name].vintage is not None for f in required}
+        if study.requests_of("gpr"):
+            have = {"GPR": picked["gpr"] is not None, **have}
+        return have
+
     if vintage == "auto":
-        has_gpr, has_export = real["gpr"] is not None, real["export"] is not None
-        if has_gpr != has_export:
-            have, lack = ("GPR", "export series") if has_gpr else ("export series", "GPR")
+        have = needed(_pick(store, synthetic=False, study=study))
+        if len(set(have.values())) > 1:
+            present = ", ".join(k for k, v in have.items() if v)
+            absent = ", ".join(k for k, v in have.items() if not v)
             raise BadInputError(
-                f"build --vintage auto: the raw store {store.root} has a real {have} vintage but "
-                f"no real {lack}, and real and demo data never mix; fetch the missing source "
-                "(`reexport data`) or build the demo explicitly with `--vintage demo`"
+                f"build --vintage auto: the raw store {store.root} has a real vintage for "
+                f"{present} but no real vintage for {absent}, and real and demo data never "
+                "mix; fetch the missing source (`reexport data`) or build the demo explicitly "
+                "with `--vintage demo`"
             )
-        vintage = "real" if has_gpr else "demo"
-    chosen = _pick(store, synthetic=vintage == "demo", export_choice=export_series)
-    choice_kind, choice_name = parse_export_choice(export_series)
-    if chosen["export"] is None and choice_name is not None:
+        vintage = "real" if all(have.values()) else "demo"
+    chosen = _pick(store, synthetic=vintage == "demo", study=study, export_choice=export_series)
+    _, choice_name = parse_export_choice(export_series)
+    chooser = next((f for f in study.frames if f.series_column is not None), None)
+    if chooser is not None and chosen["frames"][chooser.name].vintage is None and choice_name:
         # The named series may exist with the other provenance: say what it is.
-        other = _Candidates(store, synthetic=vintage != "demo").named_series(choice_name)
+        other = _Candidates(store, vintage != "demo", study).named_series(choice_name)
         if other is not None:
-            _check_world_exports(other)
+            _check_world_series(other, chooser)
             raise BadInputError(
                 f"build --vintage {vintage} --export-series {export_series}: user series "
                 f"{choice_name} ({other.source}/{other.id}) is "
                 f"{'synthetic' if other.synthetic else 'real'}, but this build is "
                 f"{vintage}, and real and demo data never mix"
             )
-    for role, what in (("gpr", "GPR"), ("export", _describe_choice(export_series))):
-        if chosen[role] is None:
-            hint = "`reexport data`" if vintage == "real" else "`reexport demo`"
-            option = "" if export_series == "auto" else f" --export-series {export_series}"
+    hint = "`reexport data`" if vintage == "real" else "`reexport demo`"
+    option = "" if export_series == "auto" else f" --export-series {export_series}"
+    if study.requests_of("gpr") and chosen["gpr"] is None:
+        raise BadInputError(
+            f"build --vintage {vintage}{option}: no {vintage} GPR vintage in the raw "
+            f"store {store.root}; run {hint} first"
+        )
+    notes = list(chosen["notes"])
+    for frame in study.frames:
+        if chosen["frames"][frame.name].vintage is not None:
+            continue
+        what = _describe(frame, export_series, chooser is not None and frame is chooser)
+        if frame.required:
             raise BadInputError(
                 f"build --vintage {vintage}{option}: no {vintage} {what} vintage in the raw "
                 f"store {store.root}; run {hint} first"
-                + ("" if role == "gpr" or export_series == "auto" else ", or choose another")
+                + ("" if export_series == "auto" else ", or choose another")
             )
-    inputs = Inputs(kind=vintage, **chosen, export_choice=export_series)
+        notes.append(f"frame {frame.name!r} not built: no {vintage} {what} vintage is stored")
+    inputs = Inputs(
+        kind=vintage,
+        study=study,
+        gpr=chosen["gpr"],
+        frames=chosen["frames"],
+        controls=chosen["controls"],
+        export_choice=export_series,
+        notes=tuple(notes),
+    )
     flags = {v.synthetic for v in inputs.roles().values()}
-    if flags != {vintage == "demo"}:  # defensive: selection above filters by kind
+    if flags - {vintage == "demo"}:  # defensive: selection above filters by kind
         raise BadInputError("build: refusing to mix real and demo vintages")
     notes = [*inputs.notes, *_ignored_user_series(store, inputs)]
     unsealed = [f"{v.source}/{v.id}" for v in inputs.roles().values() if not v.sealed]
@@ -957,8 +1233,10 @@ class BuildResult:
         The vintages used.
     months
         The study range.
-    trade_flows, indices, study_world, study_destination
-        The processed frames (``study_destination`` is ``None`` without a by-partner vintage).
+    trade_flows, indices
+        The tidy tables.
+    frames
+        Frame name -> the processed frame (frames without a vintage are absent).
     quality
         The quality report.
     report
@@ -971,8 +1249,7 @@ class BuildResult:
     months: list[str]
     trade_flows: pd.DataFrame
     indices: pd.DataFrame
-    study_world: pd.DataFrame
-    study_destination: pd.DataFrame | None
+    frames: dict[str, pd.DataFrame]
     quality: QualityReport
     report: dict[str, Any]
     written: list[Path] = field(default_factory=list)
@@ -992,8 +1269,6 @@ def _parse(vintage: Vintage, *, country_scale: CountryScale = "share") -> pd.Dat
     historical country columns blank (the demo does) and a blank series has no
     base-period mean to rescale by.
     """
-    import importlib
-
     module = importlib.import_module(f"reexport.sources.{vintage.source}")
     frame: pd.DataFrame = module.parse(vintage)
     if vintage.source == "gpr" and country_scale == "index":
@@ -1003,53 +1278,55 @@ def _parse(vintage: Vintage, *, country_scale: CountryScale = "share") -> pd.Dat
     return frame
 
 
-def _study_months(inputs: Inputs, export: pd.DataFrame) -> list[str]:
-    """The export series' months: its request's start..end widened to every observed month."""
-    bounds = [m for m in export["period"]]
+def _study_months(inputs: Inputs, rows: pd.DataFrame) -> list[str]:
+    """The series frame's months: its vintage's request start..end widened to every observed month."""
+    vintage = inputs.export
+    bounds = [m for m in rows["period"]]
     for key in ("start", "end"):
-        value = inputs.export.request.get(key)
+        value = vintage.request.get(key)
         if value:
-            bounds.append(str(parse_month(value, what=f"{inputs.export.source} request {key}")))
+            bounds.append(str(parse_month(value, what=f"{vintage.source} request {key}")))
     if not bounds:
         raise BadInputError(
-            f"build: the export series {inputs.export_series} "
-            f"({inputs.export.source}/{inputs.export.id}) holds no rows"
+            f"build: the series {inputs.export_series} of frame {inputs.series_frame!r} "
+            f"({vintage.source}/{vintage.id}) holds no rows"
         )
     return full_months(min(bounds), max(bounds))
 
 
-def export_coverage(world: pd.DataFrame, inputs: Inputs) -> dict[str, Any]:
-    """Which export series was chosen, and which months of the study window it covers.
+def export_coverage(frame: pd.DataFrame, inputs: Inputs) -> dict[str, Any]:
+    """Which series filled the series frame, and which months of the study window it covers.
 
-    The study frame spans the export series' own months, so a short series silently
-    shrinks it; this record makes that visible.  The reference window is the one
-    ``reexport data`` fetches (2017-01..2024-12, :data:`reexport.acquire.START` and
-    ``END``), widened to the study frame's months if they reach beyond it.
+    The frames span that series' own months, so a short series silently shrinks them;
+    this record makes that visible.  The reference window is the study's declared
+    ``window``, widened to the frame's months if they reach beyond it.
 
     Parameters
     ----------
-    world
-        The :func:`study_world` frame.
+    frame
+        The series frame (:attr:`Inputs.series_frame`, e.g. a world frame).
     inputs
         The vintages used.
 
     Returns
     -------
     dict
-        ``series``, ``choice`` (the ``--export-series`` option), ``vintage``
-        (``source/id``), ``months_with_value`` with ``first``/``last``,
-        ``window`` (``start``, ``end``, ``months``) and ``missing_in_window`` (every
-        window month without a value, inside the study frame or outside it).
+        ``frame``, ``series``, ``choice`` (the ``--export-series`` option), ``vintage``
+        (``source/id``), ``months_with_value`` with ``first``/``last``, ``window``
+        (``start``, ``end``, ``months``) and ``missing_in_window`` (every window month
+        without a value, inside the frame or outside it).
     """
-    from reexport.acquire import END, START
-
-    has_value = world["exports_t"].notna() | world["exports_usd"].notna()
-    covered = [str(p) for p in world.loc[has_value, "period"]]
+    spec = inputs.study.frame(inputs.series_frame)
+    columns = list(spec.values)
+    has_value = frame[columns].notna().any(axis=1)
+    covered = [str(p) for p in frame.loc[has_value, "period"]]
+    start, end = inputs.study.window
     window = full_months(
-        min(START, str(world["period"].min())), max(END, str(world["period"].max()))
+        min(start, str(frame["period"].min())), max(end, str(frame["period"].max()))
     )
     present = set(covered)
     return {
+        "frame": inputs.series_frame,
         "series": inputs.export_series,
         "choice": inputs.export_choice,
         "vintage": f"{inputs.export.source}/{inputs.export.id}",
@@ -1080,8 +1357,112 @@ def _vintage_entry(vintage: Vintage) -> dict[str, Any]:
     }
 
 
+def _frame_rows(trade: pd.DataFrame, frame: Frame, item: FrameInput) -> pd.Series:
+    """Mask over ``trade``: the rows of ``item``'s vintage that the frame selects."""
+    vintage = item.vintage
+    assert vintage is not None  # only frames with a vintage are built
+    ids = (
+        {vintage.id} if vintage.source == "userseries" else {vintage.id, *(v.id for v in item.more)}
+    )
+    rows = (trade["source"] == vintage.source) & trade["vintage"].isin(ids)
+    rows &= trade["flow"].isin(frame.flow)
+    if vintage.source == "userseries":
+        # The preferred series measures its own code (e.g. CN 85051110), world totals.
+        return rows
+    rows &= trade["hs"].isin(frame.hs)
+    if frame.partner == WORLD:
+        rows &= trade["partner"] == WORLD
+    elif isinstance(frame.partner, tuple):
+        rows &= trade["partner"].isin({*frame.partner, WORLD})
+    return rows
+
+
+def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any] | None:
+    """Hook: the trade economists' checks written under ``quality`` in build_report.json.
+
+    Calls ``reexport.quality.trade_checks(trade, window=..., is_group=areas.is_group)`` (the
+    latter when ``reexport.sources.areas`` exists) and, for every pair of a
+    reporter's exports and a partner's imports the tidy table holds,
+    ``reexport.quality.mirror_flows`` / ``mirror_summary``.  Returns ``None`` (nothing
+    written) while ``reexport.quality`` is not part of this reexport.
+    """
+    try:
+        quality = importlib.import_module("reexport.quality")
+    except ImportError:
+        return None
+    try:  # the official area table (pulls): which partner codes are areas, not countries
+        is_group = importlib.import_module("reexport.sources.areas").is_group
+    except ImportError:
+        is_group = None
+    checks: dict[str, Any] = {
+        "checks": quality.trade_checks(trade, window=study.window, is_group=is_group)
+    }
+    exports = trade.loc[(trade["flow"] == "X") & (trade["partner"] != WORLD)]
+    imports = trade.loc[(trade["flow"] == "M") & (trade["partner"] != WORLD)]
+    pairs = sorted(
+        set(zip(exports["reporter"], exports["partner"], strict=True))
+        & set(zip(imports["partner"], imports["reporter"], strict=True))
+    )
+    checks["mirror"] = [
+        {
+            "exporter": exporter,
+            "importer": importer,
+            "summary": quality.mirror_summary(
+                quality.mirror_flows(trade, exporter=exporter, importer=importer)
+            ),
+        }
+        for exporter, importer in pairs
+    ]
+    return checks
+
+
+def _build_frame(
+    trade: pd.DataFrame,
+    indices: pd.DataFrame,
+    frame: Frame,
+    item: FrameInput,
+    months: Sequence[str],
+    quality: QualityReport,
+) -> pd.DataFrame:
+    rows = _frame_rows(trade, frame, item)
+    common: dict[str, Any] = {
+        "months": months,
+        "rows": rows,
+        "values": frame.values,
+        "indices_required": frame.indices,
+        "indices_optional": frame.optional_indices,
+        "calendar": frame.calendar,
+        "name": frame.name,
+        "report": quality,
+    }
+    if frame.measures:
+        measured = supplier_measures(trade.loc[rows], suppliers=frame.measures["suppliers"])
+        names = index_names(indices, frame.indices, frame.optional_indices, frame=frame.name)
+        wide = _wide_indices(indices, names)
+        out = measured.merge(wide, left_on="period", right_index=True, how="left")
+        return _calendar(out) if frame.calendar else out
+    if frame.by == ("period",):
+        return period_frame(
+            trade,
+            indices,
+            series_column=frame.series_column,
+            series_label=item.series,
+            **common,
+        )
+    if frame.by == ("period", "partner"):
+        pi = frame.partner_index
+        return partner_frame(
+            trade,
+            indices,
+            partner_index=None if pi is None else (pi.column, pi.series),
+            implied_zeros=frame.implied_zeros,
+            **common,
+        )
+    return product_frame(trade, indices, **common)
+
+
 def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> BuildResult:
-    """Parse the chosen vintages and build every processed frame (nothing is written).
+    """Parse the chosen vintages and build the study's frames (nothing is written).
 
     Parameters
     ----------
@@ -1098,57 +1479,42 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
         Frames and report; ``written`` is empty.  Every frame ends with the boolean
         column ``synthetic`` (:data:`SYNTHETIC_COLUMN`), True for a demo build.
     """
-    trade_vintages = [inputs.export]
-    for extra in (inputs.comtrade_world, inputs.destination):
-        if extra is not None and extra not in trade_vintages:
-            trade_vintages.append(extra)
-    trade = combine_trade(_parse(v) for v in trade_vintages)
     if country_scale not in COUNTRY_SCALES:
         raise BadInputError(f"--country-scale {country_scale!r}: expected share or index")
-    indices = combine_indices(
-        _parse(v, country_scale=country_scale) for v in (inputs.gpr, *inputs.controls)
-    )
+    study = inputs.study
+    trade = combine_trade(_parse(v) for v in inputs.trade_vintages())
+    index_vintages = [v for v in (inputs.gpr, *inputs.controls) if v is not None]
+    indices = combine_indices(_parse(v, country_scale=country_scale) for v in index_vintages)
+    if inputs.gpr is not None and "GPR" not in indices["series"].to_numpy():
+        raise BadInputError(f"build: GPR vintage {inputs.gpr.id} holds no GPR series")
     quality = trade_quality(trade)
     index_quality(indices, quality)
 
-    export_rows = (trade["source"] == inputs.export.source) & (trade["vintage"] == inputs.export.id)
-    if inputs.export.source == "comtrade":
-        export_rows &= (trade["partner"] == WORLD) & (trade["hs"] == COMTRADE_HS)
-    export_rows &= trade["flow"] == "X"
-    months = _study_months(inputs, trade.loc[export_rows])
-    world = study_world(
-        trade,
-        indices,
-        months=months,
-        export_series=inputs.export_series,
-        export_rows=export_rows,
-        report=quality,
+    series_spec = study.frame(inputs.series_frame)
+    months = _study_months(
+        inputs, trade.loc[_frame_rows(trade, series_spec, inputs.frames[series_spec.name])]
     )
-    if "GPR" not in indices["series"].to_numpy():
-        raise BadInputError(f"build: GPR vintage {inputs.gpr.id} holds no GPR series")
-    destination = None
-    if inputs.destination is not None:
-        destination_rows = (
-            (trade["source"] == "comtrade")
-            & (trade["vintage"] == inputs.destination.id)
-            & (trade["flow"] == "X")
-            & (trade["hs"] == COMTRADE_HS)
-        )
-        destination = study_destination(
-            trade, indices, months=months, destination_rows=destination_rows, report=quality
-        )
+    frames: dict[str, pd.DataFrame] = {}
+    for frame in study.frames:
+        item = inputs.frames[frame.name]
+        if item.vintage is not None:
+            frames[frame.name] = _build_frame(trade, indices, frame, item, months, quality)
     # Every processed table says in its own content whether it is the synthetic demo,
     # so a CSV copied away from its sidecar still says so.
-    for frame in (trade, indices, world, destination):
-        if frame is not None:
-            frame[SYNTHETIC_COLUMN] = inputs.kind == "demo"
+    for table in (trade, indices, *frames.values()):
+        table[SYNTHETIC_COLUMN] = inputs.kind == "demo"
+    quality_record = quality.to_dict()
+    checks = trade_quality_checks(trade, study)
+    if checks is not None:
+        quality_record["trade_checks"] = checks
     report = {
         "schema": 1,
         "reexport_version": __version__,
+        "study": {"name": study.name, "folder": str(study.folder), "window": list(study.window)},
         "synthetic": inputs.kind == "demo",
         "kind": inputs.kind,
         "export_series": inputs.export_series,
-        "export": export_coverage(world, inputs),
+        "export": export_coverage(frames[inputs.series_frame], inputs),
         "country_scale": country_scale,
         "months": {"start": months[0], "end": months[-1], "count": len(months)},
         "vintages": {role: _vintage_entry(v) for role, v in inputs.roles().items()},
@@ -1156,13 +1522,12 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
         "rows": {
             "trade_flows": len(trade),
             "indices": len(indices),
-            "study_world": len(world),
-            "study_destination": None if destination is None else len(destination),
+            **{f.name: (len(frames[f.name]) if f.name in frames else None) for f in study.frames},
         },
-        "quality": quality.to_dict(),
+        "quality": quality_record,
         "notes": list(inputs.notes),
     }
-    return BuildResult(inputs, months, trade, indices, world, destination, quality, report)
+    return BuildResult(inputs, months, trade, indices, frames, quality, report)
 
 
 def to_csv_text(frame: pd.DataFrame) -> str:
@@ -1172,7 +1537,7 @@ def to_csv_text(frame: pd.DataFrame) -> str:
 
 
 def sidecar_path(csv_path: Path) -> Path:
-    """``study_world.csv`` -> ``study_world.meta.json``."""
+    """``world.csv`` -> ``world.meta.json``."""
     return csv_path.with_suffix(".meta.json")
 
 
@@ -1180,6 +1545,7 @@ def _sidecar(result: BuildResult, name: str, frame: pd.DataFrame) -> str:
     meta = {
         "schema": 1,
         "file": name,
+        "study": result.inputs.study.name,
         "synthetic": result.synthetic,
         "note": SYNTHETIC_NOTE if result.synthetic else "",
         "export_series": result.inputs.export_series,
@@ -1194,20 +1560,49 @@ def _sidecar(result: BuildResult, name: str, frame: pd.DataFrame) -> str:
 SYNTHETIC_NOTE = (
     "SYNTHETIC DEMO DATA: made up by reexport's documented DGP (docs/demo_dgp.md), NOT real"
 )
-OUTPUT_NAMES = ("trade_flows", "indices", "study_world", "study_destination")
+#: The tidy tables of every processed set; frames of the study follow them.
+TIDY_NAMES = ("trade_flows", "indices")
 #: The raw sources a build reads; a broken manifest in any of them stops the build.
 BUILD_SOURCES = ("gpr", "comtrade", "fred", "userseries")
 
 
+def study_processed_dir(study: Study, root: Path | None = None) -> Path:
+    """Where a study's processed set lives: ``<data_root>/processed/<study name>/``."""
+    root = root if root is not None else config.processed_dir()
+    return root / study.name
+
+
+def _prepare_root(root: Path) -> None:
+    """Make ``root`` (``data/processed``) a plain folder holding one set per study.
+
+    An older reexport made ``processed`` itself one swapped set (a symlink to
+    ``.processed-sets/<id>``, or a real folder of CSVs with a ``build_report.json``).
+    That flat set named no study, so it is removed (``reexport build STUDY`` rebuilds
+    each study's frames in ``processed/<study>/``) and ``root`` becomes a plain folder.
+    """
+    from reexport.store import SET_REPORT, sets_dir
+
+    if root.is_symlink():
+        old_sets = sets_dir(root)
+        root.unlink()
+        shutil.rmtree(old_sets, ignore_errors=True)
+    elif (root / SET_REPORT).is_file():
+        legacy = root.parent / f".{root.name}-legacy-{secrets.token_hex(4)}"
+        os.rename(root, legacy)
+        shutil.rmtree(legacy, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+
+
 def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
-    """Write the whole processed set and swap it in at once (all or nothing).
+    """Write the study's whole processed set and swap it in at once (all or nothing).
 
     Every file is rendered first, then written into a staging folder beside the
     current set, and :func:`reexport.store.replace_folder` swaps the new set in
-    atomically, so ``out_dir`` holds the previous complete set or the new one -- after
-    a kill -9 or a full disk too, never a mix (no stale ``study_destination`` beside
-    a fresh ``study_world``).  ``build_report.json`` lists the sha256 of every other
-    file of the set (``outputs``), which ``reexport verify`` checks.
+    atomically, so ``out_dir`` (``processed/<study>``) holds the previous complete set
+    or the new one -- after a kill -9 or a full disk too, never a mix (no stale
+    frame beside a fresh one).  Other studies' sets are other folders: a build never
+    touches them.  ``build_report.json`` lists the sha256 of every other file of the
+    set (``outputs``), which ``reexport verify`` checks.
 
     Returns
     -------
@@ -1221,17 +1616,9 @@ def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
         replace_folder,
     )
 
-    frames = {
-        "trade_flows": result.trade_flows,
-        "indices": result.indices,
-        "study_world": result.study_world,
-        "study_destination": result.study_destination,
-    }
+    tables = {"trade_flows": result.trade_flows, "indices": result.indices, **result.frames}
     contents: list[tuple[str, str]] = []
-    for name in OUTPUT_NAMES:
-        frame = frames[name]
-        if frame is None:
-            continue
+    for name, frame in tables.items():
         csv_name = f"{name}.csv"
         contents.append((csv_name, to_csv_text(frame)))
         contents.append((sidecar_path(Path(csv_name)).name, _sidecar(result, csv_name, frame)))
@@ -1240,6 +1627,7 @@ def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
     }
     report_text = json.dumps(result.report, indent=2, sort_keys=False, allow_nan=False) + "\n"
     contents.append((SET_REPORT, report_text))
+    _prepare_root(out_dir.parent)
     with replace_folder(out_dir) as staging:
         for name, text in contents:
             atomic_write_text(staging / name, text)
@@ -1250,17 +1638,21 @@ def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
 def build(
     vintage: VintageKind = "auto",
     *,
+    study: str | Path | Study | None = None,
     store: RawStore | None = None,
     out_dir: Path | None = None,
     country_scale: CountryScale = "share",
     export_series: str = "auto",
 ) -> BuildResult:
-    """Build the processed tables and study frames from the raw store.
+    """Build a study's processed tables and frames from the raw store.
 
     Parameters
     ----------
     vintage
         ``auto`` (real if present, else demo; a mix is refused), ``real`` or ``demo``.
+    study
+        The study folder (or its parsed declaration); default
+        :func:`reexport.study.default_folder`.
     country_scale
         Scale of the ``GPRC_*`` series, see :func:`build_frames`.
     export_series
@@ -1269,7 +1661,7 @@ def build(
     store
         Raw store (default under :func:`reexport.config.raw_dir`).
     out_dir
-        Output folder (default :func:`reexport.config.processed_dir`).
+        Output folder (default :func:`study_processed_dir`, ``processed/<study name>``).
 
     Returns
     -------
@@ -1279,15 +1671,18 @@ def build(
     Raises
     ------
     BadInputError
-        When the inputs are missing, mixed, or malformed, or when a manifest of a source
-        the build reads is unreadable, edited after sealing, or disagrees about being
-        synthetic (exit 2, naming the file): a build never silently goes on without a
-        source.
+        When the declaration is malformed, the inputs are missing, mixed, or malformed,
+        or when a manifest of a source the build reads is unreadable, edited after
+        sealing, or disagrees about being synthetic (exit 2, naming the file): a build
+        never silently goes on without a source.
     """
     from reexport.store import RawStore
+    from reexport.study import Study as StudyType
+    from reexport.study import load_study
 
+    declared = study if isinstance(study, StudyType) else load_study(study)
     store = store if store is not None else RawStore()
-    out_dir = out_dir if out_dir is not None else config.processed_dir()
+    out_dir = out_dir if out_dir is not None else study_processed_dir(declared)
     problems = store.manifest_problems(BUILD_SOURCES)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -1296,7 +1691,7 @@ def build(
             "`reexport verify` lists every problem; restore the vintage from a backup, or "
             "move its folder out of the raw store and fetch, import or write it again"
         )
-    inputs = select_inputs(store, vintage, export_series=export_series)
+    inputs = select_inputs(store, vintage, export_series=export_series, study=declared)
     for role, chosen in inputs.roles().items():
         log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
     result = build_frames(inputs, country_scale=country_scale)
@@ -1307,13 +1702,13 @@ def build(
 def summary_lines(result: BuildResult) -> list[str]:
     """The build summary printed by ``reexport build``."""
     months = result.months
-    world = result.study_world
+    study = result.inputs.study
     lines = []
     if result.synthetic:
         lines.append("SYNTHETIC DEMO DATA -- built from the demo vintage, NOT real data")
     lines.append(
-        f"build ({result.inputs.kind}): {months[0]}..{months[-1]} ({len(months)} months), "
-        f"export series {result.inputs.export_series}"
+        f"build {study.name} ({result.inputs.kind}): {months[0]}..{months[-1]} "
+        f"({len(months)} months), series {result.inputs.export_series}"
     )
     scale = result.report["country_scale"]
     lines.append(
@@ -1336,18 +1731,20 @@ def summary_lines(result: BuildResult) -> list[str]:
             f"months of {window['start']}..{window['end']}: {_month_list(missing)}; "
             f"the study frames span {months[0]}..{months[-1]}"
         )
-    lines.append(
-        f"  study_world: {len(world)} rows, exports_t present in "
-        f"{int(world['exports_t'].notna().sum())}/{len(world)} months"
-    )
-    if result.study_destination is not None:
-        dest = result.study_destination
-        lines.append(
-            f"  study_destination: {len(dest)} rows, {dest['partner'].nunique()} partners, "
-            f"{result.quality.implied_zero_flows} implied zero flows"
-        )
-    else:
-        lines.append("  study_destination: not built (no Comtrade partner=all vintage)")
+    for frame in study.frames:
+        table = result.frames.get(frame.name)
+        if table is None:
+            lines.append(f"  {frame.name}: not built (no trade vintage for it is stored)")
+            continue
+        first = next(iter(frame.values), None)
+        line = f"  {frame.name}: {len(table)} rows"
+        if "partner" in frame.by:
+            line += f", {table['partner'].nunique()} partners"
+            if frame.implied_zeros:
+                line += f", {result.quality.implied_zero_flows} implied zero flows"
+        elif first is not None and frame.by == ("period",):
+            line += f", {first} present in {int(table[first].notna().sum())}/{len(table)} months"
+        lines.append(line)
     lines += [f"  note: {note}" for note in result.inputs.notes]
     problems = result.quality.problems()
     lines.append(f"  quality: {len(problems)} finding(s)" + (":" if problems else ""))
@@ -1359,15 +1756,17 @@ def summary_lines(result: BuildResult) -> list[str]:
 
 def build_cli(
     *,
+    study: str | None = None,
     vintage: VintageKind = "auto",
     country_scale: CountryScale = "share",
     export_series: str = "auto",
 ) -> int | None:
-    """``reexport build [--vintage ...] [--country-scale ...] [--export-series ...]``.
+    """``reexport build [STUDY] [--vintage ...] [--country-scale ...] [--export-series ...]``.
 
-    Builds, writes and prints a summary (which export series, and its month coverage).
+    Builds the study's frames into ``processed/<study name>/``, writes them and prints a
+    summary (which series, and its month coverage).
     """
-    result = build(vintage, country_scale=country_scale, export_series=export_series)
+    result = build(vintage, study=study, country_scale=country_scale, export_series=export_series)
     for line in summary_lines(result):
         print(line)
     return 0

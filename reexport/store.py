@@ -1357,7 +1357,7 @@ def verify_cli(*, seal: bool = False, **_options: Any) -> int:
         sealed = store.seal()
         print(f"sealed {len(sealed)} vintage(s) written before manifests were sealed")
     report = store.verify_report()
-    processed_problems, processed_notes = verify_processed(config.processed_dir())
+    processed_problems, processed_notes = verify_processed_root(config.processed_dir())
     problems = report.problems + processed_problems
     notes = report.notes + processed_notes
     if report.unsealed:
@@ -1623,6 +1623,28 @@ def verify_processed(out_dir: Path) -> tuple[list[str], list[str]]:
     for entry in sorted(entries):
         if entry.name not in listed:
             notes.append(f"{entry}: not written by the build that made {out_dir}")
+    return problems, notes
+
+
+def verify_processed_root(root: Path) -> tuple[list[str], list[str]]:
+    """:func:`verify_processed` for every study's set under ``root`` (``data/processed``).
+
+    Each study's build swaps its own set in ``root/<study>/`` (docs/study_format.md);
+    a ``root`` that is itself one set (written by an older reexport) is checked as one.
+    """
+    if root.is_symlink() or (root / SET_REPORT).is_file() or not root.is_dir():
+        return verify_processed(root)
+    problems: list[str] = []
+    notes: list[str] = []
+    for child in sorted(root.iterdir()):
+        if child.name.startswith("."):
+            continue  # the studies' sets folders (.<study>-sets), checked with each study
+        if not child.is_dir():
+            notes.append(f"{child}: not a study's processed set")
+            continue
+        found, noted = verify_processed(child)
+        problems += found
+        notes += noted
     return problems, notes
 
 

@@ -315,13 +315,13 @@ def test_the_offline_recipe_runs_from_a_clean_data_dir(tmp_path: Path, shared_da
     run([*make, "REPRODUCE_DATA_FLAGS=--offline"])
     scorecard = json.loads((out / "scorecard.json").read_text())
     assert scorecard["synthetic"] is False
-    report = json.loads((data / "processed" / "build_report.json").read_text())
+    report = json.loads((data / "processed" / "porcher2025" / "build_report.json").read_text())
     assert report["synthetic"] is False
     # Nothing changed: nothing to do.  DEMO=1 again would rebuild from the demo (a dry run
     # shows the plan; running it costs another reproduce).
     assert "reexport" not in run([*make[:1], "-n", *make[2:]])
     plan = run([*make[:1], "-n", *make[2:], "DEMO=1"])
-    assert "reexport build --vintage demo" in plan, plan
+    assert "reexport build analyses/porcher2025 --vintage demo" in plan, plan
     print(f"offline recipe: {time.monotonic() - started:.1f} s")
 
 

@@ -76,7 +76,7 @@ def test_a_flipped_synthetic_flag_fails_verify_and_build(
     assert cli.main(["build"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "refusing to build" in err and f"demo-{SEED}" in err
-    assert not (demo_root / "processed" / "study_world.csv").exists()
+    assert not (demo_root / "processed" / "porcher2025" / "world.csv").exists()
     # Nothing treats the flipped vintages as real.
     assert raw.latest("gpr", synthetic=False) is None
 
@@ -182,14 +182,14 @@ def test_a_broken_manifest_stops_the_build_and_keeps_the_old_set(
     """The audit's case: EXCHUS and INDPRO silently vanished from the study frame."""
     assert cli.main(["build"]) == 0
     capsys.readouterr()
-    before = _snapshot(demo_root / "processed")
+    before = _snapshot(demo_root / "processed" / "porcher2025")
     manifest = demo_root / "raw" / "fred" / f"demo-{SEED}" / MANIFEST_NAME
     manifest.chmod(0o644)
     manifest.write_text('{"schema": 1, "source": "fred", ')
     assert cli.main(["build"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{manifest} is not valid JSON" in err
-    assert _snapshot(demo_root / "processed") == before
+    assert _snapshot(demo_root / "processed" / "porcher2025") == before
     assert cli.main(["verify"]) == 1
     assert f"{manifest} is not valid JSON" in capsys.readouterr().out
     # The way out the message names: move the folder away and write the vintage again.
@@ -207,13 +207,18 @@ def test_a_broken_manifest_stops_the_build_and_keeps_the_old_set(
 def test_build_swaps_whole_sets_and_verify_checks_them(
     demo_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    processed = demo_root / "processed"
-    (processed / "study_world.csv").write_text("an old file of an older reexport\n")
+    processed = demo_root / "processed" / "porcher2025"
+    processed.mkdir(parents=True)
+    (processed / "world.csv").write_text("an old file of an older reexport\n")
     assert cli.main(["build"]) == 0
     assert processed.is_symlink()
     first = os.readlink(processed)
     names = sorted(p.name for p in processed.iterdir())
-    expected = [f"{n}{ext}" for n in panel.OUTPUT_NAMES for ext in (".csv", ".meta.json")]
+    expected = [
+        f"{n}{ext}"
+        for n in ("trade_flows", "indices", "world", "destination")
+        for ext in (".csv", ".meta.json")
+    ]
     assert names == sorted([*expected, "build_report.json"])
     assert cli.main(["build", "--export-series", "comtrade"]) == 0
     second = os.readlink(processed)
@@ -225,15 +230,16 @@ def test_build_swaps_whole_sets_and_verify_checks_them(
     assert cli.main(["verify"]) == 0
     assert "note:" not in capsys.readouterr().out
     # A processed table edited by hand, or a sidecar's flipped flag, fails verify.
-    meta = processed / "study_world.meta.json"
+    meta = processed / "world.meta.json"
     meta.write_text(meta.read_text().replace('"synthetic": true', '"synthetic": false'))
     assert cli.main(["verify"]) == 1
-    assert "study_world.meta.json: differs from the sha256" in capsys.readouterr().out
+    assert "world.meta.json: differs from the sha256" in capsys.readouterr().out
 
 
 def test_an_old_checkouts_empty_processed_folder_verifies(demo_root: Path) -> None:
     """A `data/processed` holding only an old checkout's `.gitkeep` is no incomplete build."""
-    processed = demo_root / "processed"
+    processed = demo_root / "processed" / "porcher2025"
+    processed.mkdir(parents=True)
     (processed / ".gitkeep").write_text("")
     assert store.verify_processed(processed) == ([], [])
     panel.build("demo")
@@ -243,7 +249,8 @@ def test_an_old_checkouts_empty_processed_folder_verifies(demo_root: Path) -> No
 def test_an_old_real_processed_folder_is_swapped_out_without_renameat2(
     demo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    processed = demo_root / "processed"
+    processed = demo_root / "processed" / "porcher2025"
+    processed.mkdir(parents=True)
     (processed / "stale.csv").write_text("x\n")
     monkeypatch.setattr(store, "_rename_exchange", lambda a, b: False)
     panel.build("demo")
@@ -260,7 +267,7 @@ def test_without_symlinks_whole_sets_are_swapped_by_renames(
         raise OSError(1, "Operation not permitted")
 
     monkeypatch.setattr(store.os, "symlink", refused)
-    processed = demo_root / "processed"
+    processed = demo_root / "processed" / "porcher2025"
     panel.build("demo")
     first = _snapshot(processed)
     panel.build("demo", country_scale="index")
@@ -274,7 +281,7 @@ def test_no_room_for_the_new_link_keeps_the_old_set_and_no_orphan(
 ) -> None:
     """The last step (the symlink) fails: the renamed new set is removed, the old one stays."""
     panel.build("demo")
-    processed = demo_root / "processed"
+    processed = demo_root / "processed" / "porcher2025"
     before, current = _snapshot(processed), os.readlink(processed)
 
     def no_space(*_args: object) -> None:
@@ -320,7 +327,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def _staged_files(root: Path) -> int:
-    sets = store.sets_dir(root / "processed")
+    sets = store.sets_dir(root / "processed" / "porcher2025")
     staging = [p for p in sets.glob(".tmp-*") if p.is_dir()] if sets.is_dir() else []
     return sum(1 for folder in staging for _ in folder.iterdir())
 
@@ -331,7 +338,7 @@ def test_kill_9_during_build_leaves_the_previous_complete_set(
 ) -> None:
     """Killed before, between or after the writes of a new set: the old set stays whole."""
     assert cli.main(["build"]) == 0
-    before = _snapshot(demo_root / "processed")
+    before = _snapshot(demo_root / "processed" / "porcher2025")
     process = _spawn(["build", "--country-scale", "index"], demo_root, pause=0.5)
     if kill_after_files:
         # The 9th file is the build report: the pause after it is just before the swap.
@@ -339,7 +346,7 @@ def test_kill_9_during_build_leaves_the_previous_complete_set(
     else:
         time.sleep(0.3)  # still importing: nothing written yet
     _kill(process)
-    assert _snapshot(demo_root / "processed") == before
+    assert _snapshot(demo_root / "processed" / "porcher2025") == before
     capsys.readouterr()
     assert cli.main(["verify"]) == 0
     out = capsys.readouterr().out
@@ -347,8 +354,10 @@ def test_kill_9_during_build_leaves_the_previous_complete_set(
         assert "left by an interrupted build (the next build removes it)" in out
     # The next build removes the leftovers and swaps in its new set.
     assert cli.main(["build", "--country-scale", "index"]) == 0
-    assert _snapshot(demo_root / "processed") != before
-    assert [p.name for p in store.sets_dir(demo_root / "processed").glob(".tmp-*")] == []
+    assert _snapshot(demo_root / "processed" / "porcher2025") != before
+    assert [
+        p.name for p in store.sets_dir(demo_root / "processed" / "porcher2025").glob(".tmp-*")
+    ] == []
     capsys.readouterr()
     assert cli.main(["verify"]) == 0
     assert "note:" not in capsys.readouterr().out
@@ -358,7 +367,7 @@ def test_kill_9_at_random_instants_of_build_leaves_one_complete_set(demo_root: P
     """No test hook: builds killed after random delays leave set A or set B, never a mix."""
     import random
 
-    processed = demo_root / "processed"
+    processed = demo_root / "processed" / "porcher2025"
     panel.build("demo", country_scale="index")
     index_set = _snapshot(processed)
     panel.build("demo")
@@ -455,18 +464,18 @@ def test_a_full_disk_during_build_keeps_the_old_set(
 ) -> None:
     assert cli.main(["demo", "--seed", str(SEED)]) == 0
     assert cli.main(["build"]) == 0
-    before = _snapshot(small_disk / "processed")
+    before = _snapshot(small_disk / "processed" / "porcher2025")
     ballast = _fill(small_disk, leave=600_000)  # less than one processed set
     capsys.readouterr()
     assert cli.main(["build", "--country-scale", "index"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "No space left on device" in err
-    assert _snapshot(small_disk / "processed") == before
-    assert list(store.sets_dir(small_disk / "processed").glob(".tmp-*")) == []
+    assert _snapshot(small_disk / "processed" / "porcher2025") == before
+    assert list(store.sets_dir(small_disk / "processed" / "porcher2025").glob(".tmp-*")) == []
     assert cli.main(["verify"]) == 0
     ballast.unlink()
     assert cli.main(["build", "--country-scale", "index"]) == 0
-    assert _snapshot(small_disk / "processed") != before
+    assert _snapshot(small_disk / "processed" / "porcher2025") != before
 
 
 def test_a_full_disk_during_demo_leaves_no_set_the_build_uses(

@@ -22,6 +22,58 @@ from reexport.store import RawStore
 MONTHS = panel.full_months("2019-01", "2020-12")
 
 
+#: The frames of analyses/porcher2025/study.toml, as the pure frame builders take them.
+WORLD_VALUES = {"exports_t": "net_weight_t", "exports_usd": "value_usd"}
+
+
+def world_frame(
+    trade: pd.DataFrame,
+    indices: pd.DataFrame,
+    *,
+    months: list[str],
+    export_series: str,
+    export_rows: pd.Series,
+    report: panel.QualityReport | None = None,
+) -> pd.DataFrame:
+    """The Porcher study's world frame: by period, its indices, a series column."""
+    return panel.period_frame(
+        trade,
+        indices,
+        months=months,
+        rows=export_rows,
+        values=WORLD_VALUES,
+        indices_required=["GPR"],
+        indices_optional=["GPRT", "GPRA", "GPRC_*", "EXCHUS", "INDPRO"],
+        series_column="export_series",
+        series_label=export_series,
+        name="world",
+        report=report,
+    )
+
+
+def destination_frame(
+    trade: pd.DataFrame,
+    indices: pd.DataFrame,
+    *,
+    months: list[str],
+    destination_rows: pd.Series,
+    report: panel.QualityReport | None = None,
+) -> pd.DataFrame:
+    """The Porcher study's destination frame: by period and partner, GPRC_<partner>."""
+    return panel.partner_frame(
+        trade,
+        indices,
+        months=months,
+        rows=destination_rows,
+        values=WORLD_VALUES,
+        partner_index=("gpr_country", "GPRC_{partner}"),
+        indices_required=["GPR"],
+        implied_zeros=True,
+        name="destination",
+        report=report,
+    )
+
+
 def trade_row(period: str, partner: str = "WLD", **overrides: object) -> dict[str, object]:
     row: dict[str, object] = {
         "period": period,
@@ -88,7 +140,7 @@ def test_no_row_lost_or_duplicated_and_missing_months_reported(
 
     report = panel.trade_quality(trade)
     gpr = index_rows("GPR", MONTHS, list(np.linspace(50, 150, len(MONTHS))))
-    world = panel.study_world(
+    world = world_frame(
         trade,
         panel.combine_indices([gpr]),
         months=MONTHS,
@@ -97,7 +149,7 @@ def test_no_row_lost_or_duplicated_and_missing_months_reported(
         report=report,
     )
     assert list(world["period"]) == MONTHS
-    assert report.missing_months["exports"] == [m for m in MONTHS if m not in present]
+    assert report.missing_months["world"] == [m for m in MONTHS if m not in present]
     for period, exported in zip(world["period"], world["exports_t"], strict=True):
         if period in present:
             assert exported == values[period]
@@ -131,7 +183,7 @@ def test_destination_cells_are_value_zero_or_missing_by_rule(
         + [index_rows("GPR", months, [100.0] * 12)]
     )
     report = panel.QualityReport()
-    dest = panel.study_destination(
+    dest = destination_frame(
         trade, indices, months=months, destination_rows=trade["source"] == "comtrade", report=report
     )
     kept = sorted({p for _m, p in cells} & {"USA", "DEU"})
@@ -171,7 +223,7 @@ def test_conflicting_duplicates_become_missing_and_are_reported() -> None:
         ]
     )
     report = panel.trade_quality(trade)
-    world = panel.study_world(
+    world = world_frame(
         trade,
         panel.combine_indices([index_rows("GPR", MONTHS[:2], [1.0, 2.0])]),
         months=MONTHS[:2],
@@ -196,7 +248,7 @@ def test_conflicting_duplicates_become_missing_and_are_reported() -> None:
             "resolution": panel.RESOLUTION_CONFLICTING,
         }
     ]
-    assert report.missing_months["exports"] == ["2019-02"]
+    assert report.missing_months["world"] == ["2019-02"]
 
 
 def test_negative_quantities_unit_and_edition_changes_are_reported_not_fixed() -> None:
@@ -221,7 +273,7 @@ def test_negative_quantities_unit_and_edition_changes_are_reported_not_fixed() -
     ]
     editions = [(c["period"], c["from"], c["mixed"]) for c in report.hs_edition_changes]
     assert ("2019-03", "H5+H6", True) in editions
-    world = panel.study_world(
+    world = world_frame(
         trade,
         panel.combine_indices([index_rows("GPR", MONTHS[:3], [1.0, 2.0, 3.0])]),
         months=MONTHS[:3],
@@ -243,7 +295,7 @@ def test_index_units_changes_and_gaps_are_reported() -> None:
         ("GPR", MONTHS[3])
     ]
     trade = panel.combine_trade([pd.DataFrame([trade_row(m) for m in MONTHS[:4]])])
-    world = panel.study_world(
+    world = world_frame(
         trade,
         indices,
         months=MONTHS[:4],
@@ -267,7 +319,7 @@ def test_conflicting_index_duplicates_become_missing() -> None:
         (MONTHS[2], False),
     ]
     trade = panel.combine_trade([pd.DataFrame([trade_row(m) for m in MONTHS[:3]])])
-    world = panel.study_world(
+    world = world_frame(
         trade, indices, months=MONTHS[:3], export_series="x", export_rows=world_rows(trade)
     )
     assert world["GPR"].iloc[0] == 1.0 and math.isnan(world["GPR"].iloc[1])
@@ -277,7 +329,7 @@ def test_conflicting_index_duplicates_become_missing() -> None:
 def test_study_months_must_be_consecutive() -> None:
     trade = panel.combine_trade([pd.DataFrame([trade_row("2019-01")])])
     with pytest.raises(BadInputError, match="consecutive"):
-        panel.study_world(
+        world_frame(
             trade,
             panel.combine_indices([index_rows("GPR", ["2019-01"], [1.0])]),
             months=["2019-01", "2019-03"],
@@ -311,7 +363,7 @@ def test_destination_zero_flows_missing_months_and_dropped_partners() -> None:
         ]
     )
     report = panel.QualityReport()
-    dest = panel.study_destination(
+    dest = destination_frame(
         trade,
         indices,
         months=months,
@@ -351,8 +403,8 @@ def demo_store(data_root: Path) -> RawStore:
 
 def test_build_from_demo(demo_store: RawStore, data_root: Path) -> None:
     result = panel.build("demo")
-    out = data_root / "processed"
-    world = pd.read_csv(out / "study_world.csv", dtype={"period": str})
+    out = data_root / "processed" / "porcher2025"
+    world = pd.read_csv(out / "world.csv", dtype={"period": str})
     assert len(world) == 96
     assert world["period"].tolist() == panel.full_months("2017-01", "2024-12")
     assert set(world["export_series"]) == {"userseries:demo_china_customs_85051110"}
@@ -367,7 +419,7 @@ def test_build_from_demo(demo_store: RawStore, data_root: Path) -> None:
         assert world[column].notna().all(), column
     assert world["month"].tolist()[:13] == [*range(1, 13), 1]
 
-    dest = pd.read_csv(out / "study_destination.csv", dtype={"period": str})
+    dest = pd.read_csv(out / "destination.csv", dtype={"period": str})
     with_gprc = sorted(p[0] for p in demo.PARTNERS if p[0] in demo.GPR_COUNTRIES)
     assert sorted(dest["partner"].unique()) == with_gprc
     assert len(dest) == 96 * len(with_gprc)
@@ -378,16 +430,16 @@ def test_build_from_demo(demo_store: RawStore, data_root: Path) -> None:
     assert report["synthetic"] is True and report["kind"] == "demo"
     assert report["months"] == {"start": "2017-01", "end": "2024-12", "count": 96}
     assert report["quality"]["dropped_partners"] == ["ARE", "AUT", "CZE", "ROU", "SGP"]
-    assert report["quality"]["missing_months"]["exports"] == []
+    assert report["quality"]["missing_months"]["world"] == []
     assert {c["to"] for c in report["quality"]["hs_edition_changes"]} == {"H6"}
     assert all(v["synthetic"] for v in report["vintages"].values())
-    for name in ("trade_flows", "indices", "study_world", "study_destination"):
+    for name in ("trade_flows", "indices", "world", "destination"):
         meta = json.loads((out / f"{name}.meta.json").read_text())
         assert meta["synthetic"] is True
         assert meta["raw_sha256"] == report["raw_sha256"]
         assert "SYNTHETIC" in meta["note"]
     # The content itself says it is synthetic, not only the sidecars.
-    for name in panel.OUTPUT_NAMES:
+    for name in ("trade_flows", "indices", "world", "destination"):
         table = pd.read_csv(out / f"{name}.csv", dtype={"period": str})
         assert table.columns[-1] == "synthetic", name
         assert table["synthetic"].dtype == bool and table["synthetic"].all(), name
@@ -396,7 +448,7 @@ def test_build_from_demo(demo_store: RawStore, data_root: Path) -> None:
 
 
 def test_two_builds_are_byte_identical(demo_store: RawStore, data_root: Path) -> None:
-    out = data_root / "processed"
+    out = data_root / "processed" / "porcher2025"
     panel.build("demo")
     first = {p.name: p.read_bytes() for p in sorted(out.iterdir())}
     panel.build("auto")
@@ -419,12 +471,12 @@ def test_build_country_scale_index_rescales_gprc_and_says_so(
 ) -> None:
     from reexport.sources import gpr
 
-    out = data_root / "processed"
+    out = data_root / "processed" / "porcher2025"
     assert main(["build", "--country-scale", "index"]) == 0
     assert "GPRC_* country series: index, 1985-2019 mean = 100" in capsys.readouterr().out
     report = json.loads((out / "build_report.json").read_text())
     assert report["country_scale"] == "index"
-    for name in panel.OUTPUT_NAMES:
+    for name in ("trade_flows", "indices", "world", "destination"):
         assert json.loads((out / f"{name}.meta.json").read_text())["country_scale"] == "index"
     indices = pd.read_csv(out / "indices.csv", dtype={"period": str})
     usa = indices[indices["series"] == "GPRC_USA"].set_index("period")
@@ -435,13 +487,13 @@ def test_build_country_scale_index_rescales_gprc_and_says_so(
     assert vintage is not None
     expected = gpr.parse(vintage, country_scale="index", historical=False)
     expected = expected[expected["series"] == "GPRC_CHN"].set_index("period")["value"]
-    world = pd.read_csv(out / "study_world.csv", dtype={"period": str}).set_index("period")
+    world = pd.read_csv(out / "world.csv", dtype={"period": str}).set_index("period")
     assert np.allclose(world["GPRC_CHN"], expected.loc[world.index], rtol=1e-11)
     # The default is the published share, and says so too; the aggregate GPR is unchanged.
     shares = panel.build("demo")
-    assert np.allclose(shares.study_world["GPR"], world["GPR"].to_numpy(), rtol=1e-11)
+    assert np.allclose(shares.frames["world"]["GPR"], world["GPR"].to_numpy(), rtol=1e-11)
     assert shares.report["country_scale"] == "share"
-    assert not np.allclose(shares.study_world["GPRC_CHN"], world["GPRC_CHN"].to_numpy())
+    assert not np.allclose(shares.frames["world"]["GPRC_CHN"], world["GPRC_CHN"].to_numpy())
     assert main(["build", "--country-scale", "percent"]) == 2
     assert "percent" in capsys.readouterr().err
 
@@ -457,14 +509,16 @@ def test_export_series_choice_is_printed_recorded_and_changeable(
     assert f"export series {customs} (userseries/demo-" in out
     assert "--export-series auto): values in 96 months, 2017-01..2024-12" in out
     assert "WARNING" not in out
-    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    report = json.loads((data_root / "processed" / "porcher2025" / "build_report.json").read_text())
     assert report["export"]["series"] == customs and report["export"]["choice"] == "auto"
     assert report["export"]["missing_in_window"] == []
     assert report["export"]["window"] == {"start": "2017-01", "end": "2024-12", "months": 96}
     # comtrade: HS 850511 world exports instead.
     assert main(["build", "--export-series", "comtrade"]) == 0
     assert "export series comtrade_850511 (comtrade/demo-" in capsys.readouterr().out
-    world = pd.read_csv(data_root / "processed" / "study_world.csv", dtype={"period": str})
+    world = pd.read_csv(
+        data_root / "processed" / "porcher2025" / "world.csv", dtype={"period": str}
+    )
     assert set(world["export_series"]) == {"comtrade_850511"}
     assert np.allclose(world["exports_t"], draw.world["net_weight_kg"].to_numpy() / 1000)
     # userseries and userseries:NAME name the customs series.
@@ -502,12 +556,14 @@ def test_a_short_export_series_reports_the_missing_window_months(
     assert "values in 16 months, 2019-01..2020-04" in out
     assert "lacks 80 of the 96 months of 2017-01..2024-12: 2017-01, 2017-02" in out
     assert "the study frames span 2019-01..2020-04" in out
-    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    report = json.loads((data_root / "processed" / "porcher2025" / "build_report.json").read_text())
     window = panel.full_months("2017-01", "2024-12")
     assert report["export"]["missing_in_window"] == [m for m in window if m not in covered]
     assert report["export"]["months_with_value"] == 16
-    for name in ("trade_flows", "indices", "study_world"):
-        table = pd.read_csv(data_root / "processed" / f"{name}.csv", dtype={"period": str})
+    for name in ("trade_flows", "indices", "world"):
+        table = pd.read_csv(
+            data_root / "processed" / "porcher2025" / f"{name}.csv", dtype={"period": str}
+        )
         assert table["synthetic"].dtype == bool and not table["synthetic"].any(), name
     # A user series by destination cannot be the world export series.
     by_partner = tmp_path / "by_partner.csv"
@@ -535,8 +591,8 @@ def test_mixing_real_and_demo_is_refused(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "never mix" in err
     assert main(["build", "--vintage", "real"]) == 2
-    assert "no real export series" in capsys.readouterr().err
-    assert list((data_root / "processed").iterdir()) == []
+    assert "no real Comtrade CHN HS 850511" in capsys.readouterr().err
+    assert not (data_root / "processed" / "porcher2025").exists()
     # Asking for the demo explicitly still works: it uses demo vintages only.
     assert panel.build("demo").inputs.gpr.synthetic
 
@@ -562,12 +618,12 @@ def test_a_gap_in_months_is_reported_not_filled(data_root: Path) -> None:
             envelope["count"] = len(envelope["data"])
             writer.add(name, json.dumps(envelope).encode(), params=params)
     result = panel.build("demo", export_series="comtrade")
-    world = result.study_world
+    world = result.frames["world"]
     assert result.inputs.export_series == "comtrade_850511"
     assert len(world) == 96
     gap = world.loc[world["period"] == "2019-05"]
     assert gap["exports_t"].isna().item() and gap["GPR"].notna().item()
-    assert result.report["quality"]["missing_months"]["exports"] == ["2019-05"]
+    assert result.report["quality"]["missing_months"]["world"] == ["2019-05"]
 
 
 def test_exact_duplicate_comtrade_records_reach_the_build_report(data_root: Path) -> None:
@@ -585,10 +641,10 @@ def test_exact_duplicate_comtrade_records_reach_the_build_report(data_root: Path
             writer.add(name, json.dumps(envelope).encode(), params=params)
     result = panel.build("demo", export_series="comtrade")
     assert result.inputs.export.id == "demo-dup"
-    world = result.study_world.set_index("period")
+    world = result.frames["world"].set_index("period")
     expected = draw.world.loc[pd.Period("2019-05", "M"), "net_weight_kg"] / 1000
     assert world.loc["2019-05", "exports_t"] == pytest.approx(expected, rel=1e-12)
-    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    report = json.loads((data_root / "processed" / "porcher2025" / "build_report.json").read_text())
     assert report["quality"]["duplicates"] == [
         {
             "key": {
@@ -605,12 +661,12 @@ def test_exact_duplicate_comtrade_records_reach_the_build_report(data_root: Path
             "resolution": panel.RESOLUTION_IDENTICAL,
         }
     ]
-    assert report["quality"]["missing_months"]["exports"] == []
+    assert report["quality"]["missing_months"]["world"] == []
     assert any("duplicate rows (2, identical)" in line for line in panel.summary_lines(result))
 
 
 def test_a_failed_build_writes_nothing(demo_store: RawStore, data_root: Path) -> None:
-    out = data_root / "processed"
+    out = data_root / "processed" / "porcher2025"
     panel.build("demo")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     # Corrupt one raw file: parsing fails on its sha256 check, before any write.
@@ -650,14 +706,15 @@ def test_real_build_from_published_figures_keeps_gaps(
     monthly.to_csv(series_file, index=False)
     userseries.import_series(series_file, userseries.make_spec(series_file), store=store)
 
-    processed = data_root / "processed"
+    processed = data_root / "processed" / "porcher2025"
+    processed.mkdir(parents=True)
     # A destination frame left by an earlier build must not sit beside the new tables.
-    (processed / "study_destination.csv").write_text("stale\n")
-    (processed / "study_destination.meta.json").write_text("{}\n")
+    (processed / "destination.csv").write_text("stale\n")
+    (processed / "destination.meta.json").write_text("{}\n")
     assert main(["build"]) == 0
     out = capsys.readouterr().out
-    assert "SYNTHETIC" not in out and "build (real)" in out
-    world = pd.read_csv(processed / "study_world.csv", dtype={"period": str})
+    assert "SYNTHETIC" not in out and "build porcher2025 (real)" in out
+    world = pd.read_csv(processed / "world.csv", dtype={"period": str})
     months = panel.full_months(monthly["period"].min(), monthly["period"].max())
     assert world["period"].tolist() == months
     assert world["exports_t"].notna().sum() == len(monthly)
@@ -665,15 +722,15 @@ def test_real_build_from_published_figures_keeps_gaps(
     report = json.loads((processed / "build_report.json").read_text())
     assert report["synthetic"] is False
     assert report["export_series"] == "userseries:published_monthly"
-    assert len(report["quality"]["missing_months"]["exports"]) == len(months) - len(monthly)
+    assert len(report["quality"]["missing_months"]["world"]) == len(months) - len(monthly)
     # Checked values of the publisher's file (../shared/data/gpr/PROVENANCE.md).
     assert world.set_index("period").loc["2022-03", "GPR"] == pytest.approx(319.0, abs=0.05)
     window = world[(world["period"] >= "2017-01") & (world["period"] <= "2024-12")]
     assert window["GPRC_USA"].mean() == pytest.approx(2.56, abs=0.005)
     assert window["GPR"].mean() == pytest.approx(108.7, abs=0.05)
-    assert not (processed / "study_destination.csv").exists()
-    assert not (processed / "study_destination.meta.json").exists()
-    assert json.loads((processed / "study_world.meta.json").read_text())["synthetic"] is False
+    assert not (processed / "destination.csv").exists()
+    assert not (processed / "destination.meta.json").exists()
+    assert json.loads((processed / "world.meta.json").read_text())["synthetic"] is False
 
 
 def test_a_demo_build_never_combines_seeds(data_root: Path) -> None:
@@ -694,7 +751,7 @@ def test_a_demo_build_never_combines_seeds(data_root: Path) -> None:
     assert seeds == {3}
     assert result.inputs.export_series == "userseries:demo_china_customs_85051110"
     assert result.inputs.notes == (
-        "the demo set of seed 5 is incomplete (no customs user series: an interrupted "
+        "the demo set of seed 5 is incomplete (no user series preferred by frame world: an interrupted "
         "`reexport demo`), so the complete set of seed 3 is used; `reexport demo --seed 5` "
         "completes it",
     )
@@ -725,10 +782,65 @@ def test_a_by_destination_user_series_is_never_silently_ignored(
         f"  note: real user series by_partner (userseries/{vintage.id}) was not used: it is by "
         "destination (it has a partner column)"
     ) in out
-    report = json.loads((data_root / "processed" / "build_report.json").read_text())
+    report = json.loads((data_root / "processed" / "porcher2025" / "build_report.json").read_text())
     assert any("by_partner" in note for note in report["notes"])
     # Asking for it by name gives the existing "is by destination" message, not
     # "run `reexport demo` first" (the build is the demo, the series is real).
     assert main(["build", "--export-series", "userseries:by_partner"]) == 2
     err = capsys.readouterr().err
     assert "is by destination (it has a partner column)" in err and "reexport demo" not in err
+
+
+def test_frames_sum_hs_codes_and_split_them_by_product() -> None:
+    """Two HS codes: a by-period frame sums them (NaN stays NaN), a by-HS frame keeps each."""
+    months = ["2019-01", "2019-02", "2019-03"]
+    rows = [
+        trade_row("2019-01", net_weight_t=1.0),
+        trade_row("2019-02", net_weight_t=2.0),
+        trade_row("2019-03", net_weight_t=3.0),
+        trade_row("2019-01", hs="2846", net_weight_t=10.0),
+        trade_row("2019-02", hs="2846", net_weight_t=np.nan),
+        # 2019-03: no 2846 row at all
+    ]
+    trade = panel.combine_trade([pd.DataFrame(rows)])
+    indices = panel.combine_indices([index_rows("GPR", months, [1.0, 2.0, 3.0])])
+    everything = pd.Series(True, index=trade.index)
+    report = panel.QualityReport()
+    total = panel.period_frame(
+        trade,
+        indices,
+        months=months,
+        rows=everything,
+        values={"tonnes": "net_weight_t"},
+        indices_required=["GPR"],
+        name="total",
+        report=report,
+    )
+    assert total["tonnes"].tolist()[0] == 11.0
+    assert np.isnan(total["tonnes"].tolist()[1])  # a missing weight is not a zero
+    assert total["tonnes"].tolist()[2] == 3.0  # only 850511 reported that month
+    assert report.missing_months["total"] == ["2019-02"]
+    by_hs = panel.product_frame(
+        trade,
+        indices,
+        months=months,
+        rows=everything,
+        values={"tonnes": "net_weight_t"},
+        indices_required=["GPR"],
+        name="products",
+        report=report,
+    )
+    assert list(by_hs.columns) == ["period", "hs", "tonnes", "GPR", "month", "year"]
+    wide = by_hs.pivot(index="period", columns="hs", values="tonnes")
+    assert wide["850511"].tolist() == [1.0, 2.0, 3.0]
+    assert wide["2846"].tolist()[0] == 10.0 and wide["2846"].isna().tolist()[1:] == [True, True]
+    assert report.missing_months["products:2846"] == ["2019-02", "2019-03"]
+    with pytest.raises(BadInputError, match="needs the index series 'GPRT'"):
+        panel.period_frame(
+            trade,
+            indices,
+            months=months,
+            rows=everything,
+            values={"tonnes": "net_weight_t"},
+            indices_required=["GPRT"],
+        )

@@ -55,7 +55,7 @@ def _fitted(spec_file: str, model_name: str, root: Path, monkeypatch: pytest.Mon
 def test_world_effects_recovered_within_two_standard_errors(
     term: str, planted: float, demo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = _fitted("study.toml", "joint", demo_root, monkeypatch)
+    result = _fitted("specs/world.toml", "joint", demo_root, monkeypatch)
     assert result.cov.type == "hac"  # Newey-West, as the study states
     estimate, se = result.params[term], result.std_errors[term]
     assert abs(estimate - planted) < 2 * se, (term, estimate, se, planted)
@@ -65,7 +65,7 @@ def test_world_effects_recovered_within_two_standard_errors(
 def test_destination_elasticity_recovered_within_two_standard_errors(
     model_name: str, demo_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = _fitted("destination.toml", model_name, demo_root, monkeypatch)
+    result = _fitted("specs/destination.toml", model_name, demo_root, monkeypatch)
     term = "np.log(L(gpr_country, 4))"
     estimate, se = result.params[term], result.std_errors[term]
     assert abs(estimate - demo.DELTA_LOG_GPRC) < 2 * se, (estimate, se)
@@ -79,6 +79,6 @@ def test_headline_model_is_biased_on_the_demo_as_documented(
     docs/demo_dgp.md says the headline estimate is far from 380 by construction;
     this pins that statement so the documentation cannot silently go stale.
     """
-    result = _fitted("study.toml", "headline", demo_root, monkeypatch)
+    result = _fitted("specs/world.toml", "headline", demo_root, monkeypatch)
     term = "np.log(L(GPR, 4))"
     assert result.params[term] - demo.BETA_LOG_GPR > 2 * result.std_errors[term]

@@ -466,7 +466,7 @@ def test_porcher_study_definition_is_consistent() -> None:
 
 def test_porcher_specs_cover_the_issue() -> None:
     """The headline, country and levels models and the whole robustness battery are specified."""
-    world = {m.name: m for m in load_spec(PORCHER / "study.toml").models}
+    world = {m.name: m for m in load_spec(PORCHER / "specs" / "world.toml").models}
     headline = world["headline"]
     assert "np.log(L(GPR, 4))" in headline.formula and "trend" in headline.formula
     assert "C(month)" in headline.formula
@@ -481,7 +481,7 @@ def test_porcher_specs_cover_the_issue() -> None:
     assert left_out == [(y,) for y in range(2017, 2025)]
     assert {"component_GPRT", "component_GPRA", "log_log"} <= world.keys()
     assert sorted(m.cov.lags for m in world.values() if m.group == "hac") == [0, 2, 6, 8, 12]
-    panel = {m.name: m for m in load_spec(PORCHER / "destination.toml").models}
+    panel = {m.name: m for m in load_spec(PORCHER / "specs" / "destination.toml").models}
     assert panel["dest_cluster"].cov.type == "cluster"
     assert panel["dest_dk"].cov.type == "driscoll-kraay"
     assert panel["dest_ppml"].estimator == "ppml"

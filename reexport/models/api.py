@@ -246,7 +246,7 @@ def fit_model(model: ModelSpec, frame: pd.DataFrame) -> ModelResult:
     ----------
     model : reexport.models.spec.ModelSpec
     frame : pandas.DataFrame
-        The data (e.g. ``study_world.csv`` read by the caller).  Residuals and
+        The data (e.g. a study's processed ``world.csv`` read by the caller).  Residuals and
         fitted values are indexed by its index labels (by row number when the
         labels repeat).
 

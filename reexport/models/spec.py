@@ -368,7 +368,10 @@ def _parse_data(raw: object, spec_path: Path) -> DataSpec:
     processed: str | None = None
     if source.startswith(PROCESSED_PREFIX):
         processed = source[len(PROCESSED_PREFIX) :].strip()
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", processed):
+        # NAME or STUDY/NAME (a study's frames live in processed/<study>/).
+        if not re.fullmatch(
+            r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?", processed
+        ):
             raise BadInputError(f"{where}: bad processed dataset name {processed!r}")
         file_path = config.processed_dir() / f"{processed}.csv"
     else:

@@ -1,14 +1,16 @@
 """``reexport report STUDY``: every table, figure, the scorecard and the report index.
 
-A study folder (e.g. ``analyses/porcher2025``) holds:
+A study folder (e.g. ``analyses/NAME``; format in docs/study_format.md) holds:
 
+``study.toml``
+    The declaration: requests, frames, ``[[estimate]]`` specs (:mod:`reexport.study`).
 ``report.toml``
     What to write: the results files (by key), tables, figures, style and the demo's
     planted effects.
 ``published_facts.json``
     The published facts the scorecard checks (see :mod:`reexport.report.scorecard`).
-``study.toml`` / ``destination.toml``
-    The model specs that ``reexport estimate`` turns into the results files.
+``specs/*.toml``
+    The model specs that ``reexport estimate STUDY`` turns into the results files.
 
 Everything is first written into a hidden temporary folder inside the output folder;
 only when every table, figure and the scorecard have been produced are they moved into
@@ -43,6 +45,8 @@ from reexport.models.results import ModelResult, ResultsFile
 from reexport.report import plots, scorecard, tables
 from reexport.report.tables import IndicatorRow
 from reexport.store import atomic_write_bytes, atomic_write_text
+from reexport.study import DECLARATION, default_folder
+from reexport.study import load_study as load_declaration
 
 log = logging.getLogger("reexport.report")
 
@@ -295,11 +299,14 @@ def load_study(folder: str | Path) -> StudyConfig:
     if not folder.is_dir():
         raise BadInputError(f"study folder {folder} does not exist")
     config_path = folder / REPORT_CONFIG
+    if (folder / DECLARATION).is_file():
+        # A study folder: its declaration is checked too and names the recipe.
+        config_path = load_declaration(folder).recipe
     where = str(config_path)
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BadInputError(f"study folder {folder} has no {REPORT_CONFIG}") from None
+        raise BadInputError(f"study folder {folder} has no {config_path.name}") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInputError(f"{where}: bad TOML: {exc}") from None
     for key in raw:
@@ -1121,9 +1128,13 @@ def run_report(
     )
 
 
-def report_cli(study: str, results: str | None = None, output: str | None = None) -> int:
-    """``reexport report STUDY [--results ...] [--output DIR]``: print what was written."""
-    summary = run_report(study, results=results, output=output)
+def report_cli(
+    study: str | None = None, results: str | None = None, output: str | None = None
+) -> int:
+    """``reexport report [STUDY] [--results ...] [--output DIR]``: print what was written."""
+    summary = run_report(
+        study if study is not None else default_folder(), results=results, output=output
+    )
     if summary.synthetic:
         print(
             "SYNTHETIC DEMO DATA: the report shows a parameter recovery check, not a replication."
@@ -1133,4 +1144,49 @@ def report_cli(study: str, results: str | None = None, output: str | None = None
     counts = ", ".join(f"{k}: {v}" for k, v in summary.verdict_counts.items() if v)
     print(f"scorecard: {summary.output / 'scorecard.md'} ({counts})")
     print(f"report: {summary.output / 'report.md'} and report.html")
+    return 0
+
+
+def estimate_cli(
+    spec: str | None = None,
+    output: str | None = None,
+    diagnostics: bool = False,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> int:
+    """``reexport estimate SPEC|STUDY [--output FILE|DIR] [--diagnostics] [--jobs N | --scheduler]``.
+
+    A TOML file is one model spec (:func:`reexport.models.run.estimate_cli`).  A study
+    folder (holding ``study.toml``), or nothing (the default study), estimates every
+    ``[[estimate]]`` of its declaration into ``DIR/<name>.json`` (default
+    ``STUDY/output/results``).  ``jobs`` / ``scheduler`` choose the executor of each
+    spec's models (:func:`reexport.models.battery.open_battery`).
+
+    Returns
+    -------
+    int
+        0 on success.
+    """
+    from reexport.models import run
+
+    target = Path(spec) if spec is not None else None
+    if target is not None and not target.is_dir() and target.name != DECLARATION:
+        return run.estimate_cli(
+            str(target), output=output, diagnostics=diagnostics, jobs=jobs, scheduler=scheduler
+        )
+    declared = load_declaration(target)
+    if not declared.estimates:
+        raise BadInputError(f"{declared.path}: no [[estimate]] tables (what should be estimated?)")
+    out_dir = Path(output) if output is not None else declared.folder / "output" / "results"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"--output {out_dir}: for a study folder, a folder of results files")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for item in declared.estimates:
+        run.estimate_cli(
+            str(item.spec),
+            output=str(out_dir / f"{item.name}.json"),
+            diagnostics=diagnostics,
+            jobs=jobs,
+            scheduler=scheduler,
+        )
     return 0
