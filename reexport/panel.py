@@ -739,30 +739,53 @@ def product_frame(
     return _calendar(frame) if calendar else frame
 
 
-def supplier_measures(trade: pd.DataFrame, *, suppliers: Sequence[str]) -> pd.DataFrame:
-    """Hook for frames declaring ``measures = { suppliers = [...] }``.
+def supplier_measures(
+    trade: pd.DataFrame,
+    *,
+    by: Sequence[str],
+    suppliers: Sequence[str],
+    groups: Mapping[str, Sequence[str]] | None = None,
+    months: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Supplier shares, HHI and supplier counts of the selected trade, per cell of ``by``.
 
-    The supplier shares, HHI and supplier counts per (period, HS) are
-    ``reexport.measures.supplier_shares`` (layer 3, the Japan study's measures).  This
-    build calls it when that module is installed; without it the frame is refused
-    with one line (no made-up measures).
-
-    Raises
-    ------
-    BadInputError
-        When ``reexport.measures`` is not part of this reexport.
+    A frame declaring ``measures = { suppliers = [...], groups = {...} }``:
+    :func:`reexport.measures.supplier_shares` on the selected rows, with the World row
+    kept as the denominator where the pull has it and Comtrade's reference table
+    deciding which partner codes are areas.  When ``hs`` is not a ``by`` key the
+    selected codes are summed per partner and month first (``hs`` then reads
+    ``"280530+2846"``).  Every month of ``months`` is a row (NaN where nothing was
+    reported).
     """
-    try:
-        measures = importlib.import_module("reexport.measures")
-    except ImportError:
-        raise BadInputError(
-            "build: a frame declares measures.suppliers, but this reexport has no "
-            "reexport.measures module (supplier shares); remove the key or update reexport"
-        ) from None
-    partners = trade.loc[trade["partner"] != WORLD]
-    frame: pd.DataFrame = measures.supplier_shares(partners, by=("period", "hs"))
-    keep = ["period", "hs", "total", *(f"share_{s}" for s in suppliers), "hhi", "n_suppliers"]
-    return frame[[c for c in keep if c in frame.columns]].reset_index(drop=True)
+    from reexport import measures, quality
+
+    selected = trade
+    if "hs" not in by and len(selected):
+        codes = "+".join(sorted(set(selected["hs"].astype(str))))
+        keys = ["period", "reporter", "flow", "partner"]
+        # min_count=1: a partner whose every code is missing stays missing, not 0.
+        summed = selected.groupby(keys, as_index=False, sort=True)["value_usd"].sum(min_count=1)
+        selected = summed.assign(hs=codes)
+
+    frame: pd.DataFrame = measures.supplier_shares(
+        selected,
+        by=tuple(by),
+        partners=tuple(suppliers),
+        groups={k: tuple(v) for k, v in (groups or {}).items()} or None,
+        is_group=quality.reference_is_group,
+    )
+    if months and "period" in by:
+        frame = frame.set_index(list(by))
+        if tuple(by) == ("period",):
+            frame = frame.reindex(pd.Index(list(months), name="period"))
+        else:
+            others = [frame.index.unique(level=k) for k in by if k != "period"]
+            full = pd.MultiIndex.from_product(
+                [list(months) if k == "period" else others.pop(0) for k in by], names=list(by)
+            )
+            frame = frame.reindex(full)
+        frame = frame.reset_index()
+    return frame.reset_index(drop=True)
 
 
 def _check_consecutive(months: Sequence[str]) -> list[str]:
@@ -993,8 +1016,8 @@ def _as_set(value: Any) -> set[str]:
 
 def _selects(frame: Frame, request: Any) -> bool:
     """Whether a Comtrade request holds rows of the frame's HS codes and flows."""
-    return bool(_as_set(request.hs) & set(frame.hs)) and bool(
-        _as_set(request.flow) & set(frame.flow)
+    return bool(_as_set(request.hs_codes) & set(frame.hs)) and bool(
+        _as_set(request.flows) & set(frame.flow)
     )
 
 
@@ -1377,26 +1400,17 @@ def _frame_rows(trade: pd.DataFrame, frame: Frame, item: FrameInput) -> pd.Serie
     return rows
 
 
-def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any] | None:
-    """Hook: the trade economists' checks written under ``quality`` in build_report.json.
+def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any]:
+    """The trade economists' checks written under ``quality`` in build_report.json.
 
-    Calls ``reexport.quality.trade_checks(trade, window=..., is_group=areas.is_group)`` (the
-    latter when ``reexport.sources.areas`` exists) and, for every pair of a
-    reporter's exports and a partner's imports the tidy table holds,
-    ``reexport.quality.mirror_flows`` / ``mirror_summary``.  Returns ``None`` (nothing
-    written) while ``reexport.quality`` is not part of this reexport.
+    :func:`reexport.quality.trade_checks` over the study window (partner areas told
+    apart by Comtrade's reference table) and, for every pair of a reporter's exports
+    and a partner's imports the tidy table holds, :func:`reexport.quality.mirror_flows`
+    summarised by :func:`reexport.quality.mirror_summary`.
     """
-    try:
-        quality = importlib.import_module("reexport.quality")
-    except ImportError:
-        return None
-    try:  # the official area table (pulls): which partner codes are areas, not countries
-        is_group = importlib.import_module("reexport.sources.areas").is_group
-    except ImportError:
-        is_group = None
-    checks: dict[str, Any] = {
-        "checks": quality.trade_checks(trade, window=study.window, is_group=is_group)
-    }
+    from reexport import quality
+
+    checks: dict[str, Any] = {"checks": quality.trade_checks(trade, window=study.window)}
     exports = trade.loc[(trade["flow"] == "X") & (trade["partner"] != WORLD)]
     imports = trade.loc[(trade["flow"] == "M") & (trade["partner"] != WORLD)]
     pairs = sorted(
@@ -1436,7 +1450,13 @@ def _build_frame(
         "report": quality,
     }
     if frame.measures:
-        measured = supplier_measures(trade.loc[rows], suppliers=frame.measures["suppliers"])
+        measured = supplier_measures(
+            trade.loc[rows],
+            by=frame.by,
+            suppliers=frame.measures["suppliers"],
+            groups=frame.groups,
+            months=months,
+        )
         names = index_names(indices, frame.indices, frame.optional_indices, frame=frame.name)
         wide = _wide_indices(indices, names)
         out = measured.merge(wide, left_on="period", right_index=True, how="left")
@@ -1504,9 +1524,7 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
     for table in (trade, indices, *frames.values()):
         table[SYNTHETIC_COLUMN] = inputs.kind == "demo"
     quality_record = quality.to_dict()
-    checks = trade_quality_checks(trade, study)
-    if checks is not None:
-        quality_record["trade_checks"] = checks
+    quality_record["trade_checks"] = trade_quality_checks(trade, study)
     report = {
         "schema": 1,
         "reexport_version": __version__,

@@ -100,7 +100,7 @@ _FRAME_KEYS = (
 _TRADE_KEYS = ("reporter", "partner", "hs", "flow")
 _PREFER_KEYS = ("source", "hs", "unit")
 _PARTNER_INDEX_KEYS = ("column", "series")
-_MEASURE_KEYS = ("suppliers",)
+_MEASURE_KEYS = ("suppliers", "groups")
 _ESTIMATE_KEYS = ("name", "spec")
 _REPORT_KEYS = ("recipe",)
 _TOP_KEYS = ("study", "request", "frame", "estimate", "report")
@@ -202,7 +202,11 @@ class Frame:
     required
         ``build`` refuses without its trade vintage; an optional frame is skipped and noted.
     measures
-        ``{"suppliers": [...]}``: supplier shares, HHI and counts per period and HS.
+        ``{"suppliers": [...]}``: supplier shares, HHI and counts per cell of ``by``
+        (:func:`reexport.measures.supplier_shares`).
+    groups
+        Named partner groups whose summed shares the measures also give
+        (``measures.groups``, e.g. ``{"IND_SEA": ("IND", "VNM", ...)}``).
     """
 
     name: str
@@ -221,6 +225,7 @@ class Frame:
     calendar: bool = True
     required: bool = True
     measures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -445,10 +450,9 @@ def _request(raw: dict[str, Any], index: int, window: tuple[str, str], where: st
 def comtrade_requests(request: Request, *, where: str = "") -> list[Any]:
     """The :class:`reexport.sources.comtrade.ComtradeRequest` objects of one request.
 
-    Today ``comtrade.make_request`` takes one reporter, one HS code and one flow, so a
-    declaration with lists becomes one request per combination.  This is the hook
-    for multi-HS, multi-reporter requests: once ``make_request`` takes lists, this
-    function makes one call with the lists and the declaration format does not change.
+    One :func:`reexport.sources.comtrade.make_request` with the declaration's lists
+    (several reporters, HS codes and flows at once; the planner splits calls only as
+    the caps require).
 
     Raises
     ------
@@ -457,25 +461,22 @@ def comtrade_requests(request: Request, *, where: str = "") -> list[Any]:
     """
     from reexport.sources import comtrade
 
-    partner = request.partner if isinstance(request.partner, str) else ",".join(request.partner)
-    out = []
-    for reporter in request.reporter:
-        for hs in request.hs:
-            for flow in request.flow:
-                try:
-                    out.append(
-                        comtrade.make_request(
-                            reporter=reporter,
-                            partner=partner,
-                            hs=hs,
-                            flow=flow,
-                            start=request.start,
-                            end=request.end,
-                        )
-                    )
-                except BadInputError as exc:
-                    raise BadInputError(f"{where}: {exc}" if where else str(exc)) from None
-    return out
+    partner = request.partner if isinstance(request.partner, str) else list(request.partner)
+    try:
+        # One request with the lists: Comtrade's planner makes as few calls as the caps
+        # allow, and a single reporter/code/flow keeps the request key of older stores.
+        return [
+            comtrade.make_request(
+                reporter=list(request.reporter),
+                partner=partner,
+                hs=list(request.hs),
+                flow=list(request.flow),
+                start=request.start,
+                end=request.end,
+            )
+        ]
+    except BadInputError as exc:
+        raise BadInputError(f"{where}: {exc}" if where else str(exc)) from None
 
 
 def _frame(raw: dict[str, Any], index: int, where: str) -> Frame:
@@ -512,13 +513,23 @@ def _frame(raw: dict[str, Any], index: int, where: str) -> Frame:
     if not isinstance(measures_raw, dict):
         raise _fail(here, "measures", "must be a table")
     _known(measures_raw, _MEASURE_KEYS, f"{here} measures")
-    measures = {
-        key: tuple(
-            _area(c, here, f"measures.{key}")
-            for c in _texts(measures_raw, key, here, required=True)
+    measures: dict[str, tuple[str, ...]] = {}
+    groups: dict[str, tuple[str, ...]] = {}
+    if measures_raw:
+        measures["suppliers"] = tuple(
+            _area(c, here, "measures.suppliers")
+            for c in _texts(measures_raw, "suppliers", here, required=True)
         )
-        for key in measures_raw
-    }
+        groups_raw = measures_raw.get("groups", {})
+        if not isinstance(groups_raw, dict):
+            raise _fail(here, "measures.groups", 'must be a table such as { SEA = ["VNM", "THA"] }')
+        for group, _members in groups_raw.items():
+            if not _COLUMN_RE.match(str(group)):
+                raise _fail(here, f"measures.groups.{group}", "not a valid column name")
+            groups[str(group)] = tuple(
+                _area(c, here, f"measures.groups.{group}")
+                for c in _texts(groups_raw, group, here, required=True)
+            )
     if not values and not measures:
         raise BadInputError(f"{here}: missing key 'values' (or 'measures')")
     prefer = None
@@ -584,6 +595,7 @@ def _frame(raw: dict[str, Any], index: int, where: str) -> Frame:
         calendar=_bool(raw, "calendar", here, True),
         required=_bool(raw, "required", here, True),
         measures=measures,
+        groups=groups,
     )
 
 

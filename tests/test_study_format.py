@@ -187,31 +187,16 @@ def test_data_tasks_are_the_declared_requests(tmp_path: Path) -> None:
     assert porcher[-1].optional
 
 
-def test_the_quality_hook_writes_what_reexport_quality_returns(
-    data_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """build_report.json gets `quality.trade_checks` only from reexport.quality, when it exists."""
-    import importlib.util
-    import sys
-    import types
+def test_build_report_carries_the_trade_quality_checks(data_root: Path) -> None:
+    """build_report.json holds reexport.quality's checks of the study's tidy trade table."""
+    from reexport import quality
 
     assert cli.main(["demo"]) == 0
-    if importlib.util.find_spec("reexport.quality") is None:
-        report = panel.build("demo", study=PORCHER).report
-        assert "trade_checks" not in report["quality"]  # no module, nothing written
-    calls: list[tuple[str, dict[str, object]]] = []
-    stand_in = types.ModuleType("reexport.quality")
-
-    def trade_checks(trade: pd.DataFrame, **options: object) -> dict[str, object]:
-        calls.append(("trade_checks", options))
-        return {"rows": len(trade)}
-
-    stand_in.trade_checks = trade_checks  # type: ignore[attr-defined]
-    stand_in.mirror_flows = lambda trade, **options: calls.append(("mirror", options))  # type: ignore[attr-defined]
-    stand_in.mirror_summary = lambda frame: {}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "reexport.quality", stand_in)
     result = panel.build("demo", study=PORCHER)
-    assert result.report["quality"]["trade_checks"]["checks"] == {"rows": len(result.trade_flows)}
+    checks = result.report["quality"]["trade_checks"]
+    expected = quality.trade_checks(result.trade_flows, window=("2017-01", "2024-12"))
+    assert json.loads(json.dumps(checks["checks"])) == json.loads(json.dumps(expected))
+    assert checks["checks"]["settings"]["window"] == ["2017-01", "2024-12"]
+    assert checks["checks"]["settings"]["area_classifier"] == "comtrade reference table"
     # China's exports only: no importer's side to mirror.
-    assert result.report["quality"]["trade_checks"]["mirror"] == []
-    assert calls[0][0] == "trade_checks" and calls[0][1]["window"] == ("2017-01", "2024-12")
+    assert checks["mirror"] == []
