@@ -353,10 +353,18 @@ def test_porcher_build_inputs_ignore_the_japan_vintages(tmp_path: Path) -> None:
     store = RawStore(tmp_path / "raw")
     porcher = demo.write_demo(3, store)
     demo.write_japan_demo(3, store)
-    candidates = panel._Candidates(store, synthetic=True)
+    from reexport.sources import comtrade
+    from reexport.study import load_study
+
+    root = Path(__file__).resolve().parents[1]
+    candidates = panel._Candidates(store, True, load_study(root / "analyses" / "porcher2025"))
     assert candidates.missing_demo_roles() == []
-    assert candidates.comtrade("world") == porcher["comtrade_world"]
-    assert candidates.comtrade("all") == porcher["comtrade_all"]
+    world = comtrade.make_request(reporter="CHN", partner="world", hs="850511", flow="X",
+                                  start="2017-01", end="2024-12")  # fmt: skip
+    every = comtrade.make_request(reporter="CHN", partner="all", hs="850511", flow="X",
+                                  start="2017-01", end="2024-12")  # fmt: skip
+    assert candidates.comtrade(world) == porcher["comtrade_world"]
+    assert candidates.comtrade(every) == porcher["comtrade_all"]
 
 
 @pytest.mark.parametrize("seed", [-1, True, 1.5])
