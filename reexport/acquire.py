@@ -50,11 +50,13 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from reexport import config
 from reexport.errors import SourceError
+from reexport.sources import demo as demo_source
 from reexport.sources.demo import DEFAULT_SEED, banner, write_demo
 from reexport.study import (
     Frame,
@@ -391,8 +393,51 @@ def acquire(
     finally:
         runner.close()
     if not any(o.ok for o in result.outcomes) and not _has_real_data(store):
-        result.demo = write_demo(seed, store)
+        result.demo = write_study_demo(study, seed, store)
     return result
+
+
+def write_study_demo(
+    study: Study | None = None, seed: int = DEFAULT_SEED, store: RawStore | None = None
+) -> dict[str, Vintage]:
+    """Write the synthetic demo sets a study's requests need (every one loudly synthetic).
+
+    The base set (:func:`reexport.sources.demo.write_demo`: GPR, FRED, China's HS 850511
+    exports, the customs series) always; the Japan set
+    (:func:`reexport.sources.demo.write_japan_demo`) when one of the study's Comtrade
+    requests is one the Japan vintages answer.  Which set serves which request is read
+    from the demo's own request records, so the package names no study.
+    """
+    declared = study if study is not None else load_study(None)
+    written = write_demo(seed, store)
+    wanted = [
+        one.logical()
+        for request in declared.requests
+        if request.source == "comtrade"
+        for one in comtrade_requests(request)
+    ]
+    japan = demo_source.japan_requests().values()
+    if any(request_matches(offer, want) for offer in japan for want in wanted):
+        written.update(demo_source.write_japan_demo(seed, store))
+    return written
+
+
+def demo_cli(*, seed: int = DEFAULT_SEED, study: str | None = None) -> int:
+    """``reexport demo [STUDY] [--seed N]``: write the demo sets the study needs, loudly."""
+    declared = load_study(Path(study) if study is not None else None)
+    vintages = write_study_demo(declared, seed)
+    print(
+        banner(
+            [
+                "SYNTHETIC DEMO DATA -- NOT REAL",
+                f"seed {seed}, DGP version {demo_source.DGP_VERSION} (docs/demo_dgp.md)",
+                'every vintage is marked "synthetic": true',
+            ]
+        )
+    )
+    for role, vintage in vintages.items():
+        print(f"  {role}: {vintage.source}/{vintage.id} ({len(vintage.files)} files, synthetic)")
+    return 0
 
 
 class _Runner:

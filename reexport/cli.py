@@ -227,8 +227,15 @@ def build_parser() -> _Parser:
     demo = _add(
         sub,
         "demo",
-        "reexport.sources.demo:demo_cli",
-        "write the SYNTHETIC demo vintage (seeded, documented data-generating process)",
+        "reexport.acquire:demo_cli",
+        "write the SYNTHETIC demo vintages a study needs (seeded, documented "
+        "data-generating process)",
+    )
+    demo.add_argument(
+        "study",
+        nargs="?",
+        default=None,
+        help="study folder whose inputs the demo must cover (default: the default study)",
     )
     demo.add_argument("--seed", type=int, default=20250601, help="random seed (default 20250601)")
 

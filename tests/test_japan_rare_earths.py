@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reexport import config, measures
+from reexport import measures, panel
 from reexport.models.api import fit_model
 from reexport.models.results import ModelResult
 from reexport.models.run import load_data
@@ -25,6 +25,7 @@ from reexport.models.spec import load_spec
 from reexport.report import scorecard
 from reexport.sources import comtrade, demo, gpr
 from reexport.store import RawStore
+from reexport.study import load_study
 
 STUDY = Path(__file__).resolve().parent.parent / "analyses" / "japan_rare_earths"
 SEED = demo.DEFAULT_SEED
@@ -64,10 +65,8 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelResult]:
         store = RawStore()
         demo.write_demo(SEED, store)
         demo.write_japan_demo(SEED, store)
-        processed = config.processed_dir()
-        processed.mkdir(parents=True)
-        for name, frame in build_frames(store, SEED).items():
-            frame.to_csv(processed / f"japan_rare_earths_{name}.csv", index=False)
+        # The study's own declaration builds the frames (reexport build STUDY --vintage demo).
+        panel.build("demo", study=load_study(STUDY), store=store)
         fitted = {}
         for path in sorted((STUDY / "specs").glob("*.toml")):
             spec = load_spec(path)
@@ -171,3 +170,68 @@ def test_report_planted_effects_name_demo_constants_and_study_models(
         _within(study[item["model"]], item["term"], value)
     for ref in recipe["results"].values():
         assert (STUDY / ref["spec"]).is_file()
+
+
+# -- through the CLI: the study folder alone drives data, build and estimate offline -----------
+def test_the_japan_study_runs_offline_from_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from reexport import cli
+
+    monkeypatch.setenv("REEXPORT_DATA_DIR", str(tmp_path / "data"))
+    study = Path(__file__).resolve().parents[1] / "analyses" / "japan_rare_earths"
+    # Offline with an empty store, `reexport data STUDY` writes the demo sets it needs.
+    assert cli.main(["data", str(study), "--offline"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTHETIC" in out and "demo-20250601-japan" in out
+    assert cli.main(["build", str(study)]) == 0
+    processed = tmp_path / "data" / "processed" / "japan_rare_earths"
+    metals = pd.read_csv(processed / "metals.csv", dtype={"period": str})
+    assert len(metals) == 180 and metals["synthetic"].all()
+    assert metals["share_CHN"].between(0, 1).all() and metals["hhi"].between(0, 10_000).all()
+    # The mirror check: China's FOB exports against Japan's CIF imports (6% planted).
+    report = json.loads((processed / "build_report.json").read_text())
+    (mirror,) = report["quality"]["trade_checks"]["mirror"]
+    assert (mirror["exporter"], mirror["importer"]) == ("CHN", "JPN")
+    assert mirror["summary"]["median_ratio"] == pytest.approx(1.06, abs=0.01)
+    results = tmp_path / "results"
+    assert cli.main(["estimate", str(study), "--output", str(results)]) == 0
+    assert sorted(p.name for p in results.glob("*.json")) == [
+        "compounds.json",
+        "magnets.json",
+        "metals.json",
+        "rare_earths.json",
+    ]
+    compounds = json.loads((results / "compounds.json").read_text())
+    assert compounds["data"]["synthetic"] is True
+
+
+def test_plain_demo_writes_only_the_base_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reexport import cli
+
+    monkeypatch.setenv("REEXPORT_DATA_DIR", str(tmp_path / "data"))
+    assert cli.main(["demo"]) == 0  # the default study (Porcher) needs no Japan vintages
+    assert "japan" not in capsys.readouterr().out
+
+
+def test_the_declared_build_equals_a_direct_computation(tmp_path: Path) -> None:
+    """`reexport build` of the declaration gives the shares computed here by hand."""
+    store = RawStore(tmp_path / "raw")
+    demo.write_demo(SEED, store)
+    demo.write_japan_demo(SEED, store)
+    built = panel.build("demo", study=load_study(STUDY), store=store, out_dir=tmp_path / "out")
+    for name, direct in build_frames(store, SEED).items():
+        frame = built.frames[name].astype({"period": str}).set_index("period")
+        expected = direct.astype({"period": str}).set_index("period")
+        for column in ("share_CHN", "share_IND_SEA", "hhi", "n_suppliers", "GPRC_JPN"):
+            pd.testing.assert_series_equal(
+                frame[column].astype(float),
+                expected[column].astype(float),
+                check_names=False,
+                check_index_type=False,
+                rtol=1e-12,
+            )

@@ -1364,20 +1364,3 @@ def banner(lines: list[str]) -> str:
     rule = "#" * width
     body = [f"## {line:<{width - 6}} ##" for line in lines]
     return "\n".join([rule, *body, rule])
-
-
-def demo_cli(*, seed: int = DEFAULT_SEED) -> int | None:
-    """``reexport demo [--seed N]``: write the synthetic demo vintages and say so loudly."""
-    vintages = write_demo(seed)
-    print(
-        banner(
-            [
-                "SYNTHETIC DEMO DATA -- NOT REAL",
-                f"seed {seed}, DGP version {DGP_VERSION} (docs/demo_dgp.md)",
-                'every vintage is marked "synthetic": true',
-            ]
-        )
-    )
-    for role, vintage in vintages.items():
-        print(f"  {role}: {vintage.source}/{vintage.id} ({len(vintage.files)} files, synthetic)")
-    return 0
