@@ -206,6 +206,18 @@ def test_the_japan_study_runs_offline_from_the_cli(
     ]
     compounds = json.loads((results / "compounds.json").read_text())
     assert compounds["data"]["synthetic"] is True
+    # The report: tables, the three frame figures and the scorecard, loudly synthetic.
+    output = tmp_path / "report"
+    assert cli.main(["report", str(study), "--output", str(output), "--results", str(results)]) == 0
+    for name in ("figure1_partner_shares", "figure2_hhi", "figure3_china_share_gpr"):
+        assert (output / "figures" / f"{name}.png").stat().st_size > 10_000
+        assert (output / "figures" / f"{name}.pdf").is_file()
+    report_md = (output / "report.md").read_text()
+    assert "SYNTHETIC DEMO DATA" in report_md and "reexport build" in report_md
+    card = json.loads((output / "scorecard.json").read_text())
+    assert card["synthetic"] is True
+    assert len(card["facts"]) == 4
+    assert all(row["verdict"] != "reproduced" for row in card["facts"])
 
 
 def test_plain_demo_writes_only_the_base_set(

@@ -52,7 +52,18 @@ log = logging.getLogger("reexport.report")
 
 REPORT_CONFIG = "report.toml"
 TABLE_KINDS = ("models", "focus")
-FIGURE_KINDS = ("timeseries", "coefficients", "lag_profile", "spec_curve")
+FIGURE_KINDS = (
+    "timeseries",
+    "coefficients",
+    "lag_profile",
+    "spec_curve",
+    "partner_shares",
+    "hhi",
+    "share_vs_index",
+)
+#: Figure kinds drawn from one of the study's processed frames (``frame = NAME``), not
+#: from a results file: supplier shares, their concentration and a share against an index.
+FRAME_FIGURE_KINDS = ("partner_shares", "hhi", "share_vs_index")
 
 #: Top-level names the report owns inside the output folder (``results/`` is not one).
 OWNED_OUTPUTS = ("tables", "figures", "scorecard.md", "scorecard.json", "report.html", "report.md")
@@ -206,7 +217,7 @@ def _resolve_planted(raw: Any, where: str) -> tuple[Planted, ...]:
 
 
 _TOP_KEYS = ("study", "recipe", "results", "style", "demo", "table", "figure")
-_LIST_KEYS = ("models", "groups", "columns", "terms", "forms")
+_LIST_KEYS = ("models", "groups", "columns", "terms", "forms", "partners", "hs")
 _INT_KEYS = ("lag", "highlight")
 _STR_KEYS = (
     "id",
@@ -221,6 +232,9 @@ _STR_KEYS = (
     "index_label",
     "xlabel",
     "ylabel",
+    "frame",
+    "share",
+    "share_label",
 )
 _ITEM_KEYS = {
     "table": ("id", "title", "kind", "results", "models", "groups", "columns", "terms", "focus"),
@@ -244,6 +258,13 @@ _ITEM_KEYS = {
         "highlight",
         "forms",
         "focus",
+        "frame",
+        "partners",
+        "hs",
+        "hs_labels",
+        "events",
+        "share",
+        "share_label",
     ),
 }
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -257,9 +278,19 @@ def _check_item(item: Any, kind_key: str, here: str) -> None:
         if key not in _ITEM_KEYS[kind_key]:
             allowed = ", ".join(_ITEM_KEYS[kind_key])
             raise BadInputError(f"{here}: unknown key {key!r} (allowed: {allowed})")
-    for key in ("id", "title", "results"):
+    from_frame = kind_key == "figure" and item.get("kind") in FRAME_FIGURE_KINDS
+    for key in ("id", "title", "frame" if from_frame else "results"):
         if not isinstance(item.get(key), str) or not item[key]:
             raise BadInputError(f"{here}: needs a string {key!r}")
+    for key in ("hs_labels",):
+        labels = item.get(key, {})
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise BadInputError(f"{here}: {key!r} must be a table of strings")
+    for event in item.get("events", []):
+        if not isinstance(event, dict) or not all(
+            isinstance(event.get(k), str) for k in ("start", "end", "text")
+        ):
+            raise BadInputError(f"{here}: each of 'events' needs start, end and text strings")
     if not _SAFE_ID.fullmatch(item["id"]):
         raise BadInputError(f"{here}: id {item['id']!r} must be a plain file name")
     for key, value in item.items():
@@ -369,7 +400,9 @@ def load_study(folder: str | Path) -> StudyConfig:
             kind = item.get("kind", "models" if kind_key == "table" else None)
             if kind not in kinds:
                 raise BadInputError(f"{here}: kind {kind!r} is not one of {', '.join(kinds)}")
-            if item.get("results") not in results:
+            if kind in FRAME_FIGURE_KINDS and "results" not in item:
+                pass  # drawn from a processed frame of the study
+            elif item.get("results") not in results:
                 raise BadInputError(
                     f"{here}: results {item.get('results')!r} is not a [results] key"
                 )
@@ -672,20 +705,82 @@ def build_figures(
     outputs = []
     for item in study.figures:
         where = f"{study.folder / REPORT_CONFIG} figure {item['id']!r}"
-        res = results[item["results"]]
-        fig, models = _figure(item, study, res, data.get(item["results"]), where)
+        if item["kind"] in FRAME_FIGURE_KINDS:
+            fig, synthetic = _frame_figure(item, study, where)
+            models: list[ModelResult] = []
+        else:
+            res = results[item["results"]]
+            fig, models = _figure(item, study, res, data.get(item["results"]), where)
+            synthetic = res.synthetic
         files = plots.save_figure(fig, folder / "figures" / item["id"])
         outputs.append(
             Output(
                 item["id"],
                 "figure",
-                tables.synthetic_title(item["title"], res.synthetic),
+                tables.synthetic_title(item["title"], synthetic),
                 tuple(str(p.relative_to(folder)) for p in files),
-                item["results"],
+                str(item.get("results", item.get("frame", ""))),
                 tuple(m.name for m in models),
             )
         )
     return outputs
+
+
+def _frame_figure(item: Mapping[str, Any], study: StudyConfig, where: str) -> tuple[Any, bool]:
+    """A figure of one of the study's processed frames (``frame = NAME``).
+
+    The frame is ``<data_root>/processed/<study name>/<NAME>.csv`` as ``reexport build
+    STUDY`` wrote it; whether it is synthetic is read from its own ``synthetic`` column.
+    """
+    from reexport.panel import study_processed_dir
+    from reexport.study import load_study
+
+    path = study_processed_dir(load_study(study.folder)) / f"{item['frame']}.csv"
+    if not path.is_file():
+        raise BadInputError(
+            f"{where}: frame {item['frame']!r} has no {path} (run `reexport build "
+            f"{study.folder}` first)"
+        )
+    frame = pd.read_csv(path, dtype={"period": str, "hs": str})
+    synthetic = bool(frame["synthetic"].astype(bool).any()) if "synthetic" in frame else False
+    events = [
+        plots.Annotation(str(e["start"]), str(e["end"]), str(e["text"]))
+        for e in item.get("events", [])
+    ]
+    common: dict[str, Any] = {
+        "hs": item.get("hs"),
+        "hs_labels": dict(item.get("hs_labels", {})),
+        "events": events,
+        "title": item["title"],
+        "synthetic": synthetic,
+    }
+    kind = item["kind"]
+    needed = {
+        "partner_shares": [f"share_{p}" for p in item.get("partners", [])],
+        "hhi": ["hhi"],
+        "share_vs_index": [str(item.get("share", "share_CHN")), str(item.get("index", "GPRC_JPN"))],
+    }[kind]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise BadInputError(f"{where}: frame {item['frame']!r} has no column {missing[0]!r}")
+    if kind == "partner_shares":
+        if not item.get("partners"):
+            raise BadInputError(f"{where}: partner_shares needs 'partners'")
+        return plots.plot_partner_shares(frame, partners=item["partners"], **common), synthetic
+    if kind == "hhi":
+        return plots.plot_hhi(frame, **common), synthetic
+    return (
+        plots.plot_share_vs_index(
+            frame,
+            share=str(item.get("share", "share_CHN")),
+            index=str(item.get("index", "GPRC_JPN")),
+            lag=int(item.get("lag", 0)),
+            share_label=str(item.get("share_label", "China's share")),
+            index_label=item.get("index_label"),
+            **common,
+        ),
+        synthetic,
+    )
 
 
 # --------------------------------------------------------------------------- the index
@@ -694,13 +789,19 @@ def build_figures(
 def _command_lines(
     study: StudyConfig, key: str, results_paths: Mapping[str, Path], output: Path
 ) -> list[str]:
-    """The commands that produce one output, as they were (or would be) run."""
-    ref = study.results[key]
+    """The commands that produce one output, as they were (or would be) run.
+
+    ``key`` is a results key, or the name of a processed frame for the figures drawn
+    from a frame (made by ``reexport build STUDY``).
+    """
     report = f"reexport report {study.folder}"
     if output != study.folder / "output":
         report += f" --output {output}"
     if any(results_paths[k] != r.file for k, r in study.results.items()):
         report += " --results " + ",".join(f"{k}={p}" for k, p in results_paths.items())
+    if key not in study.results:
+        return [f"reexport build {study.folder}", report]
+    ref = study.results[key]
     return [f"reexport estimate {ref.spec} --output {results_paths[key]}", report]
 
 
@@ -715,8 +816,14 @@ def _item_provenance(
     study: StudyConfig, item: Output, results_paths: Mapping[str, Path], output: Path
 ) -> tuple[str, str, str]:
     """``(spec, results file, produced-by commands)`` of one table or figure (plain text)."""
-    ref = study.results[item.results_key]
     commands = " && ".join(_command_lines(study, item.results_key, results_paths, output))
+    if item.results_key not in study.results:  # a figure of a processed frame
+        return (
+            f"{study.folder / 'study.toml'} [[frame]] {item.results_key}",
+            f"processed frame {item.results_key}",
+            commands,
+        )
+    ref = study.results[item.results_key]
     return str(ref.spec), str(results_paths[item.results_key]), commands
 
 
