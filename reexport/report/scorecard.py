@@ -86,6 +86,11 @@ class Fact:
         The published direction: +1 or -1.
     than_model, than_term
         The reference coefficient of a ``comparison`` fact.
+    source
+        Where the fact was stated, when the facts file says (``title`` required;
+        ``author``, ``year``, ``kind``, ``quote``, ``url``, ``page`` optional).
+    operationalisation
+        How a claim stated in prose is read as this coefficient (optional).
     """
 
     id: str
@@ -99,6 +104,77 @@ class Fact:
     unit: str = ""
     than_model: str | None = None
     than_term: str | None = None
+    source: Mapping[str, Any] | None = None
+    operationalisation: str = ""
+
+
+#: Keys a fact may carry (anything else is a typo and refused).
+FACT_KEYS = (
+    "id",
+    "statement",
+    "kind",
+    "reading",
+    "model",
+    "term",
+    "sign",
+    "value",
+    "unit",
+    "than_model",
+    "than_term",
+    "source",
+    "operationalisation",
+)
+#: Keys of a fact's ``source`` object.
+SOURCE_KEYS = ("title", "author", "year", "kind", "quote", "url", "page")
+#: Top-level keys of a facts file.
+FILE_KEYS = (
+    "schema",
+    "citation",
+    "source_note",
+    "paper_data",
+    "tolerances",
+    "facts",
+    "annual_totals",
+)
+
+
+def _unknown_keys(raw: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise BadInputError(f"{where}: unknown key {key!r} (allowed: {', '.join(allowed)})")
+
+
+def _parse_source(raw: Any, where: str) -> dict[str, Any] | None:
+    """A fact's ``source``: an object with a ``title`` and optional details."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise BadInputError(f"{where}: source must be an object with a 'title'")
+    _unknown_keys(raw, SOURCE_KEYS, f"{where} source")
+    if not isinstance(raw.get("title"), str) or not raw["title"]:
+        raise BadInputError(f"{where}: source needs a string 'title'")
+    for key, value in raw.items():
+        if key == "year":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise BadInputError(f"{where}: source year must be an integer")
+        elif not isinstance(value, str):
+            raise BadInputError(f"{where}: source {key!r} must be a string")
+    return dict(raw)
+
+
+def source_text(source: Mapping[str, Any] | None) -> str:
+    """A fact's source in one line: ``title (kind, author, year, page): "quote" url``."""
+    if not source:
+        return ""
+    details = [str(source[k]) for k in ("kind", "author", "year", "page") if k in source]
+    text = str(source["title"])
+    if details:
+        text += f" ({', '.join(details)})"
+    if source.get("quote"):
+        text += f': "{source["quote"]}"'
+    if source.get("url"):
+        text += f" {source['url']}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -125,6 +201,10 @@ def _parse_fact(raw: Any, where: str) -> Fact:
         raise BadInputError(f"{where} is not an object")
     fact_id = str(_need(raw, "id", where))
     where = f"{where} ({fact_id})"
+    _unknown_keys(raw, FACT_KEYS, where)
+    operationalisation = raw.get("operationalisation", "")
+    if not isinstance(operationalisation, str):
+        raise BadInputError(f"{where}: operationalisation must be a string")
     kind = str(_need(raw, "kind", where))
     if kind not in FACT_KINDS:
         raise BadInputError(f"{where}: kind {kind!r} is not one of {', '.join(FACT_KINDS)}")
@@ -156,6 +236,8 @@ def _parse_fact(raw: Any, where: str) -> Fact:
         unit=str(raw.get("unit", "")),
         than_model=than_model,
         than_term=than_term,
+        source=_parse_source(raw.get("source"), where),
+        operationalisation=operationalisation,
     )
 
 
@@ -180,6 +262,7 @@ def load_facts(path: str | Path) -> PublishedFacts:
     if not isinstance(raw, dict) or raw.get("schema") != FACTS_SCHEMA:
         schema = raw.get("schema") if isinstance(raw, dict) else None
         raise BadInputError(f"{path}: schema {schema!r}, expected {FACTS_SCHEMA}")
+    _unknown_keys(raw, FILE_KEYS, str(path))
     facts_raw = raw.get("facts")
     if not isinstance(facts_raw, list) or not facts_raw:
         raise BadInputError(f"{path} lists no published facts")
@@ -296,7 +379,15 @@ class FactResult:
 
     def as_dict(self) -> dict[str, Any]:
         fact = self.fact
+        # Source and operationalisation only when the facts file gives them, so the
+        # scorecards of facts files without them stay as they were.
+        stated: dict[str, Any] = {}
+        if fact.source is not None:
+            stated["source"] = dict(fact.source)
+        if fact.operationalisation:
+            stated["operationalisation"] = fact.operationalisation
         return {
+            **stated,
             "id": fact.id,
             "statement": fact.statement,
             "kind": fact.kind,
@@ -718,6 +809,21 @@ def fact_cells(fact: Mapping[str, Any]) -> tuple[str, str, str]:
     return published, reproduced, verdict
 
 
+def fact_sources(card: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(id, operationalisation, source)`` of every fact whose file gives either, as text.
+
+    Shared by the Markdown scorecard and the HTML report; empty for facts files that
+    give neither (those scorecards then have no sources section).
+    """
+    rows = []
+    for fact in card["facts"]:
+        source = source_text(fact.get("source"))
+        reading = str(fact.get("operationalisation", ""))
+        if source or reading:
+            rows.append((str(fact["id"]), reading, source))
+    return rows
+
+
 def recovery_cells(row: Mapping[str, Any]) -> tuple[str, str, str]:
     """A parameter-recovery row's Planted, Estimate (95% CI) and Recovered cells, as text."""
     ci = row["ci95"]
@@ -787,6 +893,17 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
     counts = ", ".join(f"{k}: {v}" for k, v in card["verdict_counts"].items() if v)
     out.append(f"Verdicts: {esc(counts)}.")
     out.append("")
+    sources = fact_sources(card)
+    if sources:
+        out.append("## Where each fact was stated and how it is read")
+        out.append("")
+        for fact_id, reading, source in sources:
+            out.append(f"- {esc(fact_id)}")
+            if source:
+                out.append(f"  - source: {prose(source)}")
+            if reading:
+                out.append(f"  - read as: {prose(reading)}")
+        out.append("")
     out.append(f"Not published: {prose(card['not_published'])}")
     out.append("")
     if card["tolerances"]:
@@ -815,6 +932,10 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
             f"| {esc(name)} | {esc(info['term'])} | {esc(info['form'])} | {esc(info['formula'])} |"
         )
     out.append("")
+    if not card["annual_totals"]:
+        # A facts file without published annual totals (e.g. stated facts) has no
+        # series to compare with China-customs totals.
+        return "\n".join(out)
     out.append("## Export series against published China-customs annual totals (CN 85051110)")
     out.append("")
     out.append("| Year | Published (t) | Series used (t) | Months | Ratio | Source |")
