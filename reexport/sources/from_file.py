@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,15 +30,6 @@ if TYPE_CHECKING:
 
 #: The request's ``origin`` for a vintage imported from a file.
 FILE_ORIGIN = "file"
-
-#: What the demo writes into its files' content (see ``reexport.sources.demo``).
-_DEMO_MARKERS = (
-    (re.compile(rb"SYNTHETIC_DEMO"), "the demo workbook's SYNTHETIC_DEMO marker row"),
-    (
-        re.compile(rb'"elapsedTime"\s*:\s*"SYNTHETIC DEMO"'),
-        'the demo envelope\'s "elapsedTime": "SYNTHETIC DEMO"',
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -105,12 +95,15 @@ def refuse_demo_copy(local: LocalFile, store: RawStore) -> None:
     BadInputError
         Naming the marker or the demo vintage the file belongs to.
     """
-    for pattern, what in _DEMO_MARKERS:
-        if pattern.search(local.content):
-            raise BadInputError(
-                f"{local.label}: {what} says this is the SYNTHETIC demo, not real data; "
-                "download the real file"
-            )
+    from reexport.store import content_markers
+
+    # The store's own marker list (the one it checks every real vintage against).
+    markers = content_markers(local.content)
+    if markers:
+        raise BadInputError(
+            f"{local.label}: {markers[0]} says this is the SYNTHETIC demo, not real data; "
+            "download the real file"
+        )
     for source in store.sources():
         for vintage in store.vintages(source, synthetic=True):
             for record in vintage.files:
