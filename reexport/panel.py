@@ -48,6 +48,7 @@ import pandas as pd
 from reexport import __version__, config
 from reexport.errors import BadInputError
 from reexport.periods import Month, month_range, parse_month
+from reexport.quality import json_value
 from reexport.study import (
     Frame,
     Study,
@@ -292,14 +293,6 @@ def _describe_key(key: Mapping[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in key.items() if v not in ("", None))
 
 
-def _json_scalar(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 RESOLUTION_IDENTICAL = "all rows kept in the tidy table; the study frames use their one value"
 RESOLUTION_CONFLICTING = "all rows kept in the tidy table; the study frames leave the cell NaN"
 
@@ -321,7 +314,7 @@ def _duplicates(
         distinct = rows[list(values)].astype(str).drop_duplicates()
         findings.append(
             {
-                "key": dict(zip(key, map(_json_scalar, group), strict=True)),
+                "key": dict(zip(key, map(json_value, group), strict=True)),
                 "rows": int(len(rows)),
                 "conflicting": bool(len(distinct) > 1),
                 "resolution": RESOLUTION_CONFLICTING if len(distinct) > 1 else RESOLUTION_IDENTICAL,
@@ -354,13 +347,13 @@ def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> Q
         for _, row in negative.iterrows():
             report.negative_quantities.append(
                 {
-                    "key": {k: _json_scalar(row[k]) for k in TRADE_KEY},
+                    "key": {k: json_value(row[k]) for k in TRADE_KEY},
                     "column": column,
-                    "value": _json_scalar(row[column]),
+                    "value": json_value(row[column]),
                 }
             )
     for key, rows in trade.groupby(TRADE_SERIES_KEY, sort=True, dropna=False):
-        series = dict(zip(TRADE_SERIES_KEY, map(_json_scalar, key), strict=True))
+        series = dict(zip(TRADE_SERIES_KEY, map(json_value, key), strict=True))
         units = rows.loc[rows["qty_unit"] != "", ["period", "qty_unit"]].sort_values(
             ["period", "qty_unit"], kind="mergesort"
         )
@@ -370,7 +363,7 @@ def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> Q
             )
     edition_key = ["reporter", "flow", "hs", "source", "vintage"]
     for key, rows in trade.groupby(edition_key, sort=True, dropna=False):
-        series = dict(zip(edition_key, map(_json_scalar, key), strict=True))
+        series = dict(zip(edition_key, map(json_value, key), strict=True))
         editions = rows.loc[rows["hs_edition"] != "", ["period", "hs_edition"]]
         per_month = editions.groupby("period")["hs_edition"].agg(lambda s: "+".join(sorted(set(s))))
         per_month = per_month.sort_index()

@@ -54,7 +54,8 @@ _MAD_TO_Z = 0.6745
 #: Fewest unit values a series needs before outliers are judged.
 MIN_OUTLIER_POINTS = 12
 
-#: One trade series: a row key without the period (as :data:`reexport.panel.TRADE_SERIES_KEY`).
+#: One trade series: a row key without the period (the same as :data:`reexport.panel.TRADE_SERIES_KEY`;
+#: kept here because panel imports this module at load time).
 SERIES_KEY = ["reporter", "partner", "flow", "hs", "source", "vintage"]
 #: A series across partners: what is compared when partners should differ.
 PARTNERLESS_KEY = ["reporter", "flow", "hs", "source", "vintage"]
