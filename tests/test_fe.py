@@ -157,6 +157,51 @@ def test_warm_started_demeaner_gives_the_same_projection_in_fewer_sweeps() -> No
     )
 
 
+def test_a_warm_start_on_a_slow_chain_is_not_taken_for_convergence() -> None:
+    """Small sweeps after a warm start do not prove a small error where projections crawl."""
+    rng = np.random.default_rng(11)
+    effects = _chain_panel(rng)
+    n = len(effects[0].codes)
+    matrix = rng.normal(size=(n, 1))
+    weights = rng.uniform(0.5, 2.0, n)
+    demeaner = fe.Demeaner(effects)
+    demeaner.demean(matrix, weights=weights)
+    assert demeaner._previous_part is not None
+    moved = weights * (1 + 1e-10 * rng.normal(size=n))
+    cold, _ = fe.demean(matrix, effects, weights=moved)
+    limit = fe.DEFAULT_TOL * float(np.abs(matrix).max())
+    # The plain rule (stop at the first sweep below the limit) stops after a few sweeps
+    # from the warm start, more than three limits away from the projection ...
+    column = matrix[:, 0] - demeaner._previous_part[:, 0]
+    projections = fe._Projections(effects, moved)
+    sweeps = fe._iterate_column(column, projections, limit, 10_000, accelerate=True)
+    assert sweeps < 10 and np.abs(column - cold[:, 0]).max() > 3 * limit
+    # ... the demeaner measures the rate first, and here starts again from cold.
+    warm, _ = demeaner.demean(matrix, weights=moved, warm=True)
+    np.testing.assert_allclose(warm, cold, rtol=0, atol=limit)
+
+
+def test_threads_give_the_same_bits_as_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(8)
+    effects = _unbalanced_effects(rng, 3_000, (200, 90, 15))
+    matrix = rng.normal(size=(3_000, 3))
+    weights = rng.uniform(0.5, 2.0, 3_000)
+    monkeypatch.setattr(fe, "THREADED_MIN_ROWS", 0)
+    results = {}
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("REEXPORT_NUM_THREADS", threads)
+        assert fe.demean_threads(3, 3_000) == int(threads)
+        results[threads], _ = fe.demean(matrix, effects, weights=weights)
+    assert results["1"].tobytes() == results["2"].tobytes() == results["3"].tobytes()
+    np.testing.assert_allclose(
+        results["2"], _dummy_residuals(matrix, effects, weights), rtol=0, atol=1e-10
+    )
+    monkeypatch.setenv("REEXPORT_NUM_THREADS", "8")
+    assert fe.demean_threads(3, 3_000) == 3  # never more threads than columns
+    monkeypatch.setattr(fe, "THREADED_MIN_ROWS", 50_000)
+    assert fe.demean_threads(3, 3_000) == 1  # small problems stay on one thread
+
+
 def test_rows_with_zero_weight_do_not_move_the_others() -> None:
     effects = [fe.factorize("a", [0, 0, 1, 1, 2, 2]), fe.factorize("b", [0, 1, 0, 1, 0, 1])]
     weights = np.array([1.0, 2.0, 1.0, 3.0, 0.0, 0.0])

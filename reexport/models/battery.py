@@ -68,6 +68,7 @@ _THREAD_VARIABLES = (
     "BLIS_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
+    "REEXPORT_NUM_THREADS",  # reexport's own demeaning threads (fe.demean_threads)
 )
 
 

@@ -820,9 +820,11 @@ def fit_ppml(
     zero_outcome = target == 0
     # One demeaner for the whole loop; early steps demean loosely (fe.irls_tolerance), as
     # fixest does, and the loop only stops after a step demeaned to the final tolerance.
-    # No warm start from the previous step's fixed-effect part: on separated data (ppmlhdfe
-    # example 03 with the checks off) that part diverges, and a warm-started sweep then
-    # stops early and hides the drift that proves there is no finite maximum.
+    # Each step warm-starts from the previous step's fixed-effect part.  Where that part
+    # drifts (separated data with the checks off, ppmlhdfe example 03) small sweeps do not
+    # prove a small error, so the demeaner certifies the rate before stopping and otherwise
+    # starts the column again cold (fe._iterate_column): the drift that proves there is
+    # no finite maximum is not hidden.
     demeaner = fe_mod.Demeaner(fixed) if fixed else None
     deviance_change = np.inf
     for iteration in range(1, maxiter + 1):
@@ -960,7 +962,7 @@ def _ppml_demean(
     if demeaner is None:
         return stacked
     try:
-        demeaned, _ = demeaner.demean(stacked, weights=weights, warm=False, tol=tol)
+        demeaned, _ = demeaner.demean(stacked, weights=weights, warm=True, tol=tol)
     except BadInputError as exc:
         raise BadInputError(f"{_prefix(where)}ppml iteration {iteration}: {exc}") from None
     return demeaned

@@ -31,7 +31,10 @@ by the shape of the effects:
 Every path takes observation weights (IRLS weights of a Poisson fit,
 analytic weights).  A :class:`Demeaner` reused across calls with the same
 effects warm-starts the iterative path from the previous call's solution,
-which is what an IRLS loop wants (the weights change a little each step).
+which is what an IRLS loop wants (the weights change a little each step);
+a warm-started column stops only once the measured rate bounds its error,
+else it is demeaned again cold.  The iterative path demeans its columns in
+parallel threads (:func:`demean_threads`; same bits as one thread).
 
 Degrees of freedom absorbed by the fixed effects follow ``reghdfe``'s
 documented ``dofadjustments`` (default ``pairwise clusters``): each effect
@@ -49,7 +52,9 @@ levels at all and every other effect at least one redundant level, as
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -86,6 +91,12 @@ SPARSE_MIN_LEVELS = 500
 SLOW_SWEEP_RATIO = 0.25
 #: ... and more than this many further sweeps would be needed at that rate.
 SLOW_SWEEPS_LEFT = 8
+
+#: The iterative demeaning runs its columns in parallel threads from this many rows on.
+THREADED_MIN_ROWS = 50_000
+#: A warm-started column whose convergence is not certified within this many sweeps
+#: is demeaned again from a cold start (see :func:`_iterate_column`).
+WARM_CERTIFY_SWEEPS = 12
 
 METHODS = ("auto", "exact", "map", "accelerated")
 
@@ -537,6 +548,7 @@ def _iterate_column(
     maxiter: int,
     *,
     accelerate: bool,
+    warm: bool = False,
 ) -> int:
     """Demean one column in place to within ``limit``; return the sweeps used.
 
@@ -547,16 +559,32 @@ def _iterate_column(
     part ``u`` of the current residual ``r`` that lies in the span of the
     effects; ``r - u`` is the demeaned column.  Convergence is always
     confirmed by a plain sweep removing means no larger than ``limit``.
+
+    ``warm``: the column starts close to its projection (a warm start), so a
+    small sweep no longer proves a small error: along a slowly converging
+    direction the sweeps are small because the rate is close to one.  A
+    warm-started column therefore stops only once the rate is measured (three
+    sweeps) and the geometric bound on all further sweeps,
+    ``largest * ratio / (1 - ratio)``, is within ``limit`` as well; if that
+    is not shown within :data:`WARM_CERTIFY_SWEEPS` sweeps (rate close to
+    one, or sweeps at rounding level), it gives up and returns ``-sweeps``,
+    and the caller demeans the column again from a cold start.
     """
     sweeps = 0
     previous = math.inf
     while sweeps < maxiter:
         largest = projections.sweep(column)
         sweeps += 1
-        if largest <= limit:
-            return sweeps
         ratio = largest / previous if previous > 0 else 0.0
         previous = largest
+        if largest <= limit:
+            if not warm:
+                return sweeps
+            if sweeps >= 3 and ratio < 1 and largest * ratio / (1 - ratio) <= limit:
+                return sweeps
+            if sweeps >= WARM_CERTIFY_SWEEPS:
+                return -sweeps
+            continue
         # Geometric convergence: all further sweeps together remove at most
         # largest * ratio / (1 - ratio); stop once that is within the limit too.
         if sweeps >= 3 and ratio < 0.5 and largest * ratio / (1 - ratio) <= limit:
@@ -829,20 +857,53 @@ class Demeaner:
         if method == "exact":
             raise ValueError("method 'exact' needs one or two effects")
         scale = np.abs(work).max(axis=0)
-        if warm and self._previous_part is not None and self._previous_part.shape == work.shape:
-            work -= self._previous_part
+        previous = self._previous_part
+        warm = warm and previous is not None and previous.shape == work.shape
         projections = _Projections(effects, weights)
-        iterations = 0
-        for j in range(work.shape[1]):
-            used = _iterate_column(
-                work[:, j],
-                projections,
-                tol * max(float(scale[j]), 1e-300),
-                self.maxiter,
-                accelerate=method != "map",
-            )
-            iterations = max(iterations, used)
-        return iterations, True
+        accelerate = method != "map"
+
+        def one_column(j: int) -> int:
+            column = work[:, j]
+            limit = tol * max(float(scale[j]), 1e-300)
+            if warm and previous is not None:
+                original = column.copy()
+                column -= previous[:, j]
+                used = _iterate_column(
+                    column, projections, limit, self.maxiter, accelerate=accelerate, warm=True
+                )
+                if used >= 0:
+                    return used
+                column[:] = original  # not certified from the warm start: again, cold
+            return _iterate_column(column, projections, limit, self.maxiter, accelerate=accelerate)
+
+        columns = range(work.shape[1])
+        threads = demean_threads(work.shape[1], work.shape[0])
+        if threads <= 1:
+            return max(one_column(j) for j in columns), True
+        # Columns are independent and the sweeps' sparse products and gathers release the GIL,
+        # so threads give the same numbers as one thread, sooner.  A pool per call, never a
+        # cached one: its threads would not survive the fork of a battery's worker processes.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return max(pool.map(one_column, columns)), True
+
+
+def demean_threads(columns: int, rows: int) -> int:
+    """Threads the iterative demeaning of ``columns`` columns of ``rows`` rows uses.
+
+    ``REEXPORT_NUM_THREADS`` when set (battery workers set it to 1, so that
+    parallel models do not each start threads), else the CPUs this process
+    may run on; never more than the columns, and one for small problems
+    (below :data:`THREADED_MIN_ROWS` rows, where starting threads costs more
+    than it saves).
+    """
+    if columns <= 1 or rows < THREADED_MIN_ROWS:
+        return 1
+    configured = os.environ.get("REEXPORT_NUM_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        available = int(configured)
+    else:
+        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return max(1, min(available, columns))
 
 
 def irls_tolerance(criterion: float, *, final: float = DEFAULT_TOL) -> float:

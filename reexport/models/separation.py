@@ -595,17 +595,7 @@ class _WeightedLeastSquares:
                 x_within = _demean(scaled, self.fixed, weights, where)
                 self.basis = _column_basis(x_within * self.root[:, None])
             return
-        n = len(weights)
-        rows = np.arange(n)
-        dummies = [
-            sparse.csr_matrix((np.ones(n), (rows, f.codes)), shape=(n, f.n_levels))
-            for f in self.fixed
-        ]
-        self.design = sparse.hstack([sparse.csr_matrix(scaled), *dummies], format="csr")
-        weighted = sparse.diags(self.root) @ self.design
-        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=0)).ravel())
-        self.norms = np.where(norms > 0, norms, 1.0)
-        self.system = (weighted @ sparse.diags(1.0 / self.norms)).tocsr()
+        self.design, self.norms, self.system = _joint_design(scaled, self.fixed, weights)
 
     def fit(self, target: np.ndarray) -> np.ndarray | None:
         """Fitted values of ``target``; ``None`` if the iterative solver did not converge."""
@@ -627,6 +617,44 @@ class _WeightedLeastSquares:
             return None
         self.solution = answer[0]
         return np.asarray(self.design @ (answer[0] / self.norms))
+
+
+def _joint_design(
+    scaled: np.ndarray, fixed: Sequence[fe_mod.FixedEffect], weights: np.ndarray
+) -> tuple[sparse.csr_matrix, np.ndarray, sparse.csr_matrix]:
+    """The regressors and every effect's dummies as one sparse ``n x (k + sum G)`` matrix.
+
+    Returns ``(design, norms, system)``: the design, the weighted norm of each
+    of its columns (1 for an empty column) and ``W^(1/2) design / norms``, the
+    matrix LSMR solves with.  Every row holds exactly ``k + len(fixed)``
+    entries (its regressors, then one 1 per effect), so both are written
+    directly as CSR arrays sharing one index pattern: no triplet sort, no
+    stacking, no sparse products.
+    """
+    n, k = scaled.shape
+    width = k + len(fixed)
+    offsets = np.cumsum([k] + [f.n_levels for f in fixed])
+    columns = int(offsets[-1])
+    index_type = np.int32 if max(n * width, columns) < 2**31 - 1 else np.int64
+    indices = np.empty((n, width), dtype=index_type)
+    indices[:, :k] = np.arange(k, dtype=index_type)
+    values = np.ones((n, width))
+    values[:, :k] = scaled
+    norms_squared = np.empty(columns)
+    norms_squared[:k] = weights @ np.square(scaled)
+    for position, (effect, offset) in enumerate(zip(fixed, offsets[:-1], strict=True)):
+        indices[:, k + position] = effect.codes + offset
+        norms_squared[offset : offset + effect.n_levels] = np.bincount(
+            effect.codes, weights=weights, minlength=effect.n_levels
+        )
+    norms = np.sqrt(norms_squared)
+    norms[norms == 0] = 1.0
+    indptr = np.arange(0, n * width + 1, width, dtype=index_type)
+    flat_indices = indices.ravel()
+    design = sparse.csr_matrix((values.ravel(), flat_indices, indptr), shape=(n, columns))
+    weighted = (values * np.sqrt(weights)[:, None]).ravel() / norms[flat_indices]
+    system = sparse.csr_matrix((weighted, flat_indices, indptr), shape=(n, columns))
+    return design, norms, system
 
 
 def _column_basis(matrix: np.ndarray) -> np.ndarray | None:
