@@ -202,6 +202,32 @@ def test_threads_give_the_same_bits_as_one_thread(monkeypatch: pytest.MonkeyPatc
     assert fe.demean_threads(3, 3_000) == 1  # small problems stay on one thread
 
 
+@pytest.mark.parametrize("weighted", [True, False])
+def test_compiled_kernels_give_the_numpy_paths_bits(
+    monkeypatch: pytest.MonkeyPatch, weighted: bool
+) -> None:
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(21)
+    n = 4_000
+    effects = _unbalanced_effects(rng, n, (300, 40, 9))
+    # One effect sorted by level: the kernels' contiguous path.
+    effects.append(fe.factorize("block", np.repeat(np.arange(n // 8), 8)))
+    assert effects[-1].is_sorted and not effects[0].is_sorted
+    matrix = rng.normal(size=(n, 2)) * [1.0, 1e3]
+    weights = rng.uniform(0.2, 3.0, n) if weighted else None
+    monkeypatch.setattr(fe, "COMPILED_MIN_ROWS", 0)
+    results = {}
+    for compiled in (True, False):
+        demeaner = fe.Demeaner(effects)
+        demeaner.compiled = compiled
+        results[compiled] = demeaner.demean(matrix, weights=weights)
+    assert results[True][1] == results[False][1]
+    assert results[True][0].tobytes() == results[False][0].tobytes()
+    np.testing.assert_allclose(
+        results[True][0], _dummy_residuals(matrix, effects, weights), rtol=0, atol=1e-8
+    )
+
+
 def test_rows_with_zero_weight_do_not_move_the_others() -> None:
     effects = [fe.factorize("a", [0, 0, 1, 1, 2, 2]), fe.factorize("b", [0, 1, 0, 1, 0, 1])]
     weights = np.array([1.0, 2.0, 1.0, 3.0, 0.0, 0.0])
