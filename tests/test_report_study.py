@@ -266,7 +266,8 @@ def test_report_index_keeps_code_spans_and_escapes_the_rest(tmp_path: Path) -> N
     index = (folder / "output" / "report.md").read_text()
     assert "- source: a\\_b file, made by `reexport import-series a_b.csv`" in index
     assert "\\`" not in index
-    assert "`reexport import-series FILE.csv --name customs_85051110 --unit t`" in index
+    # The series statement's code span (a report-only folder: no declaration to describe).
+    assert "(`comtrade_850511`: the reporter's monthly trade, net weight in tonnes)" in index
 
 
 def test_table_columns_default_to_the_model_labels(baseline: Path, tmp_path: Path) -> None:

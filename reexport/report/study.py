@@ -45,7 +45,7 @@ from reexport.models.results import ModelResult, ResultsFile
 from reexport.report import plots, scorecard, tables
 from reexport.report.tables import IndicatorRow
 from reexport.store import atomic_write_bytes, atomic_write_text
-from reexport.study import DECLARATION, default_folder
+from reexport.study import DECLARATION, Frame, default_folder
 from reexport.study import load_study as load_declaration
 
 log = logging.getLogger("reexport.report")
@@ -128,6 +128,9 @@ class StudyConfig:
     planted: tuple[Planted, ...]
     tables: tuple[Mapping[str, Any], ...]
     figures: tuple[Mapping[str, Any], ...]
+    #: The frames its ``study.toml`` declares (empty for a folder with a report only):
+    #: the data statements describe them instead of assuming one study's series.
+    frames: tuple[Frame, ...] = ()
 
 
 #: Keys allowed in each table of report.toml (typos are errors, not silently ignored).
@@ -330,9 +333,12 @@ def load_study(folder: str | Path) -> StudyConfig:
     if not folder.is_dir():
         raise BadInputError(f"study folder {folder} does not exist")
     config_path = folder / REPORT_CONFIG
+    frames: tuple[Frame, ...] = ()
     if (folder / DECLARATION).is_file():
         # A study folder: its declaration is checked too and names the recipe.
-        config_path = load_declaration(folder).recipe
+        declaration = load_declaration(folder)
+        config_path = declaration.recipe
+        frames = tuple(declaration.frames)
     where = str(config_path)
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
@@ -429,6 +435,7 @@ def load_study(folder: str | Path) -> StudyConfig:
         planted=_resolve_planted(_demo_table(raw, where).get("planted"), where),
         tables=tuple(table_list),
         figures=tuple(figure_list),
+        frames=frames,
     )
 
 
@@ -520,6 +527,21 @@ def load_study_data(results: ResultsFile, columns: Sequence[str] = ()) -> StudyD
             f"data file {path} lacks the column(s) the study needs: {', '.join(missing)}"
         )
     return StudyData(frame=frame, path=path, meta=_meta_for(path))
+
+
+def estimated_frames(study: StudyConfig, data: Mapping[str, StudyData]) -> tuple[Frame, ...]:
+    """The declared frames the results were estimated on, in results order, each once.
+
+    A results file's data is ``processed/<study>/<frame>.csv``, so the file stem names the
+    frame; data from elsewhere (``--results`` over a hand-made file) matches no frame.
+    """
+    declared = {f.name: f for f in study.frames}
+    found: dict[str, Frame] = {}
+    for item in data.values():
+        frame = declared.get(item.path.stem)
+        if frame is not None:
+            found.setdefault(frame.name, frame)
+    return tuple(found.values())
 
 
 def describe_coverage(data: Mapping[str, StudyData]) -> dict[str, str]:
@@ -805,10 +827,27 @@ def _command_lines(
     return [f"reexport estimate {ref.spec} --output {results_paths[key]}", report]
 
 
+def _study_arg(study: StudyConfig) -> str:
+    """The study folder as a command line names it: relative to the working directory if inside."""
+    try:
+        return str(study.folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(study.folder)
+
+
+def _real_data_hint(study: StudyConfig) -> str:
+    """How to get real data: ``reexport data STUDY``, and a user series the frames prefer."""
+    hint = f"`reexport data {_study_arg(study)}`"
+    codes = sorted({c for f in study.frames if f.prefer is not None for c in f.prefer.hs})
+    if codes:
+        hint += f", or `reexport import-series` for a series of code {', '.join(codes)}"
+    return hint
+
+
 def _coverage_lines(study: StudyConfig, coverage: Mapping[str, str]) -> list[str]:
-    """``KEY data cover SPAN (the paper: A..B)`` for each study frame (plain text)."""
+    """``KEY data cover SPAN (the study's period: A..B)`` for each study frame (plain text)."""
     period = study.recipe.period
-    wanted = "" if period is None else f" (the paper: {period[0]}..{period[1]})"
+    wanted = "" if period is None else f" (the study's period: {period[0]}..{period[1]})"
     return [f"{key} data cover {span}{wanted}" for key, span in sorted(coverage.items())]
 
 
@@ -850,14 +889,15 @@ def report_markdown(
             "computed from the seeded synthetic demo vintage, not from real trade data. "
             "They show that the pipeline recovers effects planted in made-up data; they are "
             "not a replication. For the real replication, fetch the real data with network "
-            "access (`make data`, or `reexport import-series` for a China-customs series) "
-            "and run `make reproduce` again."
+            f"access ({_real_data_hint(study)}) and run "
+            f"`make reproduce STUDY={_study_arg(study)}` again."
         )
         out.append("")
     out.append("## Data")
     out.append("")
-    out.append(prose(card["data"]["series_statement"]))
-    out.append("")
+    for paragraph in scorecard.statement_paragraphs(card["data"]["series_statement"]):
+        out.append(prose(paragraph))
+        out.append("")
     recipe = study.recipe
     if recipe.commands:
         out.append("Recipe: " + " && ".join(code(c) for c in recipe.commands) + ".")
@@ -958,7 +998,10 @@ def _scorecard_html(card: Mapping[str, Any]) -> str:
 
 def _data_html(study: StudyConfig, card: Mapping[str, Any], coverage: Mapping[str, str]) -> str:
     """The Data section: series statement, recipe, sources, coverage, results and vintages."""
-    parts = [f"<p>{_html_code(card['data']['series_statement'])}</p>"]
+    parts = [
+        f"<p>{_html_code(paragraph)}</p>"
+        for paragraph in scorecard.statement_paragraphs(card["data"]["series_statement"])
+    ]
     recipe = study.recipe
     if recipe.commands:
         commands = " &amp;&amp; ".join(f"<code>{html.escape(c)}</code>" for c in recipe.commands)
@@ -1211,6 +1254,7 @@ def run_report(
             frame=None if world is None else world.frame,
             data_meta=None if world is None else world.meta,
             planted=planted,
+            frames=estimated_frames(study, data),
         )
         atomic_write_text(staging / "scorecard.json", scorecard.scorecard_json(card))
         atomic_write_text(staging / "scorecard.md", scorecard.scorecard_markdown(card))
