@@ -31,6 +31,7 @@ from reexport.models.results import ModelResult  # noqa: E402
 from reexport.report.tables import (  # noqa: E402
     describe_variant,
     focus_term,
+    term_label,
 )
 from reexport.store import atomic_write_bytes  # noqa: E402
 
@@ -264,7 +265,7 @@ def coef_points(
     for m in models:
         term = focus_term(m, focus)
         lo, hi = m.ci(term)
-        text = describe_variant(m) if by == "model" else labels.get(term, term)
+        text = describe_variant(m) if by == "model" else term_label(term, labels)
         points.append(CoefPoint(text, m.coef(term), lo, hi, m.p_value(term), m, term))
     return points
 
