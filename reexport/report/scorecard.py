@@ -705,6 +705,12 @@ def describe_frame(frame: Frame) -> str:
         f"`{frame.name}`: UN Comtrade, {_reporters(frame)}'s monthly {_flows(frame)} of "
         f"{_hs_phrase(frame.hs)} {partners}, {grain}"
     )
+    if frame.prefer is not None and frame.series_column is not None:
+        # The series column says which one filled the values (the statement that follows).
+        text += (
+            f", or in its place a stored user series of code {' or '.join(frame.prefer.hs)}"
+            f" (`{frame.series_column}` says which)"
+        )
     return text + ("; " + "; ".join(details) if details else "") + "."
 
 
