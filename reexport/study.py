@@ -383,10 +383,10 @@ def _area(text: str, where: str, key: str) -> str:
 
 
 def _hs(text: str, where: str, key: str) -> str:
-    code = text.strip().upper()
-    if not (code == "TOTAL" or re.fullmatch(r"\d{2}(\d{2}){0,2}", code)):
-        raise _fail(where, key, f"HS code {text!r}: expected 2, 4 or 6 digits or TOTAL")
-    return code
+    """A code of the shipped HS nomenclature (any shipped edition), or one line naming the key."""
+    from reexport.sources import hs
+
+    return hs.check(text, what=f"{where}: {key}: HS code")
 
 
 def _flows(raw: Mapping[str, Any], where: str) -> tuple[str, ...]:

@@ -218,6 +218,21 @@ def test_the_japan_study_runs_offline_from_the_cli(
     assert card["synthetic"] is True
     assert len(card["facts"]) == 4
     assert all(row["verdict"] != "reproduced" for row in card["facts"])
+    # The data sections describe Japan's import frames, as study.toml declares them, with
+    # none of the Porcher study's China-export wording.
+    scorecard_md = (output / "scorecard.md").read_text()
+    for text in (scorecard_md, report_md):
+        assert "`rare_earths`: UN Comtrade, Japan's monthly imports of HS 280530" in text
+        assert "`magnets`: UN Comtrade, Japan's monthly imports of HS 850511" in text
+        for porcher in ("export series", "China-customs", "CN 85051110", "the paper"):
+            assert porcher not in text, porcher
+    assert "make reproduce STUDY=" in report_md
+    for table in (output / "tables").glob("*.md"):
+        notes = table.read_text()
+        assert "China's exports" not in notes and "published paper" not in notes, table.name
+    # One row holds every column's constant, so its label names no single model.
+    diversification = (output / "tables" / "table3_diversification.md").read_text()
+    assert "| Constant |" in diversification and "2010 share model" not in diversification
 
 
 def test_plain_demo_writes_only_the_base_set(

@@ -184,6 +184,38 @@ def test_supplier_figures_shade_the_event_months() -> None:
     assert _event_spans(no_events) == []
 
 
+def _luminance(color: object) -> float:
+    """WCAG relative luminance of a matplotlib colour."""
+    from matplotlib.colors import to_rgb
+
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in to_rgb(color))  # type: ignore[arg-type]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def test_event_labels_are_legible_on_the_stacked_bands_and_edges_mark_the_span() -> None:
+    figures = _supplier_figures(False)
+    for name, fig in figures.items():
+        labels = [a for ax in fig.axes for a in ax.texts if a.get_gid() == "event_label"]
+        assert [t.get_text() for t in labels] == ["2010 embargo"], name  # first panel only
+        (label,) = labels
+        box = label.get_bbox_patch()
+        assert box is not None and box.get_alpha() in (None, 1.0), name
+        text_l, box_l = _luminance(label.get_color()), _luminance(box.get_facecolor())
+        contrast = (max(text_l, box_l) + 0.05) / (min(text_l, box_l) + 0.05)
+        assert contrast >= 7.0, (name, contrast)  # WCAG AAA for normal text
+        assert label.get_fontsize() >= 8.5, name
+        ax = label.axes
+        others = [a.get_zorder() for a in ax.get_children() if a is not label]
+        assert label.get_zorder() > max(others), name  # nothing is drawn over it
+        edges = [line for a in fig.axes for line in a.lines if line.get_gid() == "event_edge"]
+        filled = [c.get_zorder() for a in fig.axes for c in a.collections]
+        assert len(edges) == 2 * len(_event_spans(fig)), name
+        assert all(e.get_zorder() > max(filled, default=0) for e in edges), name
+
+
 def test_partner_shares_stack_to_one_with_other() -> None:
     fig = plots.plot_partner_shares(_shares(), partners=["CHN", "IND"], hs=["2846"], title="x")
     (ax,) = fig.axes

@@ -14,6 +14,7 @@ from reexport.errors import BadInputError
 from reexport.models.results import ModelResult
 from reexport.report import scorecard, tables
 from reexport.report.scorecard import Fact
+from reexport.study import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "golden" / "results_world.json"
@@ -225,12 +226,52 @@ def test_cross_check_totals_ratio_and_incomplete_years() -> None:
     assert rows[2]["series_t"] is None and rows[2]["months"] == 0
 
 
+def _frames(study: str) -> dict[str, Any]:
+    return {f.name: f for f in load_study(ROOT / "analyses" / study).frames}
+
+
 def test_series_statement_names_hs6_breadth_and_import_series() -> None:
-    comtrade = scorecard.describe_series(["comtrade_850511"])
-    assert "broader than" in comtrade and "CN 85051110" in comtrade
-    assert "reexport import-series" in comtrade
-    user = scorecard.describe_series(["userseries:customs_85051110"])
-    assert "customs_85051110" in user
+    world = _frames("porcher2025")["world"]
+    comtrade = scorecard.describe_series(["comtrade_850511"], frame=world, annual_totals=True)
+    # From the declaration: reporter and flow, the preferred code, the HS description.
+    assert "China's monthly exports" in comtrade
+    assert "broader than the preferred code 85051110" in comtrade
+    assert "permanent magnets" in comtrade and "published totals below" in comtrade
+    assert "reexport import-series FILE.csv --name NAME --hs 85051110 --unit t" in comtrade
+    user = scorecard.describe_series(["userseries:customs_85051110"], frame=world)
+    assert "customs_85051110" in user and "code 85051110" in user
+    # Without a declaration nothing study-specific is claimed.
+    bare = scorecard.describe_series(["comtrade_850511"])
+    assert "China" not in bare and "85051110" not in bare
+
+
+def test_the_japan_data_statement_describes_its_import_frames() -> None:
+    frames = _frames("japan_rare_earths")
+    used = [frames[n] for n in ("rare_earths", "magnets")]
+    text = scorecard.describe_data(used, synthetic=False)
+    paragraphs = scorecard.statement_paragraphs(text)
+    assert len(paragraphs) == 2
+    assert paragraphs[0].startswith("`rare_earths`: UN Comtrade, Japan's monthly imports of ")
+    assert "HS 280530 (Earth-metals, rare" in paragraphs[0] and "HS 2846 (Compounds" in text
+    assert "from every partner" in text and "share of the import value (USD)" in text
+    assert (
+        "IND_SEA (IND, VNM, THA, MYS, PHL)" in text
+        and "joined by month with GPRC_JPN, GPRC_CHN." in text
+    )
+    # No wording of the Porcher study's China export series.
+    for porcher in ("export", "CN 85051110", "China-customs", "the paper", "not recorded"):
+        assert porcher not in text, porcher
+    synthetic = scorecard.describe_data(used, synthetic=True)
+    assert scorecard.statement_paragraphs(synthetic)[0].startswith("SYNTHETIC")
+    mirror = scorecard.describe_frame(frames["china_exports_to_japan"])
+    assert "China's monthly exports of" in mirror and " to Japan, one row per HS code" in mirror
+
+
+def test_the_porcher_destination_frame_says_absent_partners_are_zero() -> None:
+    text = scorecard.describe_frame(_frames("porcher2025")["destination"])
+    assert "to every partner, one row per partner and month" in text
+    assert "a partner absent in a month China reported counts as 0" in text
+    assert "`GPRC_{partner}` as `gpr_country`" in text
 
 
 def test_published_facts_encode_the_paper() -> None:
@@ -317,9 +358,9 @@ def test_recovery_section_only_on_synthetic_data(tmp_path: Path) -> None:
     card = scorecard.build_scorecard(facts, [tables.load_results(path)], planted=planted)
     assert [r["recovered"] for r in card["parameter_recovery"]] == [True]
     assert "Parameter recovery on the synthetic demo data" in scorecard.scorecard_markdown(card)
-    assert (
-        card["data"]["series_statement"]
-        == "The export series used is not recorded in the study frame."
+    assert card["data"]["series_statement"] == (
+        "The series used is not recorded in the study frame, and no study declaration "
+        "was given to describe it."
     )
 
 
@@ -332,11 +373,13 @@ def test_code_spans_in_scorecard_prose_render_as_code(tmp_path: Path) -> None:
     res = tables.load_results(FIXTURE)
     frame = pd.DataFrame({"period": ["2017-01"], "exports_t": [1.0], "export_series": ["demo"]})
     text = scorecard.scorecard_markdown(
-        scorecard.build_scorecard(scorecard.load_facts(path), [res], frame=frame)
+        scorecard.build_scorecard(
+            scorecard.load_facts(path), [res], frame=frame, frames=[_frames("porcher2025")["world"]]
+        )
     )
     assert "\\`" not in text  # no escaped backtick anywhere
     assert "- value: swap the series with `reexport import-series FILE.csv`" in text
-    assert "`reexport import-series FILE.csv --name customs_85051110 --unit t`" in text
+    assert "`reexport import-series FILE.csv --name NAME --hs 85051110 --unit t`" in text
     # In a table cell the pipe inside the code span is escaped (GitHub tables need it).
     assert r"estimated with `reexport estimate \| tee log` on \*demo\*" in text
 
@@ -352,6 +395,7 @@ def test_scorecard_matches_golden() -> None:
         [tables.load_results(FIXTURE)],
         frame=frame,
         data_meta={"vintages": {"gpr": "20261128T151200Z", "comtrade": "20261128T151300Z"}},
+        frames=[_frames("porcher2025")["world"]],
     )
     for name, text in (
         ("scorecard.md", scorecard.scorecard_markdown(card)),

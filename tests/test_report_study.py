@@ -266,7 +266,8 @@ def test_report_index_keeps_code_spans_and_escapes_the_rest(tmp_path: Path) -> N
     index = (folder / "output" / "report.md").read_text()
     assert "- source: a\\_b file, made by `reexport import-series a_b.csv`" in index
     assert "\\`" not in index
-    assert "`reexport import-series FILE.csv --name customs_85051110 --unit t`" in index
+    # The series statement's code span (a report-only folder: no declaration to describe).
+    assert "(`comtrade_850511`: the reporter's monthly trade, net weight in tonnes)" in index
 
 
 def test_table_columns_default_to_the_model_labels(baseline: Path, tmp_path: Path) -> None:
@@ -544,3 +545,91 @@ def test_report_html_says_what_report_md_says(baseline: Path) -> None:
         assert f"<td>{published}</td><td>{fact['published']['model']} /" in page
         assert f"<td>{reproduced}</td><td>{verdict}</td>" in page
     assert "vintages: <code>" in page or not card["data"].get("vintages")
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_the_porcher_chain_runs_on_real_vintages_offline(
+    data_root: Path, tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """data -> build -> estimate -> report on real vintages only, with no network.
+
+    The real inputs beside the checkout: the publisher's GPR workbook and the monthly
+    China-customs CN 85051110 figures published in the news (26 months, 2016-12..2025-11;
+    ../shared/data/repm_published_figures.csv).  No real monthly Comtrade body is stored
+    (../shared/data/comtrade/PROVENANCE.md), so the by-destination frame, optional in
+    study.toml, is not built: its estimate and table are left out and the report says so.
+    """
+    figures = pd.read_csv(shared_data / "repm_published_figures.csv", dtype=str)
+    monthly = figures[
+        (figures["measure"] == "export_quantity")
+        & (figures["hs_code"] == "85051110")
+        & figures["period"].str.fullmatch(r"\d{4}-\d{2}")
+    ][["period", "value"]].drop_duplicates()
+    series = tmp_path / "published_85051110.csv"
+    monthly.to_csv(series, index=False)
+    gpr = shared_data / "gpr" / "data_gpr_export.xls"
+    assert main(["fetch", "gpr", "--from-file", str(gpr)]) == 0
+    assert main(["import-series", str(series), "--name", "published_85051110", "--unit", "t"]) == 0
+    # `reexport data --offline` with real vintages stored uses them (no demo is written).
+    assert main(["data", str(PORCHER), "--offline"]) == 0
+    assert not [v for v in (data_root / "raw").rglob("demo-*")]
+    assert main(["build", str(PORCHER)]) == 0
+    build_out = capsys.readouterr().out
+    assert "build porcher2025 (real)" in build_out and "SYNTHETIC" not in build_out
+    results = tmp_path / "results"
+    assert main(["estimate", str(PORCHER), "--output", str(results)]) == 0
+    assert "estimate destination: skipped: the optional frame 'destination' was not built" in (
+        capsys.readouterr().out
+    )
+    assert sorted(p.name for p in results.glob("*.json")) == ["world.json"]
+    out = tmp_path / "report"
+    assert main(["report", str(PORCHER), "--output", str(out), "--results", str(results)]) == 0
+    card = json.loads((out / "scorecard.json").read_text())
+    assert card["synthetic"] is False and card["parameter_recovery"] == []
+    world = json.loads((results / "world.json").read_text())
+    headline = next(m for m in world["models"] if m["name"] == "headline")
+    # The frame widens to the series' span (2016-12..2025-11), and its first month has no
+    # GPR four months earlier inside the frame: 26 published months, 25 observations.
+    assert headline["nobs"] == len(monthly) - 1 == 25
+    assert headline["dropped_rows"]["lags"] == 4
+    for fact in card["facts"]:
+        # Real data: every fact gets a verdict on its estimate, none is "not comparable".
+        assert fact["verdict"] != "not comparable", fact["id"]
+        assert fact["reproduced"] is not None and all(
+            np.isfinite(x) for x in fact["reproduced"]["ci95"]
+        )
+    statement = card["data"]["series_statement"]
+    assert "user-supplied series `published_85051110`" in statement and "SYNTHETIC" not in statement
+    index = (out / "report.md").read_text()
+    assert "SYNTHETIC" not in index
+    assert (
+        "- not produced: results destination (the optional frame 'destination' was not built)"
+        in index
+    )
+    assert "not produced: table table3\\_destination (needs results destination)" in index
+    assert not (out / "tables" / "table3_destination.md").exists()
+    assert (out / "tables" / "table1_main.md").is_file()
+    verdicts = {f["id"]: f["verdict"] for f in card["facts"]}
+    print(f"real-vintage scorecard: {verdicts}")
+
+
+def test_only_an_optional_frame_not_built_is_left_out(data_root: Path) -> None:
+    from reexport.study import load_study as load_declaration
+
+    declared = load_declaration(PORCHER)
+    specs = {e.name: e.spec for e in declared.estimates}
+    # Nothing built: the optional by-destination frame is a stated gap; the required world
+    # frame is not (reading it fails with its own message).
+    assert study_mod.unbuilt_optional_frame(declared.frames, specs["destination"]) == "destination"
+    assert study_mod.unbuilt_optional_frame(declared.frames, specs["world"]) is None
+    reduced, omitted = study_mod.without_unbuilt_frames(study_mod.load_study(PORCHER))
+    assert list(reduced.results) == ["world"]
+    assert "table3_destination" not in [t["id"] for t in reduced.tables]
+    assert omitted["results destination"] == "the optional frame 'destination' was not built"
+    # Once built, nothing is left out.
+    processed = data_root / "processed" / "porcher2025"
+    processed.mkdir(parents=True)
+    (processed / "destination.csv").write_text("period\n")
+    assert study_mod.unbuilt_optional_frame(declared.frames, specs["destination"]) is None
+    assert study_mod.without_unbuilt_frames(study_mod.load_study(PORCHER))[1] == {}

@@ -256,6 +256,39 @@ def test_labels_come_from_the_spec_not_raw_names() -> None:
     assert "C(month)" not in md and "Month-of-year dummies | Yes" in md
 
 
+def test_the_constant_is_one_row_labelled_constant_last_for_every_column() -> None:
+    res = tables.load_results(FIXTURE)
+    models = [res.model("headline"), res.model("levels")]
+    assert all(m.has(tables.INTERCEPT) for m in models)
+    unlabelled = {k: v for k, v in res.labels.items() if k != tables.INTERCEPT}
+    table = tables.build_table(models, labels=unlabelled, title="t", hide=[r"^C\(month\)"])
+    labels = [row.cells[0].text for row in table.rows if row.cells[0].text]
+    # Without a spec label the raw formula name is not shown: one "Constant" row holds
+    # both models' constants, after every other coefficient (Stata esttab's order).
+    assert labels.count("Constant") == 1 and tables.INTERCEPT not in labels
+    constant = next(row for row in table.rows if row.cells[0].text == "Constant")
+    assert [c.text for c in constant.cells[1:]] == [
+        tables.format_number(m.coef(tables.INTERCEPT), 3) for m in models
+    ]
+    coefficient_rows = labels[: labels.index("Fixed effects")]
+    assert coefficient_rows[-1] == "Constant"
+    # A spec label still wins.
+    assert tables.term_label(tables.INTERCEPT, {tables.INTERCEPT: "Const."}) == "Const."
+    assert tables.term_label("trend", {}) == "trend"
+
+
+def test_no_shipped_spec_gives_the_shared_constant_a_model_specific_label() -> None:
+    """One row holds every model's constant, so a label explaining one model is wrong."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    for spec in sorted(root.glob("analyses/*/specs/*.toml")):
+        raw = tomllib.loads(spec.read_text(encoding="utf-8"))
+        label = raw.get("labels", {}).get(tables.INTERCEPT)
+        if label is not None and len(raw.get("model", [])) > 1:
+            assert label == tables.INTERCEPT_LABEL, (spec, label)
+
+
 def test_synthetic_tables_say_so_in_title_and_notes() -> None:
     table = _main_table(synthetic=True)
     for fmt in tables.FORMATS:

@@ -99,6 +99,17 @@ def _edited(tmp_path: Path, old: str, new: str) -> Path:
     [
         ('reporter = ["CHN"]', 'reporter = ["XYZ"]', r"\[\[request\]\] #2: reporter: 'XYZ'"),
         ('hs = ["850511"]\nflow', 'hs = ["8505111"]\nflow', r"\[\[request\]\] #2: hs: HS code"),
+        (
+            'hs = ["850511"]\nflow',
+            'hs = ["850599"]\nflow',
+            r"\[\[request\]\] #2: hs: HS code '850599' is not in the HS nomenclature "
+            r"\(reexport/data/hs/HS.json",
+        ),
+        (
+            'trade = { reporter = "CHN", partner = "WLD", hs = ["850511"]',
+            'trade = { reporter = "CHN", partner = "WLD", hs = ["280599"]',
+            r"\[\[frame\]\] 'monthly' trade: hs: HS code '280599' is not in the HS nomenclature",
+        ),
         ('indices = ["GPR"]', 'indices = ["EXCHUS"]', r"'monthly': indices: no \[\[request\]\]"),
         (
             'trade = { reporter = "CHN", partner = "WLD", hs = ["850511"]',

@@ -31,6 +31,7 @@ from reexport.models.results import ModelResult  # noqa: E402
 from reexport.report.tables import (  # noqa: E402
     describe_variant,
     focus_term,
+    term_label,
 )
 from reexport.store import atomic_write_bytes  # noqa: E402
 
@@ -141,25 +142,48 @@ def lagged(frame: pd.DataFrame, column: str, lag: int) -> pd.Series:
     return values.reindex(periods - lag).set_axis(periods)
 
 
+#: The event label: black on an opaque white box, in front of every series, so it stays
+#: legible on the near-black bottom band of a stacked share plot as on a white background
+#: (a grey label on the band was unreadable).
+EVENT_LABEL_STYLE: Mapping[str, Any] = {
+    "fontsize": 8.5,
+    "color": "0.0",
+    "zorder": 6,
+    "bbox": {
+        "boxstyle": "round,pad=0.25",
+        "facecolor": "1.0",
+        "edgecolor": "0.0",
+        "linewidth": 0.6,
+        "alpha": 1.0,
+    },
+}
+
+
 def _shade(ax: Any, annotations: Sequence[Annotation], *, label: bool = True) -> None:
-    """Shade each annotation's months (inclusive) on ``ax``; the spans carry gid ``event``."""
+    """Shade each annotation's months (inclusive) on ``ax``; the spans carry gid ``event``.
+
+    The shade sits behind the series (it shows on line plots); dashed edges in front mark
+    the span where filled areas hide the shade (stacked shares).  The label, when asked
+    for, is boxed at the bottom of the span (the tops of the series peak there).
+    """
     for note in annotations:
         lo, hi = _month_numbers(
             pd.PeriodIndex([pd.Period(note.start, freq="M"), pd.Period(note.end, freq="M") + 1])
         )
         ax.axvspan(lo, hi, color="0.88", zorder=0, linewidth=0, gid="event")
+        for edge in (lo, hi):
+            ax.axvline(edge, color="0.0", linestyle="--", linewidth=0.8, zorder=5, gid="event_edge")
         if not label:
             continue
-        # Labelled at the bottom of the span: the tops of the series peak there.
         ax.text(
             lo,
-            0.02,
-            f" {note.text}",
+            0.04,
+            note.text,
             transform=ax.get_xaxis_transform(),
             va="bottom",
             ha="left",
-            fontsize=8,
-            color="0.2",
+            gid="event_label",
+            **EVENT_LABEL_STYLE,
         )
 
 
@@ -264,7 +288,7 @@ def coef_points(
     for m in models:
         term = focus_term(m, focus)
         lo, hi = m.ci(term)
-        text = describe_variant(m) if by == "model" else labels.get(term, term)
+        text = describe_variant(m) if by == "model" else term_label(term, labels)
         points.append(CoefPoint(text, m.coef(term), lo, hi, m.p_value(term), m, term))
     return points
 
@@ -600,7 +624,9 @@ def plot_hhi(
     ax.set_ylim(0.0, 10_000.0)
     ax.set_ylabel("HHI of suppliers (0-10,000)")
     ax.set_xlabel("Month")
-    ax.legend(frameon=False, loc="lower left")
+    # Upper right: the event label sits at the bottom left (the 2010 embargo), and the
+    # concentration rarely nears 10,000 late in the window.
+    ax.legend(frameon=False, loc="upper right")
     _year_axis(ax)
     ax.set_title(figure_title(title, synthetic))
     return fig

@@ -44,6 +44,8 @@ from reexport.report.tables import (
     markdown_escape,
     markdown_text,
 )
+from reexport.sources import areas, hs
+from reexport.study import WORLD, Frame
 
 FACTS_SCHEMA = 1
 
@@ -543,17 +545,31 @@ def evaluate_fact(
 # --------------------------------------------------------------------------- totals
 
 
+def _tonnes_column(frames: Sequence[Frame]) -> str:
+    """The first frame's column of net weight in tonnes (``exports_t`` if none is declared)."""
+    if frames:
+        for column, tidy in frames[0].values.items():
+            if tidy == "net_weight_t":
+                return column
+    return "exports_t"
+
+
 def cross_check_totals(
-    frame: pd.DataFrame | None, totals: Sequence[Mapping[str, Any]]
+    frame: pd.DataFrame | None,
+    totals: Sequence[Mapping[str, Any]],
+    *,
+    column: str = "exports_t",
 ) -> list[dict[str, Any]]:
-    """Compare the export series' annual sums with published China-customs totals.
+    """Compare a frame's annual sums of tonnes with published annual totals.
 
     Parameters
     ----------
     frame
-        The study frame (``period``, ``exports_t``), or ``None`` when it is not available.
+        The study frame (``period`` and ``column``), or ``None`` when it is not available.
     totals
-        Rows with ``year``, ``tonnes``, ``source_url``.
+        Rows with ``year``, ``tonnes``, ``source_url`` (and ``hs``, the code they count).
+    column
+        The frame's column of net weight in tonnes.
 
     Returns
     -------
@@ -563,9 +579,9 @@ def cross_check_totals(
     """
     rows: list[dict[str, Any]] = []
     sums: dict[int, tuple[float, int]] = {}
-    if frame is not None and {"period", "exports_t"} <= set(frame.columns):
+    if frame is not None and {"period", column} <= set(frame.columns):
         years = frame["period"].astype(str).str.slice(0, 4).astype(int)
-        grouped = frame.assign(_year=years).groupby("_year")["exports_t"]
+        grouped = frame.assign(_year=years).groupby("_year")[column]
         for year, values in grouped:
             sums[int(str(year))] = (float(values.sum()), int(values.notna().sum()))
     for total in totals:
@@ -581,6 +597,7 @@ def cross_check_totals(
                 "months": months,
                 "ratio": _clean(ours / published) if complete else None,
                 "source_url": str(total["source_url"]),
+                "hs": str(total.get("hs", "")),
             }
         )
     return rows
@@ -589,40 +606,232 @@ def cross_check_totals(
 # --------------------------------------------------------------------------- card
 
 
-def describe_series(export_series: Sequence[str], *, synthetic: bool = False) -> str:
-    """A plain statement of which export series the estimates used."""
+#: How the data section names a tidy trade column.
+_TIDY_COLUMNS = {
+    "net_weight_t": "net weight (t)",
+    "value_usd": "value (USD)",
+    "qty": "quantity in the supplementary unit",
+}
+_FLOW_WORDS = {"X": "exports", "M": "imports"}
+
+
+def _area_name(code: str, *, role: areas.Role) -> str:
+    try:
+        return areas.lookup(code, role=role).name
+    except BadInputError:
+        return code
+
+
+def _hs_phrase(codes: Sequence[str]) -> str:
+    """``HS 280530 (Earth-metals, rare; ...) and HS 2846 (...)``, from the shipped nomenclature."""
+    parts = []
+    for code in codes:
+        text = hs.description(code)
+        parts.append(f"HS {code}" + (f" ({text})" if text else ""))
+    return _and(parts)
+
+
+def _and(items: Sequence[str]) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _reporters(frame: Frame) -> str:
+    return _and([_area_name(r, role="reporter") for r in frame.reporter])
+
+
+def _flows(frame: Frame) -> str:
+    return _and([_FLOW_WORDS.get(f, f) for f in frame.flow])
+
+
+def _flow_adjective(frame: Frame) -> str:
+    return _and([{"X": "export", "M": "import"}.get(f, f) for f in frame.flow])
+
+
+def describe_frame(frame: Frame) -> str:
+    """One sentence saying what a declared frame holds, from its ``study.toml`` declaration.
+
+    Reporter names, flows, HS codes (with their descriptions from the shipped HS
+    nomenclature), partners, the grain (``by``), the value columns or supplier measures
+    and the joined indices: nothing here is written for one study.
+    """
+    to_from = "to" if frame.flow == ("X",) else "from" if frame.flow == ("M",) else "with"
+    if frame.partner == WORLD:
+        partners = f"{to_from} the world (Comtrade's World row)"
+    elif frame.partner == "all":
+        partners = f"{to_from} every partner"
+    else:
+        partners = f"{to_from} " + _and([_area_name(p, role="partner") for p in frame.partner])
+    grain = {
+        ("period",): "per month" if frame.partner == WORLD else "summed over partners per month",
+        ("period", "partner"): "one row per partner and month",
+        ("period", "hs"): "one row per HS code and month",
+    }.get(tuple(frame.by), "by " + ", ".join(frame.by))
+    if frame.implied_zeros:
+        grain += f" (a partner absent in a month {_reporters(frame)} reported counts as 0)"
+    details = []
+    if frame.values:
+        details.append(
+            ", ".join(
+                f"`{column}` = {_TIDY_COLUMNS.get(tidy, tidy)}"
+                for column, tidy in frame.values.items()
+            )
+        )
+    if frame.measures:
+        suppliers = ", ".join(frame.measures.get("suppliers", ()))
+        measured = (
+            f"each supplier's share of the {_flow_adjective(frame)} value (USD), the "
+            "Herfindahl-Hirschman "
+            f"index and the number of suppliers, for {suppliers}"
+        )
+        if frame.groups:
+            measured += " and the group(s) " + "; ".join(
+                f"{name} ({', '.join(members)})" for name, members in frame.groups.items()
+            )
+        details.append(measured)
+    if frame.partner_index is not None:
+        details.append(
+            f"each partner's `{frame.partner_index.series}` as `{frame.partner_index.column}`"
+        )
+    if frame.indices or frame.optional_indices:
+        joined = ", ".join(frame.indices)
+        if frame.optional_indices:
+            optional = ", ".join(frame.optional_indices) + " when stored"
+            joined = f"{joined} (and {optional})" if joined else optional
+        details.append(f"joined by month with {joined}")
+    text = (
+        f"`{frame.name}`: UN Comtrade, {_reporters(frame)}'s monthly {_flows(frame)} of "
+        f"{_hs_phrase(frame.hs)} {partners}, {grain}"
+    )
+    if frame.prefer is not None and frame.series_column is not None:
+        # The series column says which one filled the values (the statement that follows).
+        text += (
+            f", or in its place a stored user series of code {' or '.join(frame.prefer.hs)}"
+            f" (`{frame.series_column}` says which)"
+        )
+    return text + ("; " + "; ".join(details) if details else "") + "."
+
+
+def describe_series(
+    export_series: Sequence[str],
+    *,
+    synthetic: bool = False,
+    frame: Frame | None = None,
+    annual_totals: bool = False,
+) -> str:
+    """A plain statement of which series filled a frame's ``series_column``.
+
+    Parameters
+    ----------
+    export_series
+        The names the frame's series column holds (``comtrade_<hs>``,
+        ``userseries:<name>``, ``demo...``).
+    synthetic
+        The data are the seeded demo vintage.
+    frame
+        The frame's declaration: its reporter and flow name the series, and its ``prefer``
+        table names the user-series code a Comtrade series stands in for.
+    annual_totals
+        The facts file publishes annual totals the scorecard compares the series with.
+    """
     if not export_series:
-        return "The export series used is not recorded in the study frame."
+        return "The series used is not recorded in the study frame."
+    who = "the reporter's monthly trade"
+    if frame is not None:
+        who = f"{_reporters(frame)}'s monthly {_flows(frame)}"
+    preferred = list(frame.prefer.hs) if frame is not None and frame.prefer is not None else []
+    preferred_text = " or ".join(preferred)
     parts = []
     for name in export_series:
         if synthetic:
+            stands_for = f"a series of code {preferred_text}" if preferred else "the real series"
             parts.append(
-                f"SYNTHETIC: the export series (`{name}`) is made up by the seeded demo "
+                f"SYNTHETIC: the series (`{name}`) is made up by the seeded demo "
                 "data-generating process (docs/demo_dgp.md) in the format of the real source; "
-                "it stands in for a China-customs CN 85051110 series."
+                f"it stands in for {stands_for}."
             )
         elif name.startswith("comtrade_"):
-            hs = name.split("_", 1)[1]
-            parts.append(
-                f"UN Comtrade HS6 {hs} (`{name}`: China's monthly exports, net weight in "
-                "tonnes). HS6 850511 covers all permanent magnets of metal, so it is broader "
-                "than China customs' CN 85051110 (rare-earth permanent magnets) used by the "
-                "paper; the scorecard compares its annual sums with published CN 85051110 totals."
-            )
+            code = name.split("_", 1)[1]
+            text = f"Series used: UN Comtrade HS {code} (`{name}`: {who}, net weight in tonnes)."
+            if preferred:
+                text += (
+                    f" HS {code} ({hs.description(code) or 'no description'}) is broader than "
+                    f"the preferred code {preferred_text}, which subdivides it; a stored user "
+                    "series of that code is used instead when there is one."
+                )
+            if annual_totals:
+                text += " The scorecard compares its annual sums with the published totals below."
+            parts.append(text)
         elif name.startswith("userseries:"):
             parts.append(
-                f"User-supplied series `{name.split(':', 1)[1]}` imported with "
-                "`reexport import-series` (e.g. a China-customs CN 85051110 extract)."
+                f"Series used: user-supplied series `{name.split(':', 1)[1]}` imported with "
+                "`reexport import-series`" + (f" (code {preferred_text})." if preferred else ".")
             )
         elif name.startswith("demo"):
-            parts.append(f"The synthetic demo export series (`{name}`).")
+            parts.append(f"Series used: the synthetic demo series (`{name}`).")
         else:
-            parts.append(f"Export series `{name}`.")
-    swap = (
-        " To use another China-customs CN 85051110 series, run "
-        "`reexport import-series FILE.csv --name customs_85051110 --unit t` and rebuild."
-    )
+            parts.append(f"Series used: `{name}`.")
+    swap = ""
+    if preferred and frame is not None and frame.prefer is not None:
+        unit = frame.prefer.unit[0] if frame.prefer.unit else "t"
+        swap = (
+            f" To use another series of code {preferred[0]}, run `reexport import-series "
+            f"FILE.csv --name NAME --hs {preferred[0]} --unit {unit}` and rebuild."
+        )
     return " ".join(parts) + swap
+
+
+def describe_data(
+    frames: Sequence[Frame],
+    export_series: Sequence[str] = (),
+    *,
+    synthetic: bool = False,
+    annual_totals: bool = False,
+) -> str:
+    """The scorecard's data statement: each estimated frame as its declaration says.
+
+    Parameters
+    ----------
+    frames
+        The declared frames the results were estimated on (first: the one whose
+        ``series_column`` is ``export_series``); empty when no declaration is known.
+    export_series
+        The names in the first frame's series column, if it has one.
+    synthetic
+        The data are the seeded demo vintage.
+    annual_totals
+        The facts file publishes annual totals (the series statement says they are compared).
+    """
+    if not frames:
+        if export_series:
+            return describe_series(export_series, synthetic=synthetic, annual_totals=annual_totals)
+        return (
+            "The series used is not recorded in the study frame, and no study declaration "
+            "was given to describe it."
+        )
+    parts = []
+    if synthetic:
+        parts.append(
+            "SYNTHETIC: every frame below is made up by the seeded demo data-generating "
+            "process (docs/demo_dgp.md) in the format of the real source, which it stands in for."
+        )
+    parts.extend(describe_frame(f) for f in frames)
+    first = frames[0]
+    if first.series_column is not None and export_series:
+        parts.append(
+            describe_series(
+                export_series, synthetic=synthetic, frame=first, annual_totals=annual_totals
+            )
+        )
+    # One paragraph per statement (renderers split on blank lines).
+    return "\n\n".join(parts)
+
+
+def statement_paragraphs(statement: str) -> list[str]:
+    """The paragraphs of a data statement (:func:`describe_data` separates them by blank lines)."""
+    return [p for p in statement.split("\n\n") if p.strip()]
 
 
 def parameter_recovery(
@@ -676,6 +885,7 @@ def build_scorecard(
     frame: pd.DataFrame | None = None,
     data_meta: Mapping[str, Any] | None = None,
     planted: Mapping[tuple[str, str], float] | None = None,
+    frames: Sequence[Frame] = (),
 ) -> dict[str, Any]:
     """Evaluate every published fact and assemble the scorecard (JSON-ready).
 
@@ -691,6 +901,9 @@ def build_scorecard(
         The study frame's ``.meta.json`` sidecar (vintages), if available.
     planted
         Effects planted by the demo data-generating process, for the recovery check.
+    frames
+        The study's declared frames the results were estimated on, first the one
+        ``frame`` is; the data statement describes them (:func:`describe_data`).
 
     Raises
     ------
@@ -732,8 +945,9 @@ def build_scorecard(
                     "formula": models[name].formula,
                 }
     series: list[str] = []
-    if frame is not None and "export_series" in frame.columns:
-        series = sorted({str(s) for s in frame["export_series"].dropna().unique()})
+    series_column = frames[0].series_column if frames else "export_series"
+    if frame is not None and series_column is not None and series_column in frame.columns:
+        series = sorted({str(s) for s in frame[series_column].dropna().unique()})
     counts = {v: sum(1 for r in fact_results if r.verdict == v) for v in VERDICTS}
     recovery = parameter_recovery(models, planted or {}) if synthetic else []
     return {
@@ -757,16 +971,21 @@ def build_scorecard(
             ],
             "vintages": (data_meta or {}).get("vintages"),
             "export_series": series,
-            "series_statement": describe_series(series, synthetic=synthetic),
+            "series_statement": describe_data(
+                frames, series, synthetic=synthetic, annual_totals=bool(facts.annual_totals)
+            ),
         },
         "model_forms": forms,
         "facts": [r.as_dict() for r in fact_results],
         "verdict_counts": counts,
         "parameter_recovery": recovery,
-        "annual_totals": cross_check_totals(frame, facts.annual_totals),
+        "annual_totals": cross_check_totals(
+            frame, facts.annual_totals, column=_tonnes_column(frames)
+        ),
         "not_published": (
-            "Every other coefficient, standard error and fit statistic: the paper's full "
-            "coefficient table is not available to us, so no other comparison is made."
+            "Every other coefficient, standard error and fit statistic: only the facts above "
+            "are encoded (the source note says what the source publishes), so no other "
+            "comparison is made."
         ),
     }
 
@@ -858,8 +1077,9 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
     data = card["data"]
     out.append("## Data")
     out.append("")
-    out.append(prose(data["series_statement"]))
-    out.append("")
+    for paragraph in statement_paragraphs(data["series_statement"]):
+        out.append(prose(paragraph))
+        out.append("")
     for res in data["results"]:
         out.append(
             f"- results {code(str(res['file']))}: data {esc(str(res['data_path']))}, sha256 "
@@ -904,7 +1124,10 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
             if reading:
                 out.append(f"  - read as: {prose(reading)}")
         out.append("")
-    out.append(f"Not published: {prose(card['not_published'])}")
+    if card.get("source_note"):
+        out.append(f"Source note: {prose(card['source_note'])}")
+        out.append("")
+    out.append(f"Not compared: {prose(card['not_published'])}")
     out.append("")
     if card["tolerances"]:
         out.append("Tolerances:")
@@ -934,9 +1157,11 @@ def scorecard_markdown(card: Mapping[str, Any]) -> str:
     out.append("")
     if not card["annual_totals"]:
         # A facts file without published annual totals (e.g. stated facts) has no
-        # series to compare with China-customs totals.
+        # series to compare with published totals.
         return "\n".join(out)
-    out.append("## Export series against published China-customs annual totals (CN 85051110)")
+    codes = sorted({str(row.get("hs") or "") for row in card["annual_totals"]} - {""})
+    counted = f" (code {', '.join(codes)})" if codes else ""
+    out.append(f"## The series against published annual totals{counted}")
     out.append("")
     out.append("| Year | Published (t) | Series used (t) | Months | Ratio | Source |")
     out.append("| --: | --: | --: | --: | --: | :-- |")

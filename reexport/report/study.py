@@ -45,7 +45,7 @@ from reexport.models.results import ModelResult, ResultsFile
 from reexport.report import plots, scorecard, tables
 from reexport.report.tables import IndicatorRow
 from reexport.store import atomic_write_bytes, atomic_write_text
-from reexport.study import DECLARATION, default_folder
+from reexport.study import DECLARATION, Frame, default_folder
 from reexport.study import load_study as load_declaration
 
 log = logging.getLogger("reexport.report")
@@ -128,6 +128,9 @@ class StudyConfig:
     planted: tuple[Planted, ...]
     tables: tuple[Mapping[str, Any], ...]
     figures: tuple[Mapping[str, Any], ...]
+    #: The frames its ``study.toml`` declares (empty for a folder with a report only):
+    #: the data statements describe them instead of assuming one study's series.
+    frames: tuple[Frame, ...] = ()
 
 
 #: Keys allowed in each table of report.toml (typos are errors, not silently ignored).
@@ -330,9 +333,12 @@ def load_study(folder: str | Path) -> StudyConfig:
     if not folder.is_dir():
         raise BadInputError(f"study folder {folder} does not exist")
     config_path = folder / REPORT_CONFIG
+    frames: tuple[Frame, ...] = ()
     if (folder / DECLARATION).is_file():
         # A study folder: its declaration is checked too and names the recipe.
-        config_path = load_declaration(folder).recipe
+        declaration = load_declaration(folder)
+        config_path = declaration.recipe
+        frames = tuple(declaration.frames)
     where = str(config_path)
     try:
         raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
@@ -429,6 +435,7 @@ def load_study(folder: str | Path) -> StudyConfig:
         planted=_resolve_planted(_demo_table(raw, where).get("planted"), where),
         tables=tuple(table_list),
         figures=tuple(figure_list),
+        frames=frames,
     )
 
 
@@ -520,6 +527,42 @@ def load_study_data(results: ResultsFile, columns: Sequence[str] = ()) -> StudyD
             f"data file {path} lacks the column(s) the study needs: {', '.join(missing)}"
         )
     return StudyData(frame=frame, path=path, meta=_meta_for(path))
+
+
+def unbuilt_optional_frame(frames: Sequence[Frame], spec_path: Path) -> str | None:
+    """The optional frame a spec estimates on when ``reexport build`` did not write it.
+
+    A frame declared ``required = false`` (e.g. Porcher's by-destination frame, built only
+    when the by-partner vintage is stored) is skipped by the build; the spec on it then
+    has no data.  That is a known, stated gap, not an error -- unlike a missing required
+    frame, which stays an error where the data are read.  ``None`` otherwise (including
+    specs that do not read a ``processed:STUDY/NAME`` frame of this study).
+    """
+    from reexport.models.spec import load_spec
+
+    data = load_spec(spec_path).data
+    if data.processed is None or data.path.is_file():
+        return None
+    name = data.processed.rsplit("/", 1)[-1]
+    for frame in frames:
+        if frame.name == name and not frame.required:
+            return name
+    return None
+
+
+def estimated_frames(study: StudyConfig, data: Mapping[str, StudyData]) -> tuple[Frame, ...]:
+    """The declared frames the results were estimated on, in results order, each once.
+
+    A results file's data is ``processed/<study>/<frame>.csv``, so the file stem names the
+    frame; data from elsewhere (``--results`` over a hand-made file) matches no frame.
+    """
+    declared = {f.name: f for f in study.frames}
+    found: dict[str, Frame] = {}
+    for item in data.values():
+        frame = declared.get(item.path.stem)
+        if frame is not None:
+            found.setdefault(frame.name, frame)
+    return tuple(found.values())
 
 
 def describe_coverage(data: Mapping[str, StudyData]) -> dict[str, str]:
@@ -805,10 +848,77 @@ def _command_lines(
     return [f"reexport estimate {ref.spec} --output {results_paths[key]}", report]
 
 
+def without_unbuilt_frames(study: StudyConfig) -> tuple[StudyConfig, dict[str, str]]:
+    """The study without the results, tables and figures of optional frames not built.
+
+    Returns the reduced study and, for the report, one line per omitted output saying why.
+    The first ``[results.*]`` (the scorecard's frame) is never dropped: without it there
+    is nothing to report, and reading it fails with its own message.
+    """
+    frames = {f.name: f for f in study.frames if not f.required}
+    if not frames:
+        return study, {}
+    first = next(iter(study.results))
+    unbuilt: dict[str, str] = {}
+    for key, ref in study.results.items():
+        frame = None if key == first else unbuilt_optional_frame(study.frames, ref.spec)
+        if frame is not None:
+            unbuilt[key] = frame
+    from reexport.panel import study_processed_dir
+
+    processed = study_processed_dir(load_declaration(study.folder))
+    missing_frames = {name for name in frames if not (processed / f"{name}.csv").is_file()}
+    omitted: dict[str, str] = {}
+    for key, frame in unbuilt.items():
+        omitted[f"results {key}"] = f"the optional frame {frame!r} was not built"
+    kept_tables = []
+    for item in study.tables:
+        if item.get("results") in unbuilt:
+            omitted[f"table {item['id']}"] = f"needs results {item['results']}"
+        else:
+            kept_tables.append(item)
+    kept_figures = []
+    for item in study.figures:
+        if item.get("results") in unbuilt:
+            omitted[f"figure {item['id']}"] = f"needs results {item['results']}"
+        elif item.get("kind") in FRAME_FIGURE_KINDS and item.get("frame") in missing_frames:
+            omitted[f"figure {item['id']}"] = f"the optional frame {item['frame']!r} was not built"
+        else:
+            kept_figures.append(item)
+    reduced = dataclasses.replace(
+        study,
+        results={k: v for k, v in study.results.items() if k not in unbuilt},
+        tables=tuple(kept_tables),
+        figures=tuple(kept_figures),
+    )
+    return reduced, omitted
+
+
+def _omitted_lines(omitted: Mapping[str, str]) -> list[str]:
+    return [f"not produced: {what} ({why})" for what, why in omitted.items()]
+
+
+def _study_arg(study: StudyConfig) -> str:
+    """The study folder as a command line names it: relative to the working directory if inside."""
+    try:
+        return str(study.folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(study.folder)
+
+
+def _real_data_hint(study: StudyConfig) -> str:
+    """How to get real data: ``reexport data STUDY``, and a user series the frames prefer."""
+    hint = f"`reexport data {_study_arg(study)}`"
+    codes = sorted({c for f in study.frames if f.prefer is not None for c in f.prefer.hs})
+    if codes:
+        hint += f", or `reexport import-series` for a series of code {', '.join(codes)}"
+    return hint
+
+
 def _coverage_lines(study: StudyConfig, coverage: Mapping[str, str]) -> list[str]:
-    """``KEY data cover SPAN (the paper: A..B)`` for each study frame (plain text)."""
+    """``KEY data cover SPAN (the study's period: A..B)`` for each study frame (plain text)."""
     period = study.recipe.period
-    wanted = "" if period is None else f" (the paper: {period[0]}..{period[1]})"
+    wanted = "" if period is None else f" (the study's period: {period[0]}..{period[1]})"
     return [f"{key} data cover {span}{wanted}" for key, span in sorted(coverage.items())]
 
 
@@ -834,6 +944,7 @@ def report_markdown(
     results_paths: Mapping[str, Path],
     output: Path,
     coverage: Mapping[str, str] | None = None,
+    omitted: Mapping[str, str] | None = None,
 ) -> str:
     """The report index: status, data, and every table and figure with its command and spec."""
     esc = tables.markdown_escape
@@ -850,20 +961,22 @@ def report_markdown(
             "computed from the seeded synthetic demo vintage, not from real trade data. "
             "They show that the pipeline recovers effects planted in made-up data; they are "
             "not a replication. For the real replication, fetch the real data with network "
-            "access (`make data`, or `reexport import-series` for a China-customs series) "
-            "and run `make reproduce` again."
+            f"access ({_real_data_hint(study)}) and run "
+            f"`make reproduce STUDY={_study_arg(study)}` again."
         )
         out.append("")
     out.append("## Data")
     out.append("")
-    out.append(prose(card["data"]["series_statement"]))
-    out.append("")
+    for paragraph in scorecard.statement_paragraphs(card["data"]["series_statement"]):
+        out.append(prose(paragraph))
+        out.append("")
     recipe = study.recipe
     if recipe.commands:
         out.append("Recipe: " + " && ".join(code(c) for c in recipe.commands) + ".")
         out.append("")
     out.extend(f"- source: {prose(source)}" for source in recipe.sources)
     out.extend(f"- {esc(line)}" for line in _coverage_lines(study, coverage))
+    out.extend(f"- {esc(line)}" for line in _omitted_lines(omitted or {}))
     out.append("")
     out.append("## Scorecard")
     out.append("")
@@ -956,15 +1069,24 @@ def _scorecard_html(card: Mapping[str, Any]) -> str:
     return page
 
 
-def _data_html(study: StudyConfig, card: Mapping[str, Any], coverage: Mapping[str, str]) -> str:
+def _data_html(
+    study: StudyConfig,
+    card: Mapping[str, Any],
+    coverage: Mapping[str, str],
+    omitted: Mapping[str, str] | None = None,
+) -> str:
     """The Data section: series statement, recipe, sources, coverage, results and vintages."""
-    parts = [f"<p>{_html_code(card['data']['series_statement'])}</p>"]
+    parts = [
+        f"<p>{_html_code(paragraph)}</p>"
+        for paragraph in scorecard.statement_paragraphs(card["data"]["series_statement"])
+    ]
     recipe = study.recipe
     if recipe.commands:
         commands = " &amp;&amp; ".join(f"<code>{html.escape(c)}</code>" for c in recipe.commands)
         parts.append(f"<p>Recipe: {commands}.</p>")
     items = [f"source: {_html_code(source)}" for source in recipe.sources]
     items += [html.escape(line) for line in _coverage_lines(study, coverage)]
+    items += [html.escape(line) for line in _omitted_lines(omitted or {})]
     for res in card["data"]["results"]:
         items.append(
             f"results <code>{html.escape(str(res['file']))}</code>: data "
@@ -1005,6 +1127,7 @@ def report_html(
     results_paths: Mapping[str, Path],
     output: Path,
     coverage: Mapping[str, str] | None = None,
+    omitted: Mapping[str, str] | None = None,
 ) -> str:
     """A self-contained HTML report: tables inline, figures embedded as PNG data URIs.
 
@@ -1035,7 +1158,7 @@ def report_html(
             "This is a parameter recovery check, not a replication.</p>"
         )
     parts.append("<h2>Data</h2>")
-    parts.append(_data_html(study, card, coverage or {}))
+    parts.append(_data_html(study, card, coverage or {}, omitted))
     parts.append("<h2>Scorecard</h2>")
     parts.append(_scorecard_html(card))
     parts.append("<h2>Tables</h2>")
@@ -1183,6 +1306,7 @@ def run_report(
     """
     study = load_study(study_folder)
     out_dir = Path(output) if output is not None else study.folder / "output"
+    study, omitted = without_unbuilt_frames(study)
     paths = parse_results_option(results, study)
     loaded = {key: ResultsFile.load(path) for key, path in paths.items()}
     kinds = {key: _results_kind(res) for key, res in loaded.items()}
@@ -1211,17 +1335,20 @@ def run_report(
             frame=None if world is None else world.frame,
             data_meta=None if world is None else world.meta,
             planted=planted,
+            frames=estimated_frames(study, data),
         )
         atomic_write_text(staging / "scorecard.json", scorecard.scorecard_json(card))
         atomic_write_text(staging / "scorecard.md", scorecard.scorecard_markdown(card))
         coverage = describe_coverage(data)
         atomic_write_text(
             staging / "report.html",
-            report_html(study, outputs, card, staging, paths, out_dir, coverage),
+            report_html(study, outputs, card, staging, paths, out_dir, coverage, omitted),
         )
         atomic_write_bytes(
             staging / "report.md",
-            report_markdown(study, outputs, card, paths, out_dir, coverage).encode("utf-8"),
+            report_markdown(study, outputs, card, paths, out_dir, coverage, omitted).encode(
+                "utf-8"
+            ),
         )
         _move_into_place(staging, out_dir)
     finally:
@@ -1289,9 +1416,21 @@ def estimate_cli(
         raise BadInputError(f"--output {out_dir}: for a study folder, a folder of results files")
     out_dir.mkdir(parents=True, exist_ok=True)
     for item in declared.estimates:
+        target_file = out_dir / f"{item.name}.json"
+        frame = unbuilt_optional_frame(declared.frames, item.spec)
+        if frame is not None:
+            # A results file left from a build that had the frame would describe data
+            # that no longer exist: the report would refuse it, so it goes too.
+            stale = target_file.is_file()
+            target_file.unlink(missing_ok=True)
+            print(
+                f"estimate {item.name}: skipped: the optional frame {frame!r} was not built "
+                f"(see build_report.json)" + (f"; removed the stale {target_file}" if stale else "")
+            )
+            continue
         run.estimate_cli(
             str(item.spec),
-            output=str(out_dir / f"{item.name}.json"),
+            output=str(target_file),
             diagnostics=diagnostics,
             jobs=jobs,
             scheduler=scheduler,

@@ -198,8 +198,23 @@ def synthetic_title(title: str, synthetic: bool) -> str:
 SYNTHETIC_NOTE = (
     "SYNTHETIC DEMO DATA: these estimates use the seeded synthetic demo vintage, not real "
     "trade data. They check that the pipeline recovers a planted effect; they say nothing "
-    "about China's exports or about the published paper."
+    "about the real trade flows or about the facts the study checks."
 )
+
+#: The formula's constant term (``reexport.models.formula`` names it ``Intercept``).
+INTERCEPT = "Intercept"
+#: Row label of the constant when the spec's ``[labels]`` gives none.  One row holds
+#: every column's constant, so its label must be true of every model: a spec label that
+#: explains one model's constant (an intercept-only mean, say) belongs in that model's
+#: column title, not here.
+INTERCEPT_LABEL = "Constant"
+
+
+def term_label(term: str, labels: Mapping[str, str]) -> str:
+    """A coefficient row's label: the spec's ``[labels]`` entry, ``Constant``, or the term."""
+    if term in labels:
+        return labels[term]
+    return INTERCEPT_LABEL if term == INTERCEPT else term
 
 
 def _stat_note(statistic: Statistic, models: Sequence[ModelResult]) -> str:
@@ -373,7 +388,7 @@ def build_table(
         for m in models:
             ordered.extend(t for t in m.terms if t not in ordered and not _matches_any(t, hide))
         # Constant last, as in Stata's esttab and most journals.
-        terms = [t for t in ordered if t != "Intercept"] + [t for t in ordered if t == "Intercept"]
+        terms = [t for t in ordered if t != INTERCEPT] + [t for t in ordered if t == INTERCEPT]
     else:
         for term in terms:
             if not any(m.has(term) for m in models):
@@ -386,7 +401,7 @@ def build_table(
     subheader = ("",) + tuple(column_titles or [m.label or m.name for m in models])
     rows: list[Row] = []
     for term in terms:
-        coef_cells = [Cell(labels.get(term, term))]
+        coef_cells = [Cell(term_label(term, labels))]
         stat_cells = [Cell("")]
         for m in models:
             if not m.has(term):
@@ -554,7 +569,7 @@ def build_focus_table(
                 (
                     Cell(describe_variant(m)),
                     Cell(group),
-                    Cell(labels.get(term, term)),
+                    Cell(term_label(term, labels)),
                     Cell(format_number(coef, digits), stars_for(m.p_value(term))),
                     Cell(stat),
                     Cell(ci_text),

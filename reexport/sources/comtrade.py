@@ -64,7 +64,7 @@ from tqdm import tqdm
 from reexport import config
 from reexport.errors import BadInputError, SourceError
 from reexport.periods import Month, chunks, month_range, parse_month
-from reexport.sources import areas
+from reexport.sources import areas, hs
 
 if TYPE_CHECKING:
     from reexport.http import HttpClient
@@ -159,7 +159,6 @@ AREA_ALIASES = {"W00": "WLD", "S19": "TWN"}
 
 Partner = Literal["world", "all"] | tuple[str, ...]
 Frequency = Literal["M", "A"]
-_HS_RE = re.compile(r"^(\d{2}|\d{4}|\d{6}|TOTAL)$")
 _FLOWS = ("X", "M", "RX", "RM")
 
 
@@ -321,17 +320,15 @@ def parse_reporters(text: str | int | Sequence[str | int]) -> tuple[int, ...]:
 
 
 def parse_hs(text: str | Sequence[str]) -> tuple[str, ...]:
-    """Parse ``--hs``: HS codes of 2, 4 or 6 digits (or ``TOTAL``), comma-separated or a list."""
+    """Parse ``--hs``: HS codes of 2, 4 or 6 digits (or ``TOTAL``), comma-separated or a list.
+
+    Each code must be in the shipped HS nomenclature (:mod:`reexport.sources.hs`), so a
+    mistyped but well-formed code is refused before any call is spent on it.
+    """
     items = _split(text)
     if not items:
         raise BadInputError(f"--hs {text!r}: expected HS codes such as 850511")
-    codes = [c.upper() for c in items]
-    for code in items:
-        if not _HS_RE.match(code.upper()):
-            raise BadInputError(
-                f"--hs {code!r}: expected 2, 4 or 6 HS digits (e.g. 850511) or TOTAL"
-            )
-    return tuple(sorted(set(codes)))
+    return tuple(sorted({hs.check(code, what="--hs") for code in items}))
 
 
 def parse_flows(text: str | Sequence[str]) -> tuple[str, ...]:
