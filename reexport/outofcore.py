@@ -319,7 +319,7 @@ def stream_trade(
     *,
     synthetic: bool,
     spool_dir: Path | None = None,
-    bucket_rows: int = BUCKET_ROWS,
+    bucket_rows: int | None = None,
 ) -> Streamed:
     """Build the frames' summaries, the trade quality report and ``trade_flows`` out of core.
 
@@ -335,7 +335,7 @@ def stream_trade(
         Folder for the bucket files and the ``trade_flows`` Parquet file (default: a new
         temp folder; the caller removes it).
     bucket_rows
-        Rows per bucket (:func:`plan_buckets`).
+        Rows per bucket (:func:`plan_buckets`; default :data:`BUCKET_ROWS`).
 
     Returns
     -------
@@ -346,6 +346,7 @@ def stream_trade(
 
     spool = Path(spool_dir) if spool_dir is not None else Path(tempfile.mkdtemp(prefix="reexport-"))
     work = Path(tempfile.mkdtemp(prefix="buckets-", dir=spool))
+    bucket_rows = BUCKET_ROWS if bucket_rows is None else bucket_rows
     buckets = plan_buckets(month_counts(parts), bucket_rows)
     bucket_of = {month: index for index, months in enumerate(buckets) for month in months}
     empty = panel.combine_trade([]).assign(**{panel.SYNTHETIC_COLUMN: synthetic})

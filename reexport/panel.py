@@ -33,6 +33,7 @@ import hashlib
 import importlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -511,8 +512,11 @@ def _summed(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) ->
     series = [k for k in ("reporter", "partner", "flow", "hs") if k not in keys]
     single = _one_value(frame, [*keys, *series], columns).reset_index()
     grouped = single.groupby(list(keys), sort=True)[list(columns)]
-    total = grouped.sum(min_count=1)
-    total[grouped.apply(lambda block: block.isna().any()).astype(bool)] = np.nan
+    # math.fsum is the correctly rounded sum of a cell's values (NaN if any is NaN),
+    # whatever their order and whatever other cells are summed in the same call; pandas'
+    # grouped sum can differ in the last bit with the other groups of the call, and a
+    # frame built bucket by bucket (reexport.outofcore) must equal one built at once.
+    total = grouped.agg(math.fsum).astype(float)
     return total
 
 
@@ -807,7 +811,10 @@ def partner_frame(
     reported = set(selection.world_periods) or set(selection.periods)
     report.missing_months[name] = [m for m in study_months if m not in reported]
     names = index_names(indices, indices_required, indices_optional, frame=name)
-    wide = _wide_indices(indices, [*names, *(own[p] for p in kept)]).reindex(study_months)
+    # Without a partner_index no partner has its own series (own is empty).
+    wide = _wide_indices(indices, [*names, *(own[p] for p in kept if p in own)]).reindex(
+        study_months
+    )
     sums = selection.sums
     in_reported = np.array([m in reported for m in study_months])
     pieces = []
@@ -1551,11 +1558,29 @@ def _frame_rows(trade: pd.DataFrame, frame: Frame, item: FrameInput) -> pd.Serie
         # The preferred series measures its own code (e.g. CN 85051110), world totals.
         return rows
     rows &= trade["hs"].isin(frame.hs)
+    # A vintage of a request with several reporters (a bilateral table) holds rows the
+    # frame does not name; a one-reporter vintage holds only the frame's own.
+    rows &= trade["reporter"].isin(_reporter_forms(frame.reporter))
     if frame.partner == WORLD:
         rows &= trade["partner"] == WORLD
     elif isinstance(frame.partner, tuple):
         rows &= trade["partner"].isin({*frame.partner, WORLD})
     return rows
+
+
+def _reporter_forms(reporters: Sequence[str]) -> set[str]:
+    """Each reporter as the frame writes it and in its other form (ISO3 <-> M49 code)."""
+    from reexport.sources import areas, comtrade
+
+    forms = set(reporters)
+    for code in reporters:
+        if code.isdigit():
+            iso3 = areas.iso3_of_code(code, role="reporter")
+            if iso3 is not None:
+                forms.add(iso3)
+        else:
+            forms.add(str(comtrade.area_code(code, what="reporter")))
+    return forms
 
 
 def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any]:

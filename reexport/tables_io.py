@@ -17,7 +17,8 @@ This module holds what every layer needs to agree on about those files:
   specs, report figures, tests) find a processed table that may exist as CSV, Parquet
   or both (CSV first when both exist: it is what every earlier build wrote).
 
-Layer 1: imports nothing of reexport but the errors; pyarrow is imported lazily.
+Layer 1: imports nothing of reexport but the errors; numpy, pandas and pyarrow are
+imported when used (a spec naming ``processed:STUDY/NAME`` resolves it without them).
 """
 
 from __future__ import annotations
@@ -27,12 +28,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from reexport.errors import BadInputError
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
 
 #: The values of ``reexport build --format``.
@@ -108,6 +107,8 @@ def read_table(path: Path, *, text_columns: Sequence[str] = ("period", "hs")) ->
     pandas.DataFrame
         Strings for codes and periods, floats for amounts, bool flags.
     """
+    import pandas as pd
+
     path = Path(path)
     if is_parquet(path):
         import pyarrow.parquet as pq
@@ -122,6 +123,7 @@ def read_table(path: Path, *, text_columns: Sequence[str] = ("period", "hs")) ->
 
 
 def _arrow_type(values: pd.Series) -> pa.DataType:
+    import pandas as pd
     import pyarrow as pa
 
     dtype = values.dtype
@@ -165,6 +167,9 @@ def to_arrow(frame: pd.DataFrame, schema: pa.Schema | None = None) -> pa.Table:
 
 
 def _missing(value: object) -> bool:
+    import numpy as np
+    import pandas as pd
+
     return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
 
 
@@ -227,6 +232,7 @@ class TableHasher:
 
     def update(self, table: pa.Table) -> None:
         """Feed the next rows (a table of the hasher's schema)."""
+        import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -263,6 +269,8 @@ class TableHasher:
 
 def _string_bytes(array: pa.Array) -> bytes:
     """The UTF-8 bytes of a large_string array's values, concatenated (its data buffer span)."""
+    import numpy as np
+
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype="<i8")[array.offset : array.offset + len(array) + 1]
     if buffers[2] is None or len(offsets) == 0:
@@ -276,6 +284,8 @@ def table_sha256(table: pa.Table | pd.DataFrame) -> str:
 
     A pandas frame is first typed with :func:`to_arrow`.
     """
+    import pandas as pd
+
     if isinstance(table, pd.DataFrame):
         table = to_arrow(table)
     hasher = TableHasher(table.schema)
