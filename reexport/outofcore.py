@@ -69,6 +69,9 @@ TRADE_CHECKS_SKIPPED = (
     "that read the table into memory (`panel.build(out_of_core=False)`)"
 )
 
+#: Written under ``quality.trade_checks`` of an in-memory build asked to skip them.
+TRADE_CHECKS_NOT_ASKED = "not run: the build was asked not to (`panel.build(trade_checks=False)`)"
+
 #: Columns a tidy Parquet trade table must have, and those it may have with defaults.
 REQUIRED_COLUMNS = ("period", "reporter", "partner", "flow", "hs")
 AMOUNTS = ("value_usd", "net_weight_t", "qty")

@@ -1671,6 +1671,7 @@ def build_frames(
     country_scale: CountryScale = "share",
     out_of_core: bool | None = None,
     spool_dir: Path | None = None,
+    trade_checks: bool = True,
 ) -> BuildResult:
     """Parse the chosen vintages and build the study's frames (nothing is written).
 
@@ -1687,6 +1688,11 @@ def build_frames(
         (:mod:`reexport.outofcore`) when its Parquet vintages hold at least
         :data:`reexport.outofcore.OUT_OF_CORE_ROWS` rows, else read it into memory;
         ``True`` / ``False`` insist.  Both give the same frames and report.
+    trade_checks
+        Run :func:`trade_quality_checks` (whole-table checks: unit values, imputed
+        quantities, missing/zero months, mirror flows) on an in-memory build; ``False``
+        skips them as an out-of-core build always does (recorded under
+        ``quality.trade_checks``).
     spool_dir
         Where an out-of-core build writes its temporary files and the tidy
         ``trade_flows`` table (default: the system's temp folder); :func:`build` puts it
@@ -1720,7 +1726,7 @@ def build_frames(
         quality, selections, measured = streamed.quality, streamed.selections, streamed.measured
         spooled["trade_flows"] = streamed.table
         trade_rows = streamed.table.rows
-        trade_checks: dict[str, Any] = {"skipped": outofcore.TRADE_CHECKS_SKIPPED}
+        checks: dict[str, Any] = {"skipped": outofcore.TRADE_CHECKS_SKIPPED}
         streaming: dict[str, Any] | None = {
             "buckets": streamed.buckets,
             "bucket_rows": streamed.bucket_rows,
@@ -1735,7 +1741,11 @@ def build_frames(
             if frame.measures:
                 measured[name] = selected
         trade_rows = len(trade)
-        trade_checks = trade_quality_checks(trade, study)
+        checks = (
+            trade_quality_checks(trade, study)
+            if trade_checks
+            else {"skipped": outofcore.TRADE_CHECKS_NOT_ASKED}
+        )
         streaming = None
     index_quality(indices, quality)
 
@@ -1756,7 +1766,7 @@ def build_frames(
     for table in (trade, indices, *frames.values()):
         table[SYNTHETIC_COLUMN] = synthetic
     quality_record = quality.to_dict()
-    quality_record["trade_checks"] = trade_checks
+    quality_record["trade_checks"] = checks
     report = {
         "schema": 1,
         "reexport_version": __version__,
@@ -2016,6 +2026,7 @@ def build(
     export_series: str = "auto",
     format: str = "csv",
     out_of_core: bool | None = None,
+    trade_checks: bool = True,
 ) -> BuildResult:
     """Build a study's processed tables and frames from the raw store.
 
@@ -2041,6 +2052,8 @@ def build(
     out_of_core
         Stream the trade table instead of reading it into memory: ``None`` decides by its
         size (:func:`build_frames`).
+    trade_checks
+        Run the whole-table trade checks on an in-memory build (:func:`build_frames`).
 
     Returns
     -------
@@ -2081,7 +2094,11 @@ def build(
     spool = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-spool-", dir=out_dir.parent))
     try:
         result = build_frames(
-            inputs, country_scale=country_scale, out_of_core=out_of_core, spool_dir=spool
+            inputs,
+            country_scale=country_scale,
+            out_of_core=out_of_core,
+            spool_dir=spool,
+            trade_checks=trade_checks,
         )
         result.written = write_outputs(result, out_dir, formats=formats)
     finally:
