@@ -72,9 +72,8 @@ TRADE_CHECKS_SKIPPED = (
 #: Written under ``quality.trade_checks`` of an in-memory build asked to skip them.
 TRADE_CHECKS_NOT_ASKED = "not run: the build was asked not to (`panel.build(trade_checks=False)`)"
 
-#: Columns a tidy Parquet trade table must have, and those it may have with defaults.
-REQUIRED_COLUMNS = ("period", "reporter", "partner", "flow", "hs")
-AMOUNTS = ("value_usd", "net_weight_t", "qty")
+#: Defaults of the columns a tidy Parquet trade table may leave out
+#: (:data:`reexport.tables_io.TRADE_TABLE_COLUMNS` it must have).
 DEFAULTS: dict[str, Any] = {
     "hs_edition": "",
     "value_usd": np.nan,
@@ -162,29 +161,9 @@ def _checked_file(vintage: Vintage, record: Mapping[str, Any]) -> Path:
 
 def _check_schema(vintage: Vintage, path: Path) -> int:
     """The row count of a tidy Parquet trade table (BadInputError naming what is wrong)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    try:
-        file = pq.ParquetFile(str(path))
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{path}: not a readable Parquet file ({exc})") from None
-    names = set(file.schema_arrow.names)
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing or not names & set(AMOUNTS):
-        lacks = missing or [" or ".join(AMOUNTS)]
-        raise BadInputError(
-            f"{path}: a tidy trade table needs column(s) {', '.join(lacks)} "
-            f"(it has {', '.join(sorted(names))})"
-        )
-    if "synthetic" in names and not vintage.synthetic:
-        flags = pq.read_table(str(path), columns=["synthetic"]).column("synthetic")
-        if pc.any(pc.cast(flags, "bool")).as_py():
-            raise BadInputError(
-                f"{path}: its synthetic column is true, so it is the synthetic demo's, "
-                f"but vintage {vintage.source}/{vintage.id} is real"
-            )
-    return int(file.metadata.num_rows)
+    return tables_io.trade_table_rows(
+        path, real=not vintage.synthetic, vintage=f"{vintage.source}/{vintage.id}"
+    )
 
 
 def _tidy(frame: pd.DataFrame, vintage: Vintage) -> pd.DataFrame:

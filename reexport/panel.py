@@ -38,7 +38,6 @@ import os
 import re
 import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -2069,7 +2068,7 @@ def build(
         never silently goes on without a source.
     """
     from reexport import tables_io
-    from reexport.store import RawStore
+    from reexport.store import RawStore, TempFolder, remove_abandoned_temps
     from reexport.study import Study as StudyType
     from reexport.study import load_study
 
@@ -2090,8 +2089,12 @@ def build(
         log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
     _prepare_root(out_dir.parent)
     # The spool sits beside the sets, on their file system, so a spooled table is moved
-    # into the new set rather than copied; it is removed whatever happens.
-    spool = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-spool-", dir=out_dir.parent))
+    # into the new set rather than copied.  It is removed whatever happens; one left by
+    # a killed build (its lock free) is removed by the next build of the study.
+    spools = out_dir.parent / f".{out_dir.name}-spool"
+    remove_abandoned_temps(spools)
+    temp = TempFolder(spools)
+    spool = temp.path
     try:
         result = build_frames(
             inputs,
@@ -2103,6 +2106,7 @@ def build(
         result.written = write_outputs(result, out_dir, formats=formats)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+        temp.release()
     return result
 
 

@@ -119,6 +119,56 @@ def read_table(path: Path, *, text_columns: Sequence[str] = ("period", "hs")) ->
     return pd.read_csv(path, dtype={c: str for c in text_columns if c in header})
 
 
+#: Columns a tidy Parquet trade table (a raw file of a trade vintage) must have, and
+#: the amounts of which it needs at least one (docs/study_format.md).
+TRADE_TABLE_COLUMNS = ("period", "reporter", "partner", "flow", "hs")
+TRADE_TABLE_AMOUNTS = ("value_usd", "net_weight_t", "qty")
+
+
+def trade_table_rows(path: Path, *, real: bool = True, vintage: str = "") -> int:
+    """Check a tidy Parquet trade table's columns (footer only) and return its row count.
+
+    For importers of such files (``reexport fetch ... --from-file``) and the build.
+
+    Parameters
+    ----------
+    path
+        The Parquet file.
+    real
+        Refuse a true ``synthetic`` column (the file would be the synthetic demo's).
+    vintage
+        The vintage it belongs to, for the message.
+
+    Raises
+    ------
+    BadInputError
+        An unreadable file, a missing column or a true ``synthetic`` column in real data.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(str(path))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{path}: not a readable Parquet file ({exc})") from None
+    names = set(file.schema_arrow.names)
+    missing = [c for c in TRADE_TABLE_COLUMNS if c not in names]
+    if missing or not names & set(TRADE_TABLE_AMOUNTS):
+        lacks = missing or [" or ".join(TRADE_TABLE_AMOUNTS)]
+        raise BadInputError(
+            f"{path}: a tidy trade table needs column(s) {', '.join(lacks)} "
+            f"(it has {', '.join(sorted(names))})"
+        )
+    if "synthetic" in names and real:
+        flags = pq.read_table(str(path), columns=["synthetic"]).column("synthetic")
+        if pc.any(pc.cast(flags, "bool")).as_py():
+            raise BadInputError(
+                f"{path}: its synthetic column is true, so it is the synthetic demo's, "
+                f"but {('vintage ' + vintage) if vintage else 'the data'} is real"
+            )
+    return int(file.metadata.num_rows)
+
+
 # --------------------------------------------------------------------------- writing
 
 

@@ -137,7 +137,19 @@ def test_failure_mid_write_leaves_the_previous_set(
         out.resolve().name
     ]
     # Nothing of the failed build is left beside the sets either (its spool is gone).
-    assert [p.name for p in out.parent.iterdir() if "spool" in p.name] == []
+    spools = out.parent / ".porcher2025-spool"
+    assert list(spools.iterdir()) == []
+
+
+def test_a_killed_builds_spool_is_removed_by_the_next(
+    demo_store: RawStore, data_root: Path
+) -> None:
+    spools = data_root / "processed" / ".porcher2025-spool"
+    dead = spools / f"{store.TEMP_PREFIX}deadbeef"
+    dead.mkdir(parents=True)
+    (dead / "0.arrow").write_bytes(b"left by a kill -9")
+    panel.build("demo", format="parquet")
+    assert list(spools.iterdir()) == []
 
 
 def test_bad_format_is_exit_2_one_line(
