@@ -437,3 +437,72 @@ def test_a_real_parquet_vintage_with_a_true_synthetic_column_is_refused(
     store_parquet_vintage(RawStore(), bilateral_table().assign(synthetic=True))
     with pytest.raises(BadInputError, match="synthetic column is true"):
         panel.build("real", study=folder)
+
+
+def _reference_unit_and_edition_changes(trade: pd.DataFrame) -> tuple[list, list]:
+    """The loop over series that trade_quality ran before it was vectorised (the reference)."""
+    units_found, editions_found = [], []
+    for key, rows in trade.groupby(panel.TRADE_SERIES_KEY, sort=True, dropna=False):
+        series = dict(zip(panel.TRADE_SERIES_KEY, key, strict=True))
+        units = rows.loc[rows["qty_unit"] != "", ["period", "qty_unit"]].sort_values(
+            ["period", "qty_unit"], kind="mergesort"
+        )
+        previous = None
+        for period, unit in zip(units["period"], units["qty_unit"], strict=True):
+            if previous is not None and unit != previous:
+                units_found.append(
+                    {"series": series, "period": period, "from": previous, "to": unit}
+                )
+            previous = unit
+    for key, rows in trade.groupby(panel.EDITION_KEY, sort=True, dropna=False):
+        series = dict(zip(panel.EDITION_KEY, key, strict=True))
+        editions = rows.loc[rows["hs_edition"] != "", ["period", "hs_edition"]]
+        per_month = editions.groupby("period")["hs_edition"].agg(lambda s: "+".join(sorted(set(s))))
+        for period, label in per_month.sort_index().items():
+            if "+" in label:
+                editions_found.append(
+                    {"series": series, "period": period, "from": label, "to": label, "mixed": True}
+                )
+        previous = None
+        for period, label in per_month.sort_index().items():
+            if previous is not None and label != previous:
+                editions_found.append(
+                    {
+                        "series": series,
+                        "period": period,
+                        "from": previous,
+                        "to": label,
+                        "mixed": False,
+                    }
+                )
+            previous = label
+    return units_found, editions_found
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_vectorised_unit_and_edition_checks_match_the_series_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 300
+    table = pd.DataFrame(
+        {
+            "period": rng.choice(MONTHS[:8], n),
+            "reporter": rng.choice(["CHN", "JPN"], n),
+            "partner": rng.choice(["WLD", "USA", "DEU"], n),
+            "flow": rng.choice(["X", "M"], n),
+            "hs": rng.choice(CODES[:2], n),
+            "hs_edition": rng.choice(["", "H5", "H6"], n),
+            "value_usd": rng.choice([1.0, -2.0, np.nan], n),
+            "net_weight_t": rng.choice([1.0, np.nan], n),
+            "qty": 1.0,
+            "qty_unit": rng.choice(["", "kg", "t"], n),
+            "is_estimated": False,
+            "source": "comtrade",
+            "vintage": rng.choice(["v1", "v2"], n),
+        }
+    )
+    trade = panel.combine_trade([table])
+    units, editions = _reference_unit_and_edition_changes(trade)
+    assert units and editions
+    report = panel.trade_quality(trade)
+    assert report.unit_changes == units
+    assert report.hs_edition_changes == editions
