@@ -1954,6 +1954,7 @@ def write_outputs(
         report_text = json.dumps(result.report, indent=2, sort_keys=False, allow_nan=False) + "\n"
         atomic_write_bytes(staging / SET_REPORT, report_text.encode("utf-8"))
         written.append(SET_REPORT)
+        pause_between_writes_for_tests()
     ordered = sorted(written[:-1], key=lambda n: order[n]) + [SET_REPORT]
     return [out_dir / name for name in ordered]
 
