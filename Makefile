@@ -49,6 +49,7 @@ BENCH_FLAGS ?=
 bench: $(STAMP) ## benchmarks that print side-by-side timings (not tests)
 	$(BIN)/python benchmarks/bench_fe.py
 	$(BIN)/python benchmarks/bench_battery.py $(BENCH_FLAGS)
+	$(BIN)/python benchmarks/bench_build.py $(BENCH_FLAGS)
 
 clean: ## remove build artefacts and caches (never data/raw)
 	rm -rf build *.egg-info .pytest_cache .mypy_cache .ruff_cache

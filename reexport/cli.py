@@ -280,6 +280,14 @@ def build_parser() -> _Parser:
         "prefers if stored, else Comtrade), comtrade, userseries (the preferred one) or "
         "userseries:NAME",
     )
+    build.add_argument(
+        "--format",
+        choices=("csv", "parquet", "both"),
+        default="csv",
+        help="files of each processed table: <name>.csv (default), <name>.parquet (typed, "
+        "deterministic) or both, beside one <name>.meta.json sidecar; a large Parquet trade "
+        "vintage is built out of core either way (docs/study_format.md)",
+    )
 
     # --- estimation -------------------------------------------------------------
     est = _add(

@@ -33,6 +33,7 @@ import hashlib
 import importlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -133,7 +134,21 @@ def combine_trade(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
         if missing:
             raise BadInputError(f"tidy trade frame lacks column(s) {', '.join(missing)}")
         pieces.append(frame[TRADE_COLUMNS])
-    out = pd.concat(pieces, ignore_index=True) if pieces else _empty(TRADE_COLUMNS)
+    out = coerce_trade(pd.concat(pieces, ignore_index=True) if pieces else _empty(TRADE_COLUMNS))
+    out = out.sort_values(
+        [*TRADE_KEY, "net_weight_t", "value_usd", "qty", "qty_unit", "hs_edition"],
+        kind="mergesort",
+        na_position="last",
+    )
+    return out.reset_index(drop=True)[TRADE_COLUMNS]
+
+
+def coerce_trade(out: pd.DataFrame) -> pd.DataFrame:
+    """The column types of :func:`combine_trade`, row by row (no sorting), in place.
+
+    Each value is converted on its own, so coercing a table in pieces gives the pieces
+    of the coerced table (the out-of-core build relies on it).
+    """
     out["period"] = _normalise_periods(out["period"], "trade frame")
     for column in ("reporter", "partner", "flow", "hs", "hs_edition", "qty_unit", "source"):
         out[column] = out[column].fillna("").astype(str)
@@ -141,12 +156,7 @@ def combine_trade(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     for column in ("value_usd", "net_weight_t", "qty"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype(float)
     out["is_estimated"] = out["is_estimated"].fillna(False).astype(bool)
-    out = out.sort_values(
-        [*TRADE_KEY, "net_weight_t", "value_usd", "qty", "qty_unit", "hs_edition"],
-        kind="mergesort",
-        na_position="last",
-    )
-    return out.reset_index(drop=True)[TRADE_COLUMNS]
+    return out
 
 
 def combine_indices(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -339,46 +349,104 @@ def trade_quality(trade: pd.DataFrame, report: QualityReport | None = None) -> Q
         The report, with the trade findings appended.
     """
     report = report if report is not None else QualityReport()
-    report.duplicates.extend(
-        _duplicates(trade, TRADE_KEY, ["net_weight_t", "value_usd", "qty", "qty_unit"])
-    )
-    for column in ("net_weight_t", "qty", "value_usd"):
+    report.duplicates.extend(trade_duplicates(trade))
+    for found in negative_amounts(trade).values():
+        report.negative_quantities.extend(found)
+    report.unit_changes.extend(unit_changes(unit_rows(trade)))
+    report.hs_edition_changes.extend(edition_changes(edition_labels(trade)))
+    return report
+
+
+#: The amounts checked for negative values, in the order findings are listed.
+AMOUNT_COLUMNS = ("net_weight_t", "qty", "value_usd")
+#: One HS-edition series: a reporter's flow of one code in one vintage (all partners).
+EDITION_KEY = ["reporter", "flow", "hs", "source", "vintage"]
+
+
+def trade_duplicates(trade: pd.DataFrame) -> list[dict[str, Any]]:
+    """Duplicated ``TRADE_KEY`` rows of a typed trade frame, in key order (see ``_duplicates``)."""
+    return _duplicates(trade, TRADE_KEY, ["net_weight_t", "value_usd", "qty", "qty_unit"])
+
+
+def negative_amounts(trade: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per amount column (:data:`AMOUNT_COLUMNS`), its negative rows in frame order."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for column in AMOUNT_COLUMNS:
         negative = trade[trade[column] < 0]
-        for _, row in negative.iterrows():
-            report.negative_quantities.append(
-                {
-                    "key": {k: json_value(row[k]) for k in TRADE_KEY},
-                    "column": column,
-                    "value": json_value(row[column]),
-                }
-            )
-    for key, rows in trade.groupby(TRADE_SERIES_KEY, sort=True, dropna=False):
-        series = dict(zip(TRADE_SERIES_KEY, map(json_value, key), strict=True))
-        units = rows.loc[rows["qty_unit"] != "", ["period", "qty_unit"]].sort_values(
-            ["period", "qty_unit"], kind="mergesort"
+        found[column] = [
+            {
+                "key": {k: json_value(row[k]) for k in TRADE_KEY},
+                "column": column,
+                "value": json_value(row[column]),
+            }
+            for _, row in negative.iterrows()
+        ]
+    return found
+
+
+def unit_rows(trade: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a quantity unit, as (series key, period, unit), sorted for :func:`unit_changes`."""
+    units = trade.loc[trade["qty_unit"] != "", [*TRADE_SERIES_KEY, "period", "qty_unit"]]
+    return units.sort_values([*TRADE_SERIES_KEY, "period", "qty_unit"], kind="mergesort")
+
+
+def unit_changes(units: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each change of a series' quantity unit from one row to the next (sorted :func:`unit_rows`).
+
+    Findings are in series order, then period order.
+    """
+    if units.empty:
+        return []
+    keys = units[TRADE_SERIES_KEY]
+    same_series = (keys == keys.shift()).all(axis=1).to_numpy()
+    unit = units["qty_unit"].to_numpy(dtype=object)
+    previous = np.roll(unit, 1)
+    changed = same_series & (unit != previous)
+    changed[0] = False
+    found = []
+    for position in np.flatnonzero(changed):
+        row = units.iloc[position]
+        found.append(
+            {
+                "series": {k: json_value(row[k]) for k in TRADE_SERIES_KEY},
+                "period": str(row["period"]),
+                "from": str(previous[position]),
+                "to": str(unit[position]),
+            }
         )
-        for period, before, after in _changes(units["period"], units["qty_unit"]):
-            report.unit_changes.append(
-                {"series": series, "period": period, "from": before, "to": after}
-            )
-    edition_key = ["reporter", "flow", "hs", "source", "vintage"]
-    for key, rows in trade.groupby(edition_key, sort=True, dropna=False):
-        series = dict(zip(edition_key, map(json_value, key), strict=True))
-        editions = rows.loc[rows["hs_edition"] != "", ["period", "hs_edition"]]
-        per_month = editions.groupby("period")["hs_edition"].agg(lambda s: "+".join(sorted(set(s))))
-        per_month = per_month.sort_index()
-        for period, label in zip(per_month.index, per_month.to_numpy(), strict=True):
+    return found
+
+
+def edition_labels(trade: pd.DataFrame) -> pd.DataFrame:
+    """Per HS-edition series (:data:`EDITION_KEY`) and month: its editions, ``+``-joined.
+
+    The label of a month with rows of several editions reads e.g. ``H4+H5``; months
+    without an edition are absent.  Sorted by series, then period.
+    """
+    editions = trade.loc[trade["hs_edition"] != "", [*EDITION_KEY, "period", "hs_edition"]]
+    distinct = editions.drop_duplicates().sort_values(
+        [*EDITION_KEY, "period", "hs_edition"], kind="mergesort"
+    )
+    labels = distinct.groupby([*EDITION_KEY, "period"], sort=True)["hs_edition"].agg("+".join)
+    return labels.rename("label").reset_index()
+
+
+def edition_changes(labels: pd.DataFrame) -> list[dict[str, Any]]:
+    """HS-edition findings from :func:`edition_labels`: mixed months, then changes, per series."""
+    found: list[dict[str, Any]] = []
+    for key, rows in labels.groupby(EDITION_KEY, sort=True):
+        series = dict(zip(EDITION_KEY, map(json_value, key), strict=True))
+        rows = rows.sort_values("period", kind="mergesort")
+        for period, label in zip(rows["period"], rows["label"], strict=True):
             if "+" in str(label):
-                report.hs_edition_changes.append(
+                found.append(
                     {"series": series, "period": period, "from": label, "to": label, "mixed": True}
                 )
-        for period, before, after in _changes(
-            pd.Series(per_month.index), pd.Series(per_month.to_numpy())
-        ):
-            report.hs_edition_changes.append(
+        for period, before, after in _changes(rows["period"], rows["label"]):
+            found.append(
                 {"series": series, "period": period, "from": before, "to": after, "mixed": False}
             )
-    return report
+    return found
 
 
 def _changes(periods: pd.Series, values: pd.Series) -> list[tuple[str, str, str]]:
@@ -443,8 +511,11 @@ def _summed(frame: pd.DataFrame, keys: Sequence[str], columns: Sequence[str]) ->
     series = [k for k in ("reporter", "partner", "flow", "hs") if k not in keys]
     single = _one_value(frame, [*keys, *series], columns).reset_index()
     grouped = single.groupby(list(keys), sort=True)[list(columns)]
-    total = grouped.sum(min_count=1)
-    total[grouped.apply(lambda block: block.isna().any()).astype(bool)] = np.nan
+    # math.fsum is the correctly rounded sum of a cell's values (NaN if any is NaN),
+    # whatever their order and whatever other cells are summed in the same call; pandas'
+    # grouped sum can differ in the last bit with the other groups of the call, and a
+    # frame built bucket by bucket (reexport.outofcore) must equal one built at once.
+    total = grouped.agg(math.fsum).astype(float)
     return total
 
 
@@ -499,12 +570,98 @@ def _gaps(months: Sequence[str], values: pd.Series) -> list[str]:
     ]
 
 
+@dataclass
+class Selection:
+    """What a study frame needs of its selected trade rows (not the rows themselves).
+
+    The frame builders take this summary instead of the rows, so a frame is made the same
+    way from a table in memory (:meth:`of`) and from one streamed bucket by bucket
+    (:mod:`reexport.outofcore` merges the buckets' summaries with :meth:`merge`; every
+    cell's rows share its period, so they are always in one bucket).
+
+    Attributes
+    ----------
+    sums
+        :func:`_summed` over the frame's keys (``["period"]``, ``["partner", "period"]``
+        over the non-World rows, or ``["hs", "period"]``); ``None`` when there is none.
+    partners, periods, world_periods, codes
+        The selected rows' partners, periods, periods of World rows and HS codes.
+    rows
+        How many rows were selected.
+    """
+
+    sums: pd.DataFrame | None
+    partners: frozenset[str] = frozenset()
+    periods: frozenset[str] = frozenset()
+    world_periods: frozenset[str] = frozenset()
+    codes: frozenset[str] = frozenset()
+    rows: int = 0
+
+    @classmethod
+    def of(cls, selected: pd.DataFrame, by: Sequence[str], sources: Sequence[str]) -> Selection:
+        """The summary of ``selected`` (rows of a typed trade frame) for a frame keyed ``by``."""
+        sources = list(dict.fromkeys(sources))
+        sums: pd.DataFrame | None
+        if not sources:  # a measures frame: its rows are used, not sums
+            sums = None
+        elif tuple(by) == ("period",):
+            sums = _summed(selected, ["period"], sources)
+        elif tuple(by) == ("period", "partner"):
+            partner_rows = selected[selected["partner"] != WORLD]
+            sums = (
+                _summed(partner_rows, ["partner", "period"], sources) if len(partner_rows) else None
+            )
+        else:
+            sums = _summed(selected, ["hs", "period"], sources) if len(selected) else None
+        world = selected["partner"] == WORLD
+        return cls(
+            sums=sums,
+            partners=frozenset(selected["partner"]),
+            periods=frozenset(selected["period"]),
+            world_periods=frozenset(selected.loc[world, "period"]),
+            codes=frozenset(selected["hs"]),
+            rows=len(selected),
+        )
+
+    @classmethod
+    def merge(cls, parts: Sequence[Selection]) -> Selection:
+        """One summary of disjoint sets of periods (the buckets of an out-of-core build)."""
+        sums = [p.sums for p in parts if p.sums is not None]
+        merged = pd.concat(sums).sort_index(kind="mergesort") if sums else None
+        if merged is not None and len(sums) == 1:
+            merged = sums[0]
+        return cls(
+            sums=merged,
+            partners=frozenset().union(*(p.partners for p in parts)),
+            periods=frozenset().union(*(p.periods for p in parts)),
+            world_periods=frozenset().union(*(p.world_periods for p in parts)),
+            codes=frozenset().union(*(p.codes for p in parts)),
+            rows=sum(p.rows for p in parts),
+        )
+
+
+def _selection(
+    trade: pd.DataFrame | None,
+    rows: pd.Series | None,
+    selection: Selection | None,
+    by: Sequence[str],
+    sources: Sequence[str],
+) -> Selection:
+    """The frame builders' input: the given summary, or that of ``trade.loc[rows]``."""
+    if selection is not None:
+        return selection
+    if trade is None or rows is None:
+        raise TypeError("a frame builder needs trade and rows, or a selection")
+    return Selection.of(trade.loc[rows], by, sources)
+
+
 def period_frame(
-    trade: pd.DataFrame,
+    trade: pd.DataFrame | None,
     indices: pd.DataFrame,
     *,
     months: Sequence[str],
-    rows: pd.Series,
+    rows: pd.Series | None = None,
+    selection: Selection | None = None,
     values: Mapping[str, str],
     indices_required: Sequence[str] = (),
     indices_optional: Sequence[str] = (),
@@ -526,6 +683,9 @@ def period_frame(
         The study range (``YYYY-MM``, consecutive); every month gets a row.
     rows
         Boolean mask over ``trade`` selecting the frame's rows (world partner only).
+    selection
+        Instead of ``trade`` and ``rows``: the :class:`Selection` summary of those rows
+        (what an out-of-core build has).
     values
         Output column -> tidy trade column, summed over the selected HS codes, reporters
         and flows (a cell whose duplicates conflict is NaN).
@@ -548,15 +708,16 @@ def period_frame(
     """
     report = report if report is not None else QualityReport()
     study_months = _check_consecutive(months)
-    selected = trade.loc[rows]
-    partners = set(selected["partner"])
+    sources = list(dict.fromkeys(values.values()))
+    selection = _selection(trade, rows, selection, ("period",), sources)
+    partners = set(selection.partners)
     if partners - {WORLD}:
         raise BadInputError(
             f"frame {name} ({series_label or 'trade'}): rows for partner(s) "
             f"{', '.join(sorted(partners - {WORLD}))}, expected only {WORLD}"
         )
-    sources = list(dict.fromkeys(values.values()))
-    sums = _summed(selected, ["period"], sources).reindex(study_months)
+    assert selection.sums is not None  # a period frame always has its (maybe empty) sums
+    sums = selection.sums.reindex(study_months)
     frame = pd.DataFrame({"period": list(study_months)})
     for column, source in values.items():
         frame[column] = sums[source].to_numpy()
@@ -575,11 +736,12 @@ def period_frame(
 
 
 def partner_frame(
-    trade: pd.DataFrame,
+    trade: pd.DataFrame | None,
     indices: pd.DataFrame,
     *,
     months: Sequence[str],
-    rows: pd.Series,
+    rows: pd.Series | None = None,
+    selection: Selection | None = None,
     values: Mapping[str, str],
     partner_index: tuple[str, str] | None = None,
     indices_required: Sequence[str] = (),
@@ -602,6 +764,8 @@ def partner_frame(
     rows
         Boolean mask over ``trade`` selecting the by-partner rows (the world row, if
         any, marks the months the reporter reported).
+    selection
+        Instead of ``trade`` and ``rows``: their :class:`Selection` summary.
     values
         Output column -> tidy trade column.
     partner_index
@@ -627,9 +791,9 @@ def partner_frame(
     """
     report = report if report is not None else QualityReport()
     study_months = _check_consecutive(months)
-    selected = trade.loc[rows]
-    world_rows = selected[selected["partner"] == WORLD]
-    partners_all = sorted(set(selected["partner"]) - {WORLD})
+    sources = list(dict.fromkeys(values.values()))
+    selection = _selection(trade, rows, selection, ("period", "partner"), sources)
+    partners_all = sorted(set(selection.partners) - {WORLD})
     countries = [p for p in partners_all if _COUNTRY_RE.match(p)]
     report.non_country_partners = sorted(
         {*report.non_country_partners, *(set(partners_all) - set(countries))}
@@ -643,13 +807,14 @@ def partner_frame(
         report.dropped_partners = sorted({*report.dropped_partners, *dropped})
         kept = [p for p in countries if own[p] in present]
     # The months the reporter reported: its World row, else any partner row.
-    reported = set(world_rows["period"]) if len(world_rows) else set(selected["period"])
+    reported = set(selection.world_periods) or set(selection.periods)
     report.missing_months[name] = [m for m in study_months if m not in reported]
     names = index_names(indices, indices_required, indices_optional, frame=name)
-    wide = _wide_indices(indices, [*names, *(own[p] for p in kept)]).reindex(study_months)
-    sources = list(dict.fromkeys(values.values()))
-    partner_rows = selected[selected["partner"] != WORLD]
-    sums = _summed(partner_rows, ["partner", "period"], sources) if len(partner_rows) else None
+    # Without a partner_index no partner has its own series (own is empty).
+    wide = _wide_indices(indices, [*names, *(own[p] for p in kept if p in own)]).reindex(
+        study_months
+    )
+    sums = selection.sums
     in_reported = np.array([m in reported for m in study_months])
     pieces = []
     implied_zero = 0
@@ -685,11 +850,12 @@ def partner_frame(
 
 
 def product_frame(
-    trade: pd.DataFrame,
+    trade: pd.DataFrame | None,
     indices: pd.DataFrame,
     *,
     months: Sequence[str],
-    rows: pd.Series,
+    rows: pd.Series | None = None,
+    selection: Selection | None = None,
     values: Mapping[str, str],
     indices_required: Sequence[str] = (),
     indices_optional: Sequence[str] = (),
@@ -700,7 +866,8 @@ def product_frame(
     """One row per (HS code, month): the selected trade summed over partners, with indices.
 
     (A frame declared ``by = ["period", "hs"]``.)  With world rows selected (partner
-    ``WLD``) those are used; otherwise the partners' rows are summed.
+    ``WLD``) those are used; otherwise the partners' rows are summed.  Like
+    :func:`period_frame`, it takes ``trade`` and a ``rows`` mask, or their ``selection``.
 
     Returns
     -------
@@ -709,10 +876,10 @@ def product_frame(
     """
     report = report if report is not None else QualityReport()
     study_months = _check_consecutive(months)
-    selected = trade.loc[rows]
     sources = list(dict.fromkeys(values.values()))
-    codes = sorted(set(selected["hs"]))
-    sums = _summed(selected, ["hs", "period"], sources) if len(selected) else None
+    selection = _selection(trade, rows, selection, ("period", "hs"), sources)
+    codes = sorted(selection.codes)
+    sums = selection.sums
     names = index_names(indices, indices_required, indices_optional, frame=name)
     wide = _wide_indices(indices, names).reindex(study_months)
     pieces = []
@@ -1259,6 +1426,9 @@ class BuildResult:
         The ``build_report.json`` content.
     written
         Paths written.
+    spooled
+        Tables held on disk instead of in memory (an out-of-core build's
+        ``trade_flows``); :func:`write_outputs` moves them into the set.
     """
 
     inputs: Inputs
@@ -1269,6 +1439,7 @@ class BuildResult:
     quality: QualityReport
     report: dict[str, Any]
     written: list[Path] = field(default_factory=list)
+    spooled: dict[str, Any] = field(default_factory=dict)
 
     @property
     def synthetic(self) -> bool:
@@ -1294,10 +1465,10 @@ def _parse(vintage: Vintage, *, country_scale: CountryScale = "share") -> pd.Dat
     return frame
 
 
-def _study_months(inputs: Inputs, rows: pd.DataFrame) -> list[str]:
+def _study_months(inputs: Inputs, periods: Iterable[str]) -> list[str]:
     """The series frame's months: its vintage's request start..end widened to every observed month."""
     vintage = inputs.export
-    bounds = [m for m in rows["period"]]
+    bounds = [str(m) for m in periods]
     for key in ("start", "end"):
         value = vintage.request.get(key)
         if value:
@@ -1386,11 +1557,29 @@ def _frame_rows(trade: pd.DataFrame, frame: Frame, item: FrameInput) -> pd.Serie
         # The preferred series measures its own code (e.g. CN 85051110), world totals.
         return rows
     rows &= trade["hs"].isin(frame.hs)
+    # A vintage of a request with several reporters (a bilateral table) holds rows the
+    # frame does not name; a one-reporter vintage holds only the frame's own.
+    rows &= trade["reporter"].isin(_reporter_forms(frame.reporter))
     if frame.partner == WORLD:
         rows &= trade["partner"] == WORLD
     elif isinstance(frame.partner, tuple):
         rows &= trade["partner"].isin({*frame.partner, WORLD})
     return rows
+
+
+def _reporter_forms(reporters: Sequence[str]) -> set[str]:
+    """Each reporter as the frame writes it and in its other form (ISO3 <-> M49 code)."""
+    from reexport.sources import areas, comtrade
+
+    forms = set(reporters)
+    for code in reporters:
+        if code.isdigit():
+            iso3 = areas.iso3_of_code(code, role="reporter")
+            if iso3 is not None:
+                forms.add(iso3)
+        else:
+            forms.add(str(comtrade.area_code(code, what="reporter")))
+    return forms
 
 
 def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any]:
@@ -1424,17 +1613,17 @@ def trade_quality_checks(trade: pd.DataFrame, study: Study) -> dict[str, Any]:
 
 
 def _build_frame(
-    trade: pd.DataFrame,
+    selection: Selection,
+    measured_rows: pd.DataFrame | None,
     indices: pd.DataFrame,
     frame: Frame,
     item: FrameInput,
     months: Sequence[str],
     quality: QualityReport,
 ) -> pd.DataFrame:
-    rows = _frame_rows(trade, frame, item)
     common: dict[str, Any] = {
         "months": months,
-        "rows": rows,
+        "selection": selection,
         "values": frame.values,
         "indices_required": frame.indices,
         "indices_optional": frame.optional_indices,
@@ -1443,8 +1632,9 @@ def _build_frame(
         "report": quality,
     }
     if frame.measures:
+        assert measured_rows is not None  # collected for every measures frame
         measured = supplier_measures(
-            trade.loc[rows],
+            measured_rows,
             by=frame.by,
             suppliers=frame.measures["suppliers"],
             groups=frame.groups,
@@ -1456,7 +1646,7 @@ def _build_frame(
         return _calendar(out) if frame.calendar else out
     if frame.by == ("period",):
         return period_frame(
-            trade,
+            None,
             indices,
             series_column=frame.series_column,
             series_label=item.series,
@@ -1465,16 +1655,23 @@ def _build_frame(
     if frame.by == ("period", "partner"):
         pi = frame.partner_index
         return partner_frame(
-            trade,
+            None,
             indices,
             partner_index=None if pi is None else (pi.column, pi.series),
             implied_zeros=frame.implied_zeros,
             **common,
         )
-    return product_frame(trade, indices, **common)
+    return product_frame(None, indices, **common)
 
 
-def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> BuildResult:
+def build_frames(
+    inputs: Inputs,
+    *,
+    country_scale: CountryScale = "share",
+    out_of_core: bool | None = None,
+    spool_dir: Path | None = None,
+    trade_checks: bool = True,
+) -> BuildResult:
     """Parse the chosen vintages and build the study's frames (nothing is written).
 
     Parameters
@@ -1485,39 +1682,90 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
         ``share`` (default): the ``GPRC_*`` series as published, percent of articles;
         ``index``: each rescaled to mean 100 over 1985-2019, as
         ``gpr.parse(country_scale="index")`` does (the historical ``GPRHC_*`` stay shares).
+    out_of_core
+        ``None`` (default): stream the trade table bucket by bucket
+        (:mod:`reexport.outofcore`) when its Parquet vintages hold at least
+        :data:`reexport.outofcore.OUT_OF_CORE_ROWS` rows, else read it into memory;
+        ``True`` / ``False`` insist.  Both give the same frames and report.
+    trade_checks
+        Run :func:`trade_quality_checks` (whole-table checks: unit values, imputed
+        quantities, missing/zero months, mirror flows) on an in-memory build; ``False``
+        skips them as an out-of-core build always does (recorded under
+        ``quality.trade_checks``).
+    spool_dir
+        Where an out-of-core build writes its temporary files and the tidy
+        ``trade_flows`` table (default: the system's temp folder); :func:`build` puts it
+        beside the processed sets so the table is moved, not copied, into the set.
 
     Returns
     -------
     BuildResult
         Frames and report; ``written`` is empty.  Every frame ends with the boolean
-        column ``synthetic`` (:data:`SYNTHETIC_COLUMN`), True for a demo build.
+        column ``synthetic`` (:data:`SYNTHETIC_COLUMN`), True for a demo build.  An
+        out-of-core build leaves ``trade_flows`` empty (its columns only) and holds the
+        table in ``spooled["trade_flows"]``, a Parquet file.
     """
     if country_scale not in COUNTRY_SCALES:
         raise BadInputError(f"--country-scale {country_scale!r}: expected share or index")
+    from reexport import outofcore
+
     study = inputs.study
-    trade = combine_trade(_parse(v) for v in inputs.trade_vintages())
+    synthetic = inputs.kind == "demo"
     index_vintages = [v for v in (inputs.gpr, *inputs.controls) if v is not None]
     indices = combine_indices(_parse(v, country_scale=country_scale) for v in index_vintages)
     if inputs.gpr is not None and "GPR" not in indices["series"].to_numpy():
         raise BadInputError(f"build: GPR vintage {inputs.gpr.id} holds no GPR series")
-    quality = trade_quality(trade)
+    built = [f for f in study.frames if inputs.frames[f.name].vintage is not None]
+    wanted = {f.name: (f, inputs.frames[f.name]) for f in built}
+    parts = outofcore.trade_parts(inputs.trade_vintages(), _parse)
+    spooled: dict[str, outofcore.SpooledTable] = {}
+    if outofcore.choose_out_of_core(parts, out_of_core):
+        streamed = outofcore.stream_trade(parts, wanted, synthetic=synthetic, spool_dir=spool_dir)
+        trade = combine_trade([])
+        quality, selections, measured = streamed.quality, streamed.selections, streamed.measured
+        spooled["trade_flows"] = streamed.table
+        trade_rows = streamed.table.rows
+        checks: dict[str, Any] = {"skipped": outofcore.TRADE_CHECKS_SKIPPED}
+        streaming: dict[str, Any] | None = {
+            "buckets": streamed.buckets,
+            "bucket_rows": streamed.bucket_rows,
+        }
+    else:
+        trade = combine_trade(outofcore.part_frame(p) for p in parts)
+        quality = trade_quality(trade)
+        selections, measured = {}, {}
+        for name, (frame, item) in wanted.items():
+            selected = trade.loc[_frame_rows(trade, frame, item)]
+            selections[name] = Selection.of(selected, frame.by, list(frame.values.values()))
+            if frame.measures:
+                measured[name] = selected
+        trade_rows = len(trade)
+        checks = (
+            trade_quality_checks(trade, study)
+            if trade_checks
+            else {"skipped": outofcore.TRADE_CHECKS_NOT_ASKED}
+        )
+        streaming = None
     index_quality(indices, quality)
 
-    series_spec = study.frame(inputs.series_frame)
-    months = _study_months(
-        inputs, trade.loc[_frame_rows(trade, series_spec, inputs.frames[series_spec.name])]
-    )
+    months = _study_months(inputs, selections[inputs.series_frame].periods)
     frames: dict[str, pd.DataFrame] = {}
-    for frame in study.frames:
-        item = inputs.frames[frame.name]
-        if item.vintage is not None:
-            frames[frame.name] = _build_frame(trade, indices, frame, item, months, quality)
+    for frame in built:
+        frames[frame.name] = _build_frame(
+            selections[frame.name],
+            measured.get(frame.name),
+            indices,
+            frame,
+            inputs.frames[frame.name],
+            months,
+            quality,
+        )
     # Every processed table says in its own content whether it is the synthetic demo,
     # so a CSV copied away from its sidecar still says so.
     for table in (trade, indices, *frames.values()):
-        table[SYNTHETIC_COLUMN] = inputs.kind == "demo"
+        table[SYNTHETIC_COLUMN] = synthetic
     quality_record = quality.to_dict()
-    quality_record["trade_checks"] = trade_quality_checks(trade, study)
+    quality_record["trade_checks"] = checks
     report = {
         "schema": 1,
         "reexport_version": __version__,
@@ -1531,14 +1779,16 @@ def build_frames(inputs: Inputs, *, country_scale: CountryScale = "share") -> Bu
         "vintages": {role: _vintage_entry(v) for role, v in inputs.roles().items()},
         "raw_sha256": _raw_files(inputs),
         "rows": {
-            "trade_flows": len(trade),
+            "trade_flows": trade_rows,
             "indices": len(indices),
             **{f.name: (len(frames[f.name]) if f.name in frames else None) for f in study.frames},
         },
         "quality": quality_record,
         "notes": list(inputs.notes),
     }
-    return BuildResult(inputs, months, trade, indices, frames, quality, report)
+    if streaming is not None:
+        report["out_of_core"] = streaming
+    return BuildResult(inputs, months, trade, indices, frames, quality, report, spooled=spooled)
 
 
 def to_csv_text(frame: pd.DataFrame) -> str:
@@ -1548,23 +1798,38 @@ def to_csv_text(frame: pd.DataFrame) -> str:
 
 
 def sidecar_path(csv_path: Path) -> Path:
-    """``world.csv`` -> ``world.meta.json``."""
+    """``world.csv`` (or ``world.parquet``) -> ``world.meta.json``: one sidecar per table."""
     return csv_path.with_suffix(".meta.json")
 
 
-def _sidecar(result: BuildResult, name: str, frame: pd.DataFrame) -> str:
-    meta = {
+def _sidecar(
+    result: BuildResult,
+    files: Sequence[str],
+    rows: int,
+    table_sha256: str | None = None,
+) -> str:
+    """A table's sidecar: provenance of the set, and which files hold the table.
+
+    A CSV-only set's sidecars are those every earlier build wrote (``file``); with
+    Parquet, ``files`` lists each file of the table and ``table_sha256`` is the
+    checksum of its typed content (:func:`reexport.tables_io.table_sha256`), the same
+    for an in-memory and an out-of-core build of the same table.
+    """
+    meta: dict[str, Any] = {
         "schema": 1,
-        "file": name,
+        "file": files[0],
         "study": result.inputs.study.name,
         "synthetic": result.synthetic,
         "note": SYNTHETIC_NOTE if result.synthetic else "",
         "export_series": result.inputs.export_series,
         "country_scale": result.report["country_scale"],
-        "rows": len(frame),
+        "rows": rows,
         "vintages": {role: f"{v.source}/{v.id}" for role, v in result.inputs.roles().items()},
         "raw_sha256": result.report["raw_sha256"],
     }
+    if table_sha256 is not None:
+        meta["files"] = list(files)
+        meta["table_sha256"] = table_sha256
     return json.dumps(meta, indent=2, sort_keys=False) + "\n"
 
 
@@ -1604,46 +1869,151 @@ def _prepare_root(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
-def write_outputs(result: BuildResult, out_dir: Path) -> list[Path]:
+def write_outputs(
+    result: BuildResult, out_dir: Path, *, formats: Sequence[str] = ("csv",)
+) -> list[Path]:
     """Write the study's whole processed set and swap it in at once (all or nothing).
 
     Every file is rendered first, then written into a staging folder beside the
     current set, and :func:`reexport.store.replace_folder` swaps the new set in
     atomically, so ``out_dir`` (``processed/<study>``) holds the previous complete set
-    or the new one -- after a kill -9 or a full disk too, never a mix (no stale
-    frame beside a fresh one).  Other studies' sets are other folders: a build never
-    touches them.  ``build_report.json`` lists the sha256 of every other file of the
-    set (``outputs``), which ``reexport verify`` checks.
+    or the new one -- after a kill -9, a full disk or any error while writing too, never
+    a mix (no stale frame beside a fresh one).  Other studies' sets are other folders: a
+    build never touches them.  ``build_report.json`` (written last) lists the sha256 of
+    every other file of the set (``outputs``), which ``reexport verify`` checks.
+
+    Parameters
+    ----------
+    result
+        From :func:`build_frames`.
+    out_dir
+        The study's processed folder.
+    formats
+        ``("csv",)`` (default), ``("parquet",)`` or both
+        (:func:`reexport.tables_io.parse_formats`): each table as ``<name>.csv``,
+        ``<name>.parquet`` or both, beside its one sidecar ``<name>.meta.json``.
+        Tables an out-of-core build spooled to disk are streamed into the set (to CSV
+        one row group at a time) or moved into it (Parquet).
 
     Returns
     -------
     list of pathlib.Path
         The files, as paths under ``out_dir``.
     """
+    from reexport import tables_io
     from reexport.store import (
         SET_REPORT,
-        atomic_write_text,
+        atomic_write_bytes,
         pause_between_writes_for_tests,
         replace_folder,
     )
 
+    unknown = [f for f in formats if f not in tables_io.SUFFIXES]
+    if unknown or not formats:
+        raise BadInputError(f"--format {','.join(formats)!r}: expected csv, parquet or both")
+    formats = [f for f in ("csv", "parquet") if f in formats]
     tables = {"trade_flows": result.trade_flows, "indices": result.indices, **result.frames}
-    contents: list[tuple[str, str]] = []
+    # In-memory tables are rendered before the swap begins: a rendering error leaves the
+    # old set untouched without even staging a new one.
+    rendered: list[tuple[str, bytes]] = []
+    spooled_names: list[str] = []
     for name, frame in tables.items():
-        csv_name = f"{name}.csv"
-        contents.append((csv_name, to_csv_text(frame)))
-        contents.append((sidecar_path(Path(csv_name)).name, _sidecar(result, csv_name, frame)))
-    result.report["outputs"] = {
-        name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in contents
-    }
-    report_text = json.dumps(result.report, indent=2, sort_keys=False, allow_nan=False) + "\n"
-    contents.append((SET_REPORT, report_text))
+        if name in result.spooled:
+            spooled_names.append(name)
+            continue
+        files = [f"{name}{tables_io.SUFFIXES[f]}" for f in formats]
+        table_sha: str | None = None
+        for file_name, fmt in zip(files, formats, strict=True):
+            if fmt == "csv":
+                rendered.append((file_name, to_csv_text(frame).encode("utf-8")))
+            else:
+                arrow = tables_io.to_arrow(frame)
+                table_sha = tables_io.table_sha256(arrow)
+                rendered.append((file_name, tables_io.parquet_bytes(arrow)))
+        sidecar = _sidecar(result, files, len(frame), table_sha)
+        rendered.append((sidecar_path(Path(files[0])).name, sidecar.encode("utf-8")))
+    outputs: dict[str, str] = {}
+    written: list[str] = []
     _prepare_root(out_dir.parent)
     with replace_folder(out_dir) as staging:
-        for name, text in contents:
-            atomic_write_text(staging / name, text)
+        for name in spooled_names:
+            for file_name, digest in _write_spooled(
+                result.spooled[name], name, formats, staging, result
+            ):
+                outputs[file_name] = digest
+                written.append(file_name)
+                pause_between_writes_for_tests()
+        for file_name, data in rendered:
+            atomic_write_bytes(staging / file_name, data)
+            outputs[file_name] = hashlib.sha256(data).hexdigest()
+            written.append(file_name)
             pause_between_writes_for_tests()
-    return [out_dir / name for name, _text in contents]
+        # The report lists the files in table order, as every earlier build did.
+        order = {n: i for i, n in enumerate(_file_order(tables, formats))}
+        result.report["outputs"] = dict(sorted(outputs.items(), key=lambda kv: order[kv[0]]))
+        report_text = json.dumps(result.report, indent=2, sort_keys=False, allow_nan=False) + "\n"
+        atomic_write_bytes(staging / SET_REPORT, report_text.encode("utf-8"))
+        written.append(SET_REPORT)
+        pause_between_writes_for_tests()
+    ordered = sorted(written[:-1], key=lambda n: order[n]) + [SET_REPORT]
+    return [out_dir / name for name in ordered]
+
+
+def _file_order(tables: Mapping[str, Any], formats: Sequence[str]) -> list[str]:
+    """Every file of a set but the report, table by table: its data files, then its sidecar."""
+    from reexport import tables_io
+
+    names = []
+    for name in tables:
+        names += [f"{name}{tables_io.SUFFIXES[f]}" for f in formats]
+        names.append(f"{name}.meta.json")
+    return names
+
+
+def _write_spooled(
+    table: Any, name: str, formats: Sequence[str], staging: Path, result: BuildResult
+) -> list[tuple[str, str]]:
+    """Put a spooled table (a Parquet file) into the staging folder in each format.
+
+    Returns ``(file name, sha256)`` of each file written, the sidecar last.
+    """
+    from reexport import tables_io
+    from reexport.store import atomic_write_bytes
+
+    done: list[tuple[str, str]] = []
+    files = [f"{name}{tables_io.SUFFIXES[f]}" for f in formats]
+    if "csv" in formats:
+        digest = hashlib.sha256()
+        target = staging / f"{name}.csv"
+        with target.open("wb") as out:
+            first = True
+            for piece in tables_io.iter_parquet_frames(table.path):
+                text = to_csv_text(piece)
+                if not first:
+                    text = text.split("\n", 1)[1]  # the header once
+                data = text.encode("utf-8")
+                out.write(data)
+                digest.update(data)
+                first = False
+            if first:  # no row group at all: the header of the empty table
+                data = to_csv_text(combine_trade([]).assign(**{SYNTHETIC_COLUMN: False})).encode()
+                out.write(data)
+                digest.update(data)
+            out.flush()
+            os.fsync(out.fileno())
+        done.append((target.name, digest.hexdigest()))
+    if "parquet" in formats:
+        target = staging / f"{name}.parquet"
+        try:
+            os.replace(table.path, target)
+        except OSError:  # another file system: copy instead
+            shutil.copyfile(table.path, target)
+        done.append((target.name, table.sha256))
+    table_sha = table.table_sha256 if "parquet" in formats else None
+    sidecar = _sidecar(result, files, table.rows, table_sha).encode("utf-8")
+    atomic_write_bytes(staging / f"{name}.meta.json", sidecar)
+    done.append((f"{name}.meta.json", hashlib.sha256(sidecar).hexdigest()))
+    return done
 
 
 def build(
@@ -1654,6 +2024,9 @@ def build(
     out_dir: Path | None = None,
     country_scale: CountryScale = "share",
     export_series: str = "auto",
+    format: str = "csv",
+    out_of_core: bool | None = None,
+    trade_checks: bool = True,
 ) -> BuildResult:
     """Build a study's processed tables and frames from the raw store.
 
@@ -1673,6 +2046,14 @@ def build(
         Raw store (default under :func:`reexport.config.raw_dir`).
     out_dir
         Output folder (default :func:`study_processed_dir`, ``processed/<study name>``).
+    format
+        ``csv`` (default), ``parquet`` or ``both``: the files of each table
+        (:func:`write_outputs`).
+    out_of_core
+        Stream the trade table instead of reading it into memory: ``None`` decides by its
+        size (:func:`build_frames`).
+    trade_checks
+        Run the whole-table trade checks on an in-memory build (:func:`build_frames`).
 
     Returns
     -------
@@ -1687,10 +2068,12 @@ def build(
         sealing, or disagrees about being synthetic (exit 2, naming the file): a build
         never silently goes on without a source.
     """
-    from reexport.store import RawStore
+    from reexport import tables_io
+    from reexport.store import RawStore, TempFolder, remove_abandoned_temps
     from reexport.study import Study as StudyType
     from reexport.study import load_study
 
+    formats = tables_io.parse_formats(format)
     declared = study if isinstance(study, StudyType) else load_study(study)
     store = store if store is not None else RawStore()
     out_dir = out_dir if out_dir is not None else study_processed_dir(declared)
@@ -1705,8 +2088,26 @@ def build(
     inputs = select_inputs(store, vintage, export_series=export_series, study=declared)
     for role, chosen in inputs.roles().items():
         log.info("build: %s <- %s/%s", role, chosen.source, chosen.id)
-    result = build_frames(inputs, country_scale=country_scale)
-    result.written = write_outputs(result, out_dir)
+    _prepare_root(out_dir.parent)
+    # The spool sits beside the sets, on their file system, so a spooled table is moved
+    # into the new set rather than copied.  It is removed whatever happens; one left by
+    # a killed build (its lock free) is removed by the next build of the study.
+    spools = out_dir.parent / f".{out_dir.name}-spool"
+    remove_abandoned_temps(spools)
+    temp = TempFolder(spools)
+    spool = temp.path
+    try:
+        result = build_frames(
+            inputs,
+            country_scale=country_scale,
+            out_of_core=out_of_core,
+            spool_dir=spool,
+            trade_checks=trade_checks,
+        )
+        result.written = write_outputs(result, out_dir, formats=formats)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+        temp.release()
     return result
 
 
@@ -1771,13 +2172,20 @@ def build_cli(
     vintage: VintageKind = "auto",
     country_scale: CountryScale = "share",
     export_series: str = "auto",
+    format: str = "csv",
 ) -> int | None:
-    """``reexport build [STUDY] [--vintage ...] [--country-scale ...] [--export-series ...]``.
+    """``reexport build [STUDY] [--vintage ...] [--country-scale ...] [--export-series ...] [--format ...]``.
 
-    Builds the study's frames into ``processed/<study name>/``, writes them and prints a
-    summary (which series, and its month coverage).
+    Builds the study's frames into ``processed/<study name>/``, writes them (CSV, Parquet
+    or both) and prints a summary (which series, and its month coverage).
     """
-    result = build(vintage, study=study, country_scale=country_scale, export_series=export_series)
+    result = build(
+        vintage,
+        study=study,
+        country_scale=country_scale,
+        export_series=export_series,
+        format=format,
+    )
     for line in summary_lines(result):
         print(line)
     return 0

@@ -37,6 +37,7 @@ from reexport.models.covariance import (
     coerce_cov,
 )
 from reexport.models.covariance import KERNELS as KERNELS
+from reexport.tables_io import resolve_table
 
 if TYPE_CHECKING:
     from reexport.models.bootstrap import WildClusterSpec
@@ -230,7 +231,8 @@ class DataSpec:
         ``path`` as written in the spec.
     path
         Resolved file path (relative paths are relative to the spec file;
-        ``processed:NAME`` becomes ``<data_root>/processed/NAME.csv``).
+        ``processed:NAME`` becomes ``<data_root>/processed/NAME.csv``, or
+        ``NAME.parquet`` when only that exists).
     entity, time
         Panel unit and period column names, if any.
     processed
@@ -373,7 +375,8 @@ def _parse_data(raw: object, spec_path: Path) -> DataSpec:
             r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)?", processed
         ):
             raise BadInputError(f"{where}: bad processed dataset name {processed!r}")
-        file_path = config.processed_dir() / f"{processed}.csv"
+        # `reexport build --format parquet` writes NAME.parquet only: CSV first, else it.
+        file_path = resolve_table(config.processed_dir() / processed)
     else:
         file_path = Path(source)
         if not file_path.is_absolute():
