@@ -506,3 +506,137 @@ def test_vectorised_unit_and_edition_checks_match_the_series_loop(seed: int) -> 
     report = panel.trade_quality(trade)
     assert report.unit_changes == units
     assert report.hs_edition_changes == editions
+
+
+# =========================================================================== --from-file X.parquet
+IMPORT_ARGS = [
+    "fetch",
+    "comtrade",
+    "--reporter",
+    ",".join(REPORTERS),
+    "--partner",
+    "all",
+    "--hs",
+    ",".join(CODES),
+    "--flow",
+    "X",
+    "--start",
+    MONTHS[0],
+    "--end",
+    MONTHS[-1],
+]
+
+
+def test_a_parquet_table_imported_from_the_cli_builds_out_of_core(
+    data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "bilateral"
+    folder.mkdir()
+    (folder / "study.toml").write_text(STUDY_TOML)
+    (folder / "facts.json").write_text("{}\n")
+    path = tmp_path / "panel.parquet"
+    bilateral_table().to_parquet(path, index=False, row_group_size=97)
+    assert main([*IMPORT_ARGS, "--from-file", str(path)]) == 0
+    vintage = RawStore().latest("comtrade")
+    assert vintage is not None and not vintage.synthetic
+    assert [f["name"] for f in vintage.files] == ["file_01.parquet"]
+    assert vintage.read_bytes("file_01.parquet") == path.read_bytes()  # byte for byte
+    # A second import of the same file finds the stored vintage.
+    assert main([*IMPORT_ARGS, "--from-file", str(path)]) == 0
+    assert len(RawStore().vintages("comtrade")) == 1
+    streamed = panel.build("real", study=folder, format="parquet", out_of_core=True)
+    memory = panel.build("real", study=folder, format="parquet", out_of_core=False)
+    assert streamed.report["out_of_core"]["buckets"] >= 1
+    for name in ("world", "destination", "products"):
+        pd.testing.assert_frame_equal(streamed.frames[name], memory.frames[name], check_exact=True)
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.assign(hs=t["hs"].where(t.index != 3, "850519")), "holds hs 850519"),
+        (lambda t: t.assign(flow="M"), "holds flow M"),
+        (
+            lambda t: t.assign(period=t["period"].where(t.index != 7, "2018-12")),
+            "holds month\\(s\\) 2018-12",
+        ),
+        (
+            lambda t: t.assign(reporter=t["reporter"].where(t.index != 2, "USA")),
+            "holds reporter\\(s\\) 842",
+        ),
+        (lambda t: t.drop(columns=["hs"]), "needs column\\(s\\) hs"),
+        (lambda t: t.assign(synthetic=True), "synthetic column is true"),
+    ],
+)
+def test_a_parquet_import_that_does_not_answer_the_request_exits_2(
+    data_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    change: object,
+    message: str,
+) -> None:
+    path = tmp_path / "panel.parquet"
+    assert callable(change)
+    change(bilateral_table()).to_parquet(path, index=False)
+    capsys.readouterr()
+    assert main([*IMPORT_ARGS, "--from-file", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and __import__("re").search(message, err), err
+    assert RawStore().vintages("comtrade") == []
+
+
+def test_a_parquet_only_build_feeds_estimate_verify_and_the_report_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = Path(__file__).resolve().parents[1] / "analyses" / "japan_rare_earths"
+    monkeypatch.setenv("REEXPORT_DATA_DIR", str(tmp_path / "data"))
+    assert main(["data", str(study), "--offline"]) == 0
+    assert main(["build", str(study), "--format", "parquet"]) == 0
+    processed = tmp_path / "data" / "processed" / "japan_rare_earths"
+    assert not list(processed.glob("*.csv")) and (processed / "metals.parquet").is_file()
+    assert main(["verify"]) == 0
+    results = tmp_path / "results"
+    assert main(["estimate", str(study), "--output", str(results)]) == 0
+    output = tmp_path / "report"
+    assert main(["report", str(study), "--output", str(output), "--results", str(results)]) == 0
+    for name in ("figure1_partner_shares", "figure2_hhi", "figure3_china_share_gpr"):
+        assert (output / "figures" / f"{name}.png").stat().st_size > 10_000
+    # The same estimates as from the CSV set (up to the CSV's decimal text of the amounts).
+    assert main(["build", str(study)]) == 0
+    from_csv = tmp_path / "results_csv"
+    assert main(["estimate", str(study), "--output", str(from_csv)]) == 0
+    for path in sorted(results.glob("*.json")):
+        ours = json.loads(path.read_text())["models"]
+        theirs = json.loads((from_csv / path.name).read_text())["models"]
+        assert [m["name"] for m in ours] == [m["name"] for m in theirs]
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_allclose(
+                list(a["params"].values()), list(b["params"].values()), rtol=1e-7, atol=1e-12
+            )
+    capsys.readouterr()
+
+
+def test_verify_reads_the_synthetic_flag_of_a_processed_parquet(
+    demo_store: RawStore, data_root: Path
+) -> None:
+    out = data_root / "processed" / "porcher2025"
+    panel.build("demo", format="parquet")
+    assert store.verify_processed(out)[0] == []
+    # A forged table that says real inside a synthetic set, with its checksum re-listed.
+    report_path = out / "build_report.json"
+    report = json.loads(report_path.read_text())
+    world = out / "world.parquet"
+    forged = pq.read_table(world).to_pandas().assign(synthetic=False)
+    sink = io.BytesIO()
+    forged.to_parquet(sink, index=False)
+    folder = world.resolve().parent
+    folder.chmod(0o755)
+    target = folder / "world.parquet"
+    target.chmod(0o644)
+    target.write_bytes(sink.getvalue())
+    report["outputs"]["world.parquet"] = hashlib.sha256(sink.getvalue()).hexdigest()
+    (folder / "build_report.json").chmod(0o644)
+    (folder / "build_report.json").write_text(json.dumps(report))
+    problems, _ = store.verify_processed(out)
+    assert any("world.parquet: says synthetic false" in p for p in problems), problems

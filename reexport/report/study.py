@@ -25,6 +25,7 @@ import base64
 import dataclasses
 import hashlib
 import html
+import io
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ import pandas as pd
 
 from reexport import __version__
 from reexport.errors import BadInputError
+from reexport.markup import one_line
 from reexport.models.results import ModelResult, ResultsFile
 from reexport.report import plots, scorecard, tables
 from reexport.report.tables import IndicatorRow
@@ -517,10 +519,15 @@ def load_study_data(results: ResultsFile, columns: Sequence[str] = ()) -> StudyD
             f"data file {path} changed since {results.path} was estimated "
             f"(sha256 {actual[:12]} != {str(recorded)[:12]}): re-run `reexport estimate`"
         )
+    from reexport import tables_io
+
     try:
-        frame = pd.read_csv(path, dtype={"period": str})
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise BadInputError(f"data file {path} cannot be read: {exc}") from None
+        if tables_io.is_parquet(path):
+            frame = tables_io.read_table(path)
+        else:
+            frame = pd.read_csv(io.BytesIO(content), dtype={"period": str})
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise BadInputError(f"data file {path} cannot be read: {one_line(str(exc))}") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise BadInputError(
@@ -772,19 +779,22 @@ def build_figures(
 def _frame_figure(item: Mapping[str, Any], study: StudyConfig, where: str) -> tuple[Any, bool]:
     """A figure of one of the study's processed frames (``frame = NAME``).
 
-    The frame is ``<data_root>/processed/<study name>/<NAME>.csv`` as ``reexport build
-    STUDY`` wrote it; whether it is synthetic is read from its own ``synthetic`` column.
+    The frame is ``<data_root>/processed/<study name>/<NAME>.csv`` (or ``.parquet``
+    after ``reexport build --format parquet``) as ``reexport build STUDY`` wrote it;
+    whether it is synthetic is read from its own ``synthetic`` column.
     """
+    from reexport import tables_io
     from reexport.panel import study_processed_dir
     from reexport.study import load_study
 
-    path = study_processed_dir(load_study(study.folder)) / f"{item['frame']}.csv"
+    stem = study_processed_dir(load_study(study.folder)) / str(item["frame"])
+    path = tables_io.resolve_table(stem)
     if not path.is_file():
         raise BadInputError(
             f"{where}: frame {item['frame']!r} has no {path} (run `reexport build "
             f"{study.folder}` first)"
         )
-    frame = pd.read_csv(path, dtype={"period": str, "hs": str})
+    frame = tables_io.read_table(path)
     synthetic = bool(frame["synthetic"].astype(bool).any()) if "synthetic" in frame else False
     events = [
         plots.Annotation(str(e["start"]), str(e["end"]), str(e["text"]))

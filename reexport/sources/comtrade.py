@@ -1181,6 +1181,18 @@ def import_files(
         raise BadInputError("--from-file: name at least one Comtrade file")
     named: list[tuple[str, from_file.LocalFile]] = []
     frames = []
+    parquet = [local.content[:4] == PARQUET_MAGIC for local in locals_]
+    if any(parquet):
+        if not all(parquet):
+            raise BadInputError(
+                "--from-file: a tidy Parquet trade table cannot be mixed with Comtrade "
+                "JSON/CSV files in one import"
+            )
+        for number, (path, local) in enumerate(zip(paths, locals_, strict=True), start=1):
+            _check_parquet_answers(Path(path), request, local.label)
+            named.append((f"file_{number:02d}.parquet", local))
+        logical = from_file.file_request(request.logical(), locals_)
+        return from_file.store_files(store, SOURCE, logical, named)
     for number, local in enumerate(locals_, start=1):
         is_json = local.content.lstrip()[:1] == b"{"
         stored_name = f"file_{number:02d}{'.json' if is_json else '.csv'}"
@@ -1202,6 +1214,89 @@ def import_files(
             raise from_file.as_bad_input(exc) from None
     logical = from_file.file_request(request.logical(), locals_)
     return from_file.store_files(store, SOURCE, logical, named)
+
+
+#: The first (and last) four bytes of every Parquet file.
+PARQUET_MAGIC = b"PAR1"
+
+
+def _check_parquet_answers(path: Path, request: ComtradeRequest, origin: str) -> None:
+    """Refuse a tidy Parquet trade table that is not an answer to ``request``.
+
+    The same questions as :func:`_check_answers` (reporters, partners, HS codes,
+    flows, periods), asked of the distinct values of each key column, read one
+    column and one row group at a time, so a table of tens of millions of rows
+    is checked in little memory.  Columns and the ``synthetic`` flag are checked
+    by :func:`reexport.tables_io.trade_table_rows`.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from reexport import tables_io
+
+    tables_io.trade_table_rows(path, real=True)
+    file = pq.ParquetFile(str(path))
+    found: dict[str, set[str]] = {}
+    for column in ("reporter", "partner", "flow", "hs", "period"):
+        values: set[str] = set()
+        for group in range(file.num_row_groups):
+            array = file.read_row_group(group, columns=[column]).column(column)
+            values.update(str(v) for v in pc.unique(array).to_pylist() if v is not None)
+        found[column] = values
+
+    def refuse(what: str, extra: set[str], wanted: str) -> None:
+        raise BadInputError(
+            f"{origin}: holds {what} {', '.join(sorted(extra)[:5])}, but the request is "
+            f"{wanted}; pass the matching --reporter/--partner/--hs/--flow/--start/--end, "
+            "or export the right data"
+        )
+
+    reporters: set[int] = set()
+    for text in found["reporter"]:
+        try:
+            reporters.add(areas.lookup(text, role="reporter").code)
+        except BadInputError:
+            refuse("reporter", {text}, "a Comtrade reporter (ISO3 or M49)")
+    if reporters - set(request.reporters):
+        wanted = ",".join(map(str, request.reporters))
+        refuse("reporter(s)", {str(r) for r in reporters - set(request.reporters)}, wanted)
+    for column, wanted_codes, option in (
+        ("flow", request.flows, "--flow"),
+        ("hs", request.hs_codes, "--hs"),
+    ):
+        if found[column] - set(wanted_codes):
+            refuse(column, found[column] - set(wanted_codes), f"{option} {','.join(wanted_codes)}")
+    outside = found["period"] - set(tidy_periods(request))
+    if outside:
+        span = request.logical()
+        what = "year(s)" if request.annual else "month(s)"
+        refuse(what, outside, f"{span['start']}..{span['end']}")
+    partners = found["partner"]
+    if request.partner == "world" and partners - {"WLD"}:
+        refuse("partner(s)", partners - {"WLD"}, "--partner world")
+    if isinstance(request.partner, tuple):
+        wanted_partners = {areas.lookup(p, role="partner").iso3 for p in request.partner}
+        if partners - wanted_partners - {"WLD"}:
+            refuse(
+                "partner(s)",
+                partners - wanted_partners - {"WLD"},
+                f"--partner {','.join(request.partner)}",
+            )
+
+
+def _parquet_summary(vintage: Any) -> tuple[int, int]:
+    """Rows and distinct periods of a vintage of tidy Parquet tables (one column read)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    rows, periods = 0, set()
+    for record in vintage.files:
+        file = pq.ParquetFile(str(vintage.file_path(record["name"])))
+        rows += file.metadata.num_rows
+        for group in range(file.num_row_groups):
+            column = file.read_row_group(group, columns=["period"]).column("period")
+            periods.update(pc.unique(column).to_pylist())
+    return rows, len(periods - {None})
 
 
 def _check_answers(
@@ -1287,12 +1382,15 @@ def fetch_cli(
             calls = client.calls
         warm = vintage.id in before
         how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
-    frame = parse(vintage)
+    if vintage.files and all(str(f["name"]).endswith(".parquet") for f in vintage.files):
+        rows, covered = _parquet_summary(vintage)  # a tidy table, built as it is (outofcore)
+    else:
+        frame = parse(vintage)
+        rows, covered = len(frame), frame["period"].nunique()
     periods = len(request.periods())
-    covered = frame["period"].nunique()
     unit = "years" if request.annual else "months"
     print(
-        f"comtrade: vintage {vintage.id} ({how}), {len(vintage.files)} files, {len(frame)} rows, "
+        f"comtrade: vintage {vintage.id} ({how}), {len(vintage.files)} files, {rows} rows, "
         f"{covered}/{periods} {unit} with data, reporter {','.join(map(str, request.reporters))}, "
         f"partner {_partner_text(request.partner)}, hs {','.join(request.hs_codes)}, "
         f"flow {','.join(request.flows)}"
