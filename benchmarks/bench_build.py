@@ -48,9 +48,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _codes(size: dict[str, int]) -> tuple[list[str], list[str], list[str]]:
-    """Real reporter and partner ISO3 codes (Comtrade's tables) and HS6-like product codes."""
+    """Real reporter and partner ISO3 codes (Comtrade's tables) and real HS6 codes.
+
+    The products are the first six-digit codes of HS chapters 28 and 85 (inorganic
+    chemicals; electrical machinery, where the magnets are) in the shipped
+    nomenclature, since requests refuse codes no HS edition has.
+    """
     sys.path.insert(0, str(ROOT))
-    from reexport.sources import areas
+    from reexport.sources import areas, hs
 
     countries = [
         a.iso3
@@ -60,7 +65,12 @@ def _codes(size: dict[str, int]) -> tuple[list[str], list[str], list[str]]:
     countries = sorted(dict.fromkeys(countries))
     reporters = countries[: size["reporters"]]
     partners = [c for c in countries if c not in reporters][: size["partners"]]
-    products = [f"{2800 + i // 10:04d}{10 + i % 10:02d}" for i in range(size["products"])]
+    candidates = [
+        f"{c:04d}{s:02d}" for c in (*range(2801, 2854), *range(8501, 8549)) for s in range(0, 100)
+    ]
+    products = [code for code in candidates if hs.is_known(code)][: size["products"]]
+    if len(products) < size["products"]:
+        raise SystemExit(f"only {len(products)} HS6 codes in chapters 28 and 85")
     return reporters, partners, products
 
 
