@@ -23,15 +23,14 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Literal
 
 from reexport.errors import BadInputError
+from reexport.sources.packaged import packaged_bytes
 
 Role = Literal["partner", "reporter"]
 
 #: Package data folder of the reference tables.
-DATA_PACKAGE = "reexport"
 DATA_FOLDER = "data/comtrade"
 REPORTERS_FILE = "Reporters.json"
 PARTNERS_FILE = "partner_areas.csv"
@@ -80,17 +79,7 @@ class _Table:
 
 
 def _data_bytes(name: str) -> bytes:
-    import hashlib
-
-    content = (resources.files(DATA_PACKAGE) / DATA_FOLDER / name).read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != SHA256[name]:
-        # A damaged install: the package's own data does not match its recorded source.
-        raise BadInputError(
-            f"{DATA_FOLDER}/{name}: sha256 {digest[:12]}... is not the recorded "
-            f"{SHA256[name][:12]}... (see {DATA_FOLDER}/SOURCE.md); reinstall reexport"
-        )
-    return content
+    return packaged_bytes(DATA_FOLDER, name, SHA256[name], "SOURCE.md")
 
 
 def _is_not_country(flag: bool, name: str, note: str, iso3: str) -> bool:

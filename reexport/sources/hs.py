@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import io
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 
 from reexport.errors import BadInputError
+from reexport.sources.packaged import packaged_bytes
 
-DATA_PACKAGE = "reexport"
 DATA_FOLDER = "data/hs"
 #: Comtrade's Combined HS: the codes of every edition, HS1992 to HS2022.
 COMBINED_FILE = "HS.json"
@@ -79,14 +77,7 @@ class Entry:
 
 
 def _data_text(name: str) -> str:
-    content = (resources.files(DATA_PACKAGE) / DATA_FOLDER / name).read_bytes()
-    digest = hashlib.sha256(content).hexdigest()
-    if digest != SHA256[name]:
-        # A damaged install: the package's own data does not match its recorded source.
-        raise BadInputError(
-            f"{DATA_FOLDER}/{name}: sha256 {digest[:12]}... is not the recorded "
-            f"{SHA256[name][:12]}... (see {DATA_FOLDER}/PROVENANCE.md); reinstall reexport"
-        )
+    content = packaged_bytes(DATA_FOLDER, name, SHA256[name], "PROVENANCE.md")
     # The HS2017 file starts with a UTF-8 byte-order mark; utf-8-sig drops it.
     return content.decode("utf-8-sig")
 
