@@ -1313,8 +1313,9 @@ def select_inputs(
     complete demo set).  A frame with a ``series_column`` reads, under
     ``export_series="auto"``, the user series it ``prefer``s when one is stored, else
     Comtrade; ``comtrade`` insists on the latter, ``userseries`` on the former and
-    ``userseries:NAME`` on the newest user series of that name (world totals).  The
-    real/demo decision of ``vintage="auto"`` does not depend on ``export_series``.
+    ``userseries:NAME`` on the newest user series of that name (world totals).  Under
+    ``vintage="auto"`` the build is real when every required input is real with the
+    series ``export_series`` names, or with the default choice.
 
     Raises
     ------
@@ -1337,7 +1338,12 @@ def select_inputs(
         return have
 
     if vintage == "auto":
-        have = needed(_pick(store, synthetic=False, study=study))
+        # The real side as the user asked for it (a series named with --export-series
+        # counts), else as by default: a named series stored only as demo must not turn
+        # the decision into a mix, it gets its own message below.
+        have = needed(_pick(store, synthetic=False, study=study, export_choice=export_series))
+        if len(set(have.values())) > 1:
+            have = needed(_pick(store, synthetic=False, study=study))
         if len(set(have.values())) > 1:
             present = ", ".join(k for k, v in have.items() if v)
             absent = ", ".join(k for k, v in have.items() if not v)

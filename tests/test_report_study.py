@@ -633,3 +633,38 @@ def test_only_an_optional_frame_not_built_is_left_out(data_root: Path) -> None:
     (processed / "destination.csv").write_text("period\n")
     assert study_mod.unbuilt_optional_frame(declared.frames, specs["destination"]) is None
     assert study_mod.without_unbuilt_frames(study_mod.load_study(PORCHER))[1] == {}
+
+
+@pytest.mark.shared
+def test_a_real_user_series_named_on_the_command_line_is_built_from(
+    data_root: Path, tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--export-series userseries:NAME` with a real series the study does not prefer.
+
+    The third party's real monthly HS 850511 world totals (../shared/data/comtrade_derived)
+    are not the CN 85051110 series the Porcher study prefers, so only naming them selects
+    them; the real/demo decision must see that real series (it used to ask only about the
+    preferred one and refuse the build as a real/demo mix).
+    """
+    table = pd.read_csv(shared_data / "comtrade_derived" / "strategic_premium_hs6.csv")
+    magnets = table[table["hs6"] == 850511]
+    # China's monthly HS 850511 exports summed over the two partner blocs, kg -> t.
+    months = (
+        magnets.assign(period=magnets["period_dt"].str[:7])
+        .groupby("period", as_index=False)["qty"]
+        .sum()
+        .assign(value=lambda f: f["qty"] / 1000.0)[["period", "value"]]
+    )
+    assert len(months) == 96
+    series = tmp_path / "hs850511_world.csv"
+    months.to_csv(series, index=False)
+    gpr = shared_data / "gpr" / "data_gpr_export.xls"
+    assert main(["fetch", "gpr", "--from-file", str(gpr)]) == 0
+    assert main(["import-series", str(series), "--name", "hs850511_world", "--hs", "850511"]) == 0
+    capsys.readouterr()
+    assert main(["build", str(PORCHER), "--export-series", "userseries:hs850511_world"]) == 0
+    out = capsys.readouterr().out
+    assert "(real)" in out and "userseries:hs850511_world" in out
+    # Without naming it, the build has no real world series and refuses the mix.
+    assert main(["build", str(PORCHER)]) == 2
+    assert "no real vintage for frame 'world'" in capsys.readouterr().err
