@@ -226,6 +226,12 @@ def test_compiled_kernels_give_the_numpy_paths_bits(
     np.testing.assert_allclose(
         results[True][0], _dummy_residuals(matrix, effects, weights), rtol=0, atol=1e-8
     )
+    # A NaN is never taken for convergence, on either path.
+    projections = fe._Projections(effects, weights, compiled=True)
+    assert projections.kernels is not None
+    column = matrix[:, 0].copy()
+    column[17] = np.nan
+    assert np.isnan(projections.remove(0, column)) and np.isnan(projections.remove(3, column))
 
 
 def test_rows_with_zero_weight_do_not_move_the_others() -> None:

@@ -51,7 +51,8 @@ def remove_means(
     for g in range(means.shape[0]):
         means[g] *= inverse[g]
         size = abs(means[g])
-        if size > largest:
+        # A NaN sticks (``size != size``), as in numpy's max: never taken for convergence.
+        if size > largest or size != size:
             largest = size
     for i in range(column.shape[0]):
         column[i] -= means[codes[i]]
@@ -76,7 +77,7 @@ def remove_sorted_means(
             total += weights[i] * column[i]
         mean = total * inverse[g]
         means[g] = mean
-        if abs(mean) > largest:
+        if abs(mean) > largest or mean != mean:
             largest = abs(mean)
         for i in range(start, stop):
             column[i] -= mean
