@@ -529,7 +529,6 @@ class _Projections:
         if self.kernels is not None:
             n = len(self.effects[0].codes)
             self.row_weights = np.ones(n) if weights is None else weights
-        self.sums = [effect.level_sums(weights) for effect in self.effects]
         totals = [
             effect.counts.astype(np.float64)
             if weights is None
@@ -538,6 +537,11 @@ class _Projections:
         ]
         # A level with zero total weight has no mean; its rows (all weight zero) stay as they are.
         self.inverse = [np.divide(1.0, t, out=np.zeros_like(t), where=t > 0) for t in totals]
+
+    @cached_property
+    def sums(self) -> list[sparse.csc_matrix]:
+        """Each effect's ``D' W`` (the NumPy path's group sums; the kernels do not need them)."""
+        return [effect.level_sums(self.weights) for effect in self.effects]
 
     def means(self, k: int, column: np.ndarray) -> np.ndarray:
         """Weighted group means of ``column`` by effect ``k``."""
