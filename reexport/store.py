@@ -1667,14 +1667,10 @@ def _processed_says_synthetic(name: str, data: bytes) -> bool | None:
 def _parquet_synthetic_column(data: bytes) -> bool | None:
     """Whether a processed Parquet table's ``synthetic`` column is true anywhere (``None``: none)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+
+    from reexport.tables_io import parquet_synthetic
 
     try:
-        file = pq.ParquetFile(pa.BufferReader(data))
-        if "synthetic" not in file.schema_arrow.names:
-            return None
-        flags = file.read(columns=["synthetic"]).column("synthetic")
-        return bool(pc.any(pc.cast(flags, pa.bool_())).as_py())
+        return parquet_synthetic(data)
     except (pa.ArrowException, OSError, ValueError):
         return None  # unreadable: the checksum check reports the file

@@ -125,7 +125,28 @@ TRADE_TABLE_COLUMNS = ("period", "reporter", "partner", "flow", "hs")
 TRADE_TABLE_AMOUNTS = ("value_usd", "net_weight_t", "qty")
 
 
-def trade_table_rows(path: Path, *, real: bool = True, vintage: str = "") -> int:
+def parquet_synthetic(source: Path | bytes) -> bool | None:
+    """Whether a Parquet table's ``synthetic`` column is true anywhere (``None``: no such column).
+
+    Parameters
+    ----------
+    source
+        The file, or its bytes (then exactly the bytes that are checked are those stored).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(pa.BufferReader(source) if isinstance(source, bytes) else str(source))
+    if "synthetic" not in file.schema_arrow.names:
+        return None
+    flags = file.read(columns=["synthetic"]).column("synthetic")
+    return bool(pc.any(pc.cast(flags, pa.bool_())).as_py())
+
+
+def trade_table_rows(
+    path: Path, *, real: bool = True, vintage: str = "", data: bytes | None = None
+) -> int:
     """Check a tidy Parquet trade table's columns (footer only) and return its row count.
 
     For importers of such files (``reexport fetch ... --from-file``) and the build.
@@ -133,22 +154,25 @@ def trade_table_rows(path: Path, *, real: bool = True, vintage: str = "") -> int
     Parameters
     ----------
     path
-        The Parquet file.
+        The Parquet file (named in messages).
     real
         Refuse a true ``synthetic`` column (the file would be the synthetic demo's).
     vintage
         The vintage it belongs to, for the message.
+    data
+        The file's bytes when the caller holds them (an import checks what it stores).
 
     Raises
     ------
     BadInputError
         An unreadable file, a missing column or a true ``synthetic`` column in real data.
     """
-    import pyarrow.compute as pc
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    source: Path | bytes = path if data is None else data
     try:
-        file = pq.ParquetFile(str(path))
+        file = pq.ParquetFile(pa.BufferReader(data) if data is not None else str(path))
     except (OSError, ValueError) as exc:
         raise BadInputError(f"{path}: not a readable Parquet file ({exc})") from None
     names = set(file.schema_arrow.names)
@@ -159,13 +183,11 @@ def trade_table_rows(path: Path, *, real: bool = True, vintage: str = "") -> int
             f"{path}: a tidy trade table needs column(s) {', '.join(lacks)} "
             f"(it has {', '.join(sorted(names))})"
         )
-    if "synthetic" in names and real:
-        flags = pq.read_table(str(path), columns=["synthetic"]).column("synthetic")
-        if pc.any(pc.cast(flags, "bool")).as_py():
-            raise BadInputError(
-                f"{path}: its synthetic column is true, so it is the synthetic demo's, "
-                f"but {('vintage ' + vintage) if vintage else 'the data'} is real"
-            )
+    if real and parquet_synthetic(source):
+        raise BadInputError(
+            f"{path}: its synthetic column is true, so it is the synthetic demo's, "
+            f"but {('vintage ' + vintage) if vintage else 'the data'} is real"
+        )
     return int(file.metadata.num_rows)
 
 

@@ -44,6 +44,7 @@ from reexport.models.formula import TimeIndex, data_columns, sample_mask
 from reexport.models.results import SCHEMA_VERSION, ModelResult, ResultsFile, jsonable
 from reexport.models.spec import LAGGED_COV_TYPES, ModelSpec, StudySpec, load_spec
 from reexport.store import atomic_write_text
+from reexport.tables_io import is_parquet
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,6 @@ def load_data(spec: StudySpec) -> LoadedData:
         synthetic=spec.data.synthetic(),
         n_periods=n_periods,
     )
-
-
-def is_parquet(path: Path) -> bool:
-    """Whether a data file is Parquet (by its ``.parquet`` / ``.pq`` suffix)."""
-    return path.suffix.lower() in (".parquet", ".pq")
 
 
 def _parquet_columns(path: Path) -> list[str]:

@@ -1189,7 +1189,7 @@ def import_files(
                 "JSON/CSV files in one import"
             )
         for number, (path, local) in enumerate(zip(paths, locals_, strict=True), start=1):
-            _check_parquet_answers(Path(path), request, local.label)
+            _check_parquet_answers(Path(path), local.content, request, local.label)
             named.append((f"file_{number:02d}.parquet", local))
         logical = from_file.file_request(request.logical(), locals_)
         return from_file.store_files(store, SOURCE, logical, named)
@@ -1220,29 +1220,37 @@ def import_files(
 PARQUET_MAGIC = b"PAR1"
 
 
-def _check_parquet_answers(path: Path, request: ComtradeRequest, origin: str) -> None:
+def _parquet_distinct(source: Path | bytes, column: str) -> set[str]:
+    """The distinct non-missing values of one column of a Parquet file, a row group at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(pa.BufferReader(source) if isinstance(source, bytes) else str(source))
+    values: set[str] = set()
+    for group in range(file.num_row_groups):
+        array = file.read_row_group(group, columns=[column]).column(column)
+        values.update(str(v) for v in pc.unique(array).to_pylist() if v is not None)
+    return values
+
+
+def _check_parquet_answers(path: Path, data: bytes, request: ComtradeRequest, origin: str) -> None:
     """Refuse a tidy Parquet trade table that is not an answer to ``request``.
 
     The same questions as :func:`_check_answers` (reporters, partners, HS codes,
     flows, periods), asked of the distinct values of each key column, read one
     column and one row group at a time, so a table of tens of millions of rows
     is checked in little memory.  Columns and the ``synthetic`` flag are checked
-    by :func:`reexport.tables_io.trade_table_rows`.
+    by :func:`reexport.tables_io.trade_table_rows`.  ``data`` are the file's
+    bytes as read for storing: the bytes checked are the bytes stored.
     """
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
     from reexport import tables_io
 
-    tables_io.trade_table_rows(path, real=True)
-    file = pq.ParquetFile(str(path))
-    found: dict[str, set[str]] = {}
-    for column in ("reporter", "partner", "flow", "hs", "period"):
-        values: set[str] = set()
-        for group in range(file.num_row_groups):
-            array = file.read_row_group(group, columns=[column]).column(column)
-            values.update(str(v) for v in pc.unique(array).to_pylist() if v is not None)
-        found[column] = values
+    tables_io.trade_table_rows(path, real=True, data=data)
+    found = {
+        column: _parquet_distinct(data, column)
+        for column in ("reporter", "partner", "flow", "hs", "period")
+    }
 
     def refuse(what: str, extra: set[str], wanted: str) -> None:
         raise BadInputError(
@@ -1286,17 +1294,14 @@ def _check_parquet_answers(path: Path, request: ComtradeRequest, origin: str) ->
 
 def _parquet_summary(vintage: Any) -> tuple[int, int]:
     """Rows and distinct periods of a vintage of tidy Parquet tables (one column read)."""
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     rows, periods = 0, set()
     for record in vintage.files:
-        file = pq.ParquetFile(str(vintage.file_path(record["name"])))
-        rows += file.metadata.num_rows
-        for group in range(file.num_row_groups):
-            column = file.read_row_group(group, columns=["period"]).column("period")
-            periods.update(pc.unique(column).to_pylist())
-    return rows, len(periods - {None})
+        path = vintage.file_path(record["name"])
+        rows += pq.ParquetFile(str(path)).metadata.num_rows
+        periods |= _parquet_distinct(path, "period")
+    return rows, len(periods)
 
 
 def _check_answers(
@@ -1358,6 +1363,7 @@ def fetch_cli(
     ``--reporter``, ``--partner``, ``--hs`` and ``--flow`` take comma-separated lists
     (ISO3 or M49 codes for areas; ``--flow both``); ``--frequency A`` asks for annual data.
     """
+    from reexport import tables_io
     from reexport.http import HttpClient
     from reexport.store import RawStore
 
@@ -1382,7 +1388,7 @@ def fetch_cli(
             calls = client.calls
         warm = vintage.id in before
         how = "warm: already stored, 0 calls" if warm else f"downloaded, {calls} HTTP calls"
-    if vintage.files and all(str(f["name"]).endswith(".parquet") for f in vintage.files):
+    if vintage.files and all(tables_io.is_parquet(Path(f["name"])) for f in vintage.files):
         rows, covered = _parquet_summary(vintage)  # a tidy table, built as it is (outofcore)
     else:
         frame = parse(vintage)
