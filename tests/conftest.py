@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from replay_server import ReplayServer
 
@@ -38,6 +39,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture
+def published_monthly_85051110(shared_data: Path) -> pd.DataFrame:
+    """China customs' monthly CN 85051110 export tonnes as published (``period, value``).
+
+    The stated and derived months of ``../shared/data/repm_published_figures.csv``, as
+    text, one row per distinct (period, value).
+    """
+    figures = pd.read_csv(shared_data / "repm_published_figures.csv", dtype=str)
+    return figures[
+        (figures["measure"] == "export_quantity")
+        & (figures["hs_code"] == "85051110")
+        & figures["period"].str.fullmatch(r"\d{4}-\d{2}")
+    ][["period", "value"]].drop_duplicates()
 
 
 @pytest.fixture

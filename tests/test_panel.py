@@ -681,7 +681,11 @@ def test_a_failed_build_writes_nothing(demo_store: RawStore, data_root: Path) ->
 
 @pytest.mark.shared
 def test_real_build_from_published_figures_keeps_gaps(
-    shared_data: Path, data_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    shared_data: Path,
+    published_monthly_85051110: pd.DataFrame,
+    data_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Real inputs: the publisher's GPR file and the published monthly CN 85051110 figures.
 
@@ -695,12 +699,7 @@ def test_real_build_from_published_figures_keeps_gaps(
     gpr_file = shared_data / "gpr" / "data_gpr_export.xls"
     with store.writer("gpr", {"dataset": "gpr", "file": gpr_file.name}) as writer:
         writer.add(gpr_file.name, gpr_file.read_bytes())
-    figures = pd.read_csv(shared_data / "repm_published_figures.csv", dtype=str)
-    monthly = figures[
-        (figures["measure"] == "export_quantity")
-        & (figures["hs_code"] == "85051110")
-        & figures["period"].str.fullmatch(r"\d{4}-\d{2}")
-    ][["period", "value"]].drop_duplicates()
+    monthly = published_monthly_85051110
     assert not monthly["period"].duplicated().any()
     series_file = tmp_path / "published_monthly.csv"
     monthly.to_csv(series_file, index=False)

@@ -550,7 +550,11 @@ def test_report_html_says_what_report_md_says(baseline: Path) -> None:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_the_porcher_chain_runs_on_real_vintages_offline(
-    data_root: Path, tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+    data_root: Path,
+    tmp_path: Path,
+    shared_data: Path,
+    published_monthly_85051110: pd.DataFrame,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """data -> build -> estimate -> report on real vintages only, with no network.
 
@@ -560,12 +564,7 @@ def test_the_porcher_chain_runs_on_real_vintages_offline(
     (../shared/data/comtrade/PROVENANCE.md), so the by-destination frame, optional in
     study.toml, is not built: its estimate and table are left out and the report says so.
     """
-    figures = pd.read_csv(shared_data / "repm_published_figures.csv", dtype=str)
-    monthly = figures[
-        (figures["measure"] == "export_quantity")
-        & (figures["hs_code"] == "85051110")
-        & figures["period"].str.fullmatch(r"\d{4}-\d{2}")
-    ][["period", "value"]].drop_duplicates()
+    monthly = published_monthly_85051110
     series = tmp_path / "published_85051110.csv"
     monthly.to_csv(series, index=False)
     gpr = shared_data / "gpr" / "data_gpr_export.xls"
